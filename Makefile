@@ -1,0 +1,60 @@
+# Likeness: every task a developer or CI runs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+INSIGHTFACE := insightface==2.1
+
+# Models and data that no registry has (see ../shared/README.md).
+SHARED ?= $(abspath ../shared)
+MODEL ?= buffalo_l
+MODEL_ROOT ?= $(HOME)/.insightface/models
+TEST_MODEL_ROOT ?= $(SHARED)/models
+LFW_DIR ?= $(SHARED)/datasets/lfw
+
+export LIKENESS_SHARED := $(SHARED)
+
+.PHONY: help install run serve test test-backend lint bench models eval up clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# insightface pins opencv-python, which must not sit beside opencv-python-headless:
+# its runtime needs are in the lock file and it is installed without dependencies.
+$(VENV)/.installed: $(BIN)/activate backend/requirements.lock backend/pyproject.toml
+	$(BIN)/pip install --quiet -r backend/requirements.lock
+	$(BIN)/pip install --quiet --no-deps $(INSIGHTFACE)
+	$(BIN)/pip install --quiet --no-deps -e backend
+	$(PY) -m likeness.cli doctor --quiet
+	touch $@
+
+install: $(VENV)/.installed ## create .venv with pinned dependencies
+
+run: install ## start the service on LIKENESS_HOST:LIKENESS_PORT (default 127.0.0.1:8000)
+	$(PY) -m likeness.cli models check --pack $(MODEL) --root $(MODEL_ROOT) || $(MAKE) models
+	LIKENESS_MODEL_PACK=$(MODEL) LIKENESS_MODEL_ROOT=$(MODEL_ROOT) \
+	  $(BIN)/gunicorn --config backend/gunicorn.conf.py likeness.api.wsgi:app
+
+test: install ## install everything and run every test (needs ../shared)
+	LIKENESS_TEST_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_TEST_LFW_DIR=$(LFW_DIR) \
+	  $(BIN)/pytest backend/tests -q
+
+lint: install ## ruff
+	$(BIN)/ruff check backend
+	$(BIN)/ruff format --check backend
+
+bench: install ## API vs engine latency and 1 vs 2 worker throughput (buffalo_s)
+	$(PY) backend/benchmarks/bench_api.py --model-root $(TEST_MODEL_ROOT) --lfw-dir $(LFW_DIR)
+
+models: install ## download a model pack through insightface (needs internet)
+	$(PY) -m likeness.cli models fetch --pack $(MODEL) --root $(MODEL_ROOT)
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache backend/.pytest_cache

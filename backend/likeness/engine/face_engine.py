@@ -1,0 +1,172 @@
+"""FaceEngine: detection, alignment, embedding and comparison in one object.
+
+The API, the evaluation harness and the library all go through this class; it is
+built once per process (``FaceEngine.from_settings``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from likeness.engine.detector import FaceDetector
+from likeness.engine.modelpack import ResolvedFile, resolve_pack
+from likeness.engine.recognizer import FaceRecognizer
+from likeness.engine.runtime import choose_providers, create_session
+from likeness.engine.types import Comparison, DetectedFace, FaceEmbedding
+from likeness.errors import MultipleFacesError, NoFaceError
+from likeness.settings import FacePolicy, Settings
+
+log = logging.getLogger(__name__)
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+def choose_face(faces: list[DetectedFace], width: int, height: int, policy: FacePolicy) -> int:
+    """Index of the face to use for 1:1 work under ``policy``."""
+    if not faces:
+        raise NoFaceError()
+    policy = FacePolicy(policy)
+    if len(faces) == 1:
+        return 0
+    if policy is FacePolicy.REJECT:
+        raise MultipleFacesError(
+            f"{len(faces)} faces were found; send an image with exactly one face."
+        )
+    if policy is FacePolicy.LARGEST:
+        return int(np.argmax([f.area for f in faces]))
+    cx, cy = width / 2.0, height / 2.0
+    return int(np.argmin([(f.center[0] - cx) ** 2 + (f.center[1] - cy) ** 2 for f in faces]))
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two embeddings (unit vectors give the dot product)."""
+    return float(np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+
+
+class FaceEngine:
+    """Loads a model pack's detector and recogniser once and serves every request."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        det_file, rec_file = resolve_pack(
+            settings.model_root, settings.model_pack, settings.verify_model_hashes
+        )
+        self.files: tuple[ResolvedFile, ResolvedFile] = (det_file, rec_file)
+        self.providers = choose_providers(settings.providers)
+        threads = settings.session_threads
+        start = time.perf_counter()
+        self.detector = FaceDetector(
+            create_session(det_file.path, self.providers, threads),
+            str(det_file.path),
+            det_threshold=settings.det_threshold,
+            nms_threshold=settings.nms_threshold,
+            min_size=settings.det_min_size,
+            max_size=settings.det_max_size,
+            max_faces=settings.max_faces,
+        )
+        self.recognizer = FaceRecognizer(
+            create_session(rec_file.path, self.providers, threads),
+            str(rec_file.path),
+            flip=settings.flip_tta,
+        )
+        self.load_ms = _ms(start)
+        self.threads = threads
+        self._warm = threading.Event()
+        log.info(
+            "engine loaded",
+            extra={
+                "pack": settings.model_pack,
+                "providers": self.providers,
+                "threads": threads,
+                "load_ms": round(self.load_ms, 1),
+            },
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> FaceEngine:
+        from likeness.settings import get_settings
+
+        return cls(settings or get_settings())
+
+    # -- core operations -------------------------------------------------------
+    @property
+    def threshold(self) -> float:
+        return self.settings.threshold
+
+    def warm_up(self) -> None:
+        """Run both models once so the first request doesn't pay for graph setup."""
+        image = np.full((256, 256, 3), 127, np.uint8)
+        self.detector.detect(image)
+        self.recognizer.embed_crops([np.zeros((112, 112, 3), np.uint8)])
+        self._warm.set()
+
+    def detect(self, image: np.ndarray) -> list[DetectedFace]:
+        """Every face in a BGR image: box, 5 landmarks, score (highest first)."""
+        return self.detector.detect(image)
+
+    def align(self, image: np.ndarray, face: DetectedFace) -> np.ndarray:
+        return self.recognizer.align(image, face.landmarks)
+
+    def embed_faces(self, image: np.ndarray, faces: list[DetectedFace], flip: bool | None = None):
+        """Embeddings and raw norms of several faces of one image, in one batch."""
+        crops = [self.align(image, f) for f in faces]
+        return self.recognizer.embed_crops(crops, flip)
+
+    def embed_aligned(self, crops: list[np.ndarray], flip: bool | None = None):
+        """Embeddings of crops that are already aligned (e.g. InsightFace ``.bin`` sets)."""
+        return self.recognizer.embed_crops(crops, flip)
+
+    def embed(
+        self,
+        image: np.ndarray,
+        policy: FacePolicy | str | None = None,
+        faces: list[DetectedFace] | None = None,
+        flip: bool | None = None,
+    ) -> FaceEmbedding:
+        """Detect (unless ``faces`` is given), choose one face by policy, embed it."""
+        height, width = image.shape[:2]
+        timings: dict[str, float] = {}
+        if faces is None:
+            start = time.perf_counter()
+            faces = self.detect(image)
+            timings["detect"] = _ms(start)
+        index = choose_face(faces, width, height, FacePolicy(policy or self.settings.face_policy))
+        start = time.perf_counter()
+        unit, norms = self.embed_faces(image, [faces[index]], flip)
+        timings["embed"] = _ms(start)
+        return FaceEmbedding(faces, index, unit[0], float(norms[0]), (width, height), timings)
+
+    def compare(self, a: np.ndarray | FaceEmbedding, b: np.ndarray | FaceEmbedding) -> Comparison:
+        """Cosine similarity and the decision against the pack's threshold."""
+        va = a.embedding if isinstance(a, FaceEmbedding) else a
+        vb = b.embedding if isinstance(b, FaceEmbedding) else b
+        similarity = cosine(va, vb)
+        return Comparison(similarity, self.threshold, similarity >= self.threshold)
+
+    # -- description -----------------------------------------------------------
+    def info(self) -> dict:
+        return {
+            "pack": self.settings.model_pack,
+            "model_root": str(Path(self.settings.model_root)),
+            "files": [f.as_dict() for f in self.files],
+            "threshold": self.threshold,
+            "providers": self.providers,
+            "available_providers": ort.get_available_providers(),
+            "onnxruntime_version": ort.__version__,
+            "intra_op_threads": self.threads,
+            "embedding_dim": self.recognizer.dim,
+            "flip_tta": self.recognizer.flip,
+            "face_policy": FacePolicy(self.settings.face_policy).value,
+            "detector_input": {
+                "min_size": self.detector.min_size,
+                "max_size": self.detector.max_size,
+            },
+            "load_ms": round(self.load_ms, 1),
+        }

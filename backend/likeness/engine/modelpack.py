@@ -1,0 +1,130 @@
+"""Model packs: which ONNX files a pack holds, their official SHA-256, and checks."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from likeness.errors import ModelFilesMissingError, ModelIntegrityError
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    task: str  # "detection" | "recognition"
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PackSpec:
+    name: str
+    detector: ModelFile
+    recognizer: ModelFile
+
+    @property
+    def files(self) -> tuple[ModelFile, ...]:
+        return (self.detector, self.recognizer)
+
+
+#: Official InsightFace release files (only detection + recognition are loaded).
+PACKS: dict[str, PackSpec] = {
+    "buffalo_l": PackSpec(
+        "buffalo_l",
+        ModelFile(
+            "det_10g.onnx",
+            "detection",
+            "5838f7fe053675b1c7a08b633df49e7af5495cee0493c7dcf6697200b85b5b91",
+        ),
+        ModelFile(
+            "w600k_r50.onnx",
+            "recognition",
+            "4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43",
+        ),
+    ),
+    "buffalo_s": PackSpec(
+        "buffalo_s",
+        ModelFile(
+            "det_500m.onnx",
+            "detection",
+            "5e4447f50245bbd7966bd6c0fa52938c61474a04ec7def48753668a9d8b4ea3a",
+        ),
+        ModelFile(
+            "w600k_mbf.onnx",
+            "recognition",
+            "9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f",
+        ),
+    ),
+}
+
+FETCH_HINT = (
+    "Fetch them on a machine with internet access with `make models MODEL={pack}` "
+    "(downloads through the insightface package into {root}), or copy the files there. "
+    "InsightFace pretrained weights are for non-commercial research use only."
+)
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ResolvedFile:
+    spec: ModelFile
+    path: Path
+    sha256: str
+    verified: bool
+
+    def as_dict(self) -> dict:
+        return {
+            "file": self.spec.name,
+            "task": self.spec.task,
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "expected_sha256": self.spec.sha256,
+            "verified": self.verified,
+            "size_bytes": self.path.stat().st_size,
+        }
+
+
+def pack_spec(name: str) -> PackSpec:
+    try:
+        return PACKS[name]
+    except KeyError:
+        raise ModelFilesMissingError(
+            f"Unknown model pack {name!r}; known packs: {', '.join(sorted(PACKS))}."
+        ) from None
+
+
+def resolve_pack(root: Path, name: str, verify: bool = True) -> tuple[ResolvedFile, ResolvedFile]:
+    """Find a pack's detector and recogniser under ``root/name`` and check hashes.
+
+    Fails with a message naming the folder, the expected files and their SHA-256,
+    and how to fetch them.
+    """
+    spec = pack_spec(name)
+    folder = Path(root).expanduser() / name
+    missing = [f for f in spec.files if not (folder / f.name).is_file()]
+    if missing:
+        listing = "\n".join(f"  {f.name}  sha256 {f.sha256}" for f in spec.files)
+        raise ModelFilesMissingError(
+            f"Model pack {name!r} is incomplete in {folder}: missing "
+            f"{', '.join(f.name for f in missing)}.\nExpected files:\n{listing}\n"
+            + FETCH_HINT.format(pack=name, root=Path(root).expanduser())
+        )
+    resolved = []
+    for f in spec.files:
+        path = folder / f.name
+        digest = sha256_of(path)
+        ok = digest == f.sha256
+        if verify and not ok:
+            raise ModelIntegrityError(
+                f"{path} has SHA-256 {digest}, expected {f.sha256} (official {name} release). "
+                "Replace the file, or set LIKENESS_VERIFY_MODEL_HASHES=false to run it anyway."
+            )
+        resolved.append(ResolvedFile(f, path, digest, ok))
+    return resolved[0], resolved[1]

@@ -1,0 +1,140 @@
+"""The one error hierarchy of Likeness. Every error carries a stable ``code``;
+the API maps classes to HTTP statuses in ``likeness.api.errors``."""
+
+from __future__ import annotations
+
+
+class LikenessError(Exception):
+    """Base of every error Likeness raises on purpose."""
+
+    code = "LIKENESS_ERROR"
+    default_message = "Request failed."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        self.message = message or self.default_message
+        self.field = field
+        super().__init__(self.message)
+
+    def with_field(self, field: str) -> LikenessError:
+        """Attach the request field the error concerns (if not set yet)."""
+        if self.field is None:
+            self.field = field
+        return self
+
+
+class ConfigError(LikenessError):
+    code = "CONFIG_ERROR"
+    default_message = "Invalid configuration."
+
+
+# --- models -----------------------------------------------------------------
+class ModelError(LikenessError):
+    code = "MODEL_ERROR"
+    default_message = "Model could not be loaded."
+
+
+class ModelFilesMissingError(ModelError):
+    code = "MODEL_FILES_MISSING"
+
+
+class ModelIntegrityError(ModelError):
+    code = "MODEL_HASH_MISMATCH"
+
+
+class ModelsNotReadyError(ModelError):
+    code = "MODELS_NOT_READY"
+    default_message = "Models are not loaded yet."
+
+
+# --- request validation -------------------------------------------------------
+class ValidationError(LikenessError):
+    code = "VALIDATION_ERROR"
+    default_message = "The request is not valid."
+
+
+class MissingFieldError(ValidationError):
+    code = "MISSING_FIELD"
+    default_message = "A required field is missing."
+
+
+class PayloadTooLargeError(ValidationError):
+    code = "PAYLOAD_TOO_LARGE"
+    default_message = "The request body is too large."
+
+
+# --- images -------------------------------------------------------------------
+class ImageLoadError(LikenessError):
+    """Any image that cannot be read, for whatever reason."""
+
+    code = "IMAGE_ERROR"
+    default_message = "The image could not be read."
+
+
+class EmptyImageError(ImageLoadError):
+    code = "EMPTY_FILE"
+    default_message = "The image is empty (0 bytes)."
+
+
+class InvalidBase64Error(ImageLoadError):
+    code = "INVALID_BASE64"
+    default_message = "The image is not valid base64."
+
+
+class ImageDecodeError(ImageLoadError):
+    code = "INVALID_IMAGE"
+    default_message = "The file is not a readable image."
+
+
+class TruncatedImageError(ImageDecodeError):
+    code = "TRUNCATED_IMAGE"
+    default_message = "The image file is truncated or corrupt."
+
+
+class UnsupportedFormatError(ImageLoadError):
+    code = "UNSUPPORTED_FORMAT"
+    default_message = "The image format is not supported."
+
+
+class ImageTooLargeError(ImageLoadError):
+    code = "IMAGE_TOO_LARGE"
+    default_message = "The image file is too large."
+
+
+class ImageTooManyPixelsError(ImageLoadError):
+    code = "IMAGE_TOO_MANY_PIXELS"
+    default_message = "The image has too many pixels."
+
+
+class ImageTooSmallError(ImageLoadError):
+    code = "IMAGE_TOO_SMALL"
+    default_message = "The image is too small to hold a face."
+
+
+# --- faces --------------------------------------------------------------------
+class FaceError(LikenessError):
+    code = "FACE_ERROR"
+
+
+class NoFaceError(FaceError):
+    code = "NO_FACE"
+    default_message = "No face was found in the image."
+
+
+class MultipleFacesError(FaceError):
+    code = "MULTIPLE_FACES"
+    default_message = "More than one face was found; send an image with exactly one face."
+
+
+# --- resources ----------------------------------------------------------------
+class NotFoundError(LikenessError):
+    code = "NOT_FOUND"
+    default_message = "The resource does not exist."
+
+
+class IndexNotFoundError(NotFoundError):
+    code = "INDEX_NOT_FOUND"
+    default_message = "No saved index was found."
+
+
+# Names the library documents (same classes).
+NoFaceDetectedError = NoFaceError

@@ -1,0 +1,141 @@
+"""One typed settings object, read from ``LIKENESS_*`` environment variables and an
+optional YAML file (``LIKENESS_CONFIG``); environment wins over the file."""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class FacePolicy(str, Enum):
+    """Which face to use for 1:1 work when an image holds several."""
+
+    LARGEST = "largest"
+    CENTRAL = "central"
+    REJECT = "reject"
+
+
+#: Cosine-similarity decision thresholds per model pack. Calibrated on LFW View 2
+#: (see README "Accuracy"); override with ``LIKENESS_MATCH_THRESHOLD``.
+DEFAULT_THRESHOLDS: dict[str, float] = {"buffalo_l": 0.28, "buffalo_s": 0.28}
+
+
+class Settings(BaseSettings):
+    """Every tunable of the service, the evaluation and the library."""
+
+    model_config = SettingsConfigDict(env_prefix="LIKENESS_", extra="ignore")
+
+    # Models
+    model_root: Path = Field(default=Path("~/.insightface/models"))
+    model_pack: str = "buffalo_l"
+    verify_model_hashes: bool = True
+    providers: list[str] | None = None  # None: best available (TensorRT, CUDA, CPU)
+    intra_op_threads: int = 0  # 0: cores divided by workers
+    # Detection
+    det_threshold: float = Field(default=0.5, gt=0, lt=1)
+    nms_threshold: float = Field(default=0.4, gt=0, lt=1)
+    det_max_size: int = Field(default=640, ge=128)
+    det_min_size: int = Field(default=128, ge=64)
+    # Recognition and decisions
+    face_policy: FacePolicy = FacePolicy.LARGEST
+    flip_tta: bool = False
+    thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    match_threshold: float | None = None  # overrides the per-pack threshold
+    # Input limits
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    min_image_side: int = Field(default=16, ge=1)
+    max_faces: int = Field(default=100, ge=1)
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(default=2, ge=1)
+    threads: int = Field(default=1, ge=1)
+    timeout: int = Field(default=60, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)
+    static_dir: Path | None = None  # built SPA to serve at / (make run)
+    # Storage
+    data_dir: Path = Field(default=Path("data"))
+    database_url: str | None = None  # default: SQLite file in data_dir
+    # Logging
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("model_root", "data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def pack_dir(self) -> Path:
+        return self.model_root / self.model_pack
+
+    @property
+    def threshold(self) -> float:
+        if self.match_threshold is not None:
+            return self.match_threshold
+        return self.thresholds.get(self.model_pack, DEFAULT_THRESHOLDS["buffalo_l"])
+
+    @property
+    def session_threads(self) -> int:
+        if self.intra_op_threads > 0:
+            return self.intra_op_threads
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'likeness.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("LIKENESS_CONFIG")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment, a YAML file (argument or ``LIKENESS_CONFIG``)
+    and explicit keyword overrides (highest priority)."""
+    if config_path is None:
+        return Settings(**overrides)
+    previous = os.environ.get("LIKENESS_CONFIG")
+    os.environ["LIKENESS_CONFIG"] = str(config_path)
+    try:
+        if not Path(config_path).is_file():
+            from likeness.errors import ConfigError
+
+            raise ConfigError(f"config file not found: {config_path}")
+        return Settings(**overrides)
+    finally:
+        if previous is None:
+            os.environ.pop("LIKENESS_CONFIG", None)
+        else:
+            os.environ["LIKENESS_CONFIG"] = previous
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once."""
+    return Settings()
