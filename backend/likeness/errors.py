@@ -138,3 +138,8 @@ class IndexNotFoundError(NotFoundError):
 
 # Names the library documents (same classes).
 NoFaceDetectedError = NoFaceError
+
+
+class UnsupportedMediaTypeError(ValidationError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    default_message = "Send multipart/form-data files or a JSON body with base64 images."

@@ -1,0 +1,34 @@
+"""Gunicorn settings, all from Likeness settings (LIKENESS_* environment).
+
+Each worker imports ``likeness.api.wsgi`` itself (no preload), so every worker
+loads the models exactly once, after the fork; ONNX Runtime sessions are never
+shared across processes. A worker that dies is replaced by the arbiter; SIGHUP
+reloads workers gracefully.
+"""
+
+from likeness.settings import get_settings
+
+_settings = get_settings()
+
+bind = f"{_settings.host}:{_settings.port}"
+workers = _settings.workers
+threads = _settings.threads
+worker_class = "gthread" if _settings.threads > 1 else "sync"
+timeout = _settings.timeout
+graceful_timeout = 30
+keepalive = 5
+preload_app = False
+# Guards against slow memory growth: recycle a worker now and then, staggered.
+max_requests = 5000
+max_requests_jitter = 500
+# Request size is bounded by Flask (MAX_CONTENT_LENGTH); these bound the headers.
+limit_request_line = 8190
+limit_request_fields = 100
+accesslog = None  # the app logs each request as structured JSON
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+proc_name = "likeness"
+
+
+def post_worker_init(worker):  # noqa: ARG001
+    worker.log.info("worker ready (models loaded)")

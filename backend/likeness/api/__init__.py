@@ -1,0 +1,37 @@
+"""The HTTP API: a Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_cors import CORS
+
+from likeness.api import routes_faces, routes_system
+from likeness.api.errors import register_error_handlers
+from likeness.api.logs import configure_logging, install_request_logging
+from likeness.api.state import ENGINE
+from likeness.engine import FaceEngine
+from likeness.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, engine: FaceEngine | None = None) -> Flask:
+    """Build the app; loads the models once (unless an engine is passed in)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = Flask(__name__, static_folder=None)
+    app.config["LIKENESS"] = settings
+    # Two images, base64-inflated, plus form overhead.
+    body_limit = 2 * (settings.max_upload_bytes * 4 // 3 + 4) + 64 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = body_limit
+    app.config["MAX_FORM_MEMORY_SIZE"] = body_limit
+    app.json.sort_keys = False
+    if settings.cors_origins:
+        CORS(app, resources={r"/api/*": {"origins": settings.cors_origins}})
+    register_error_handlers(app)
+    install_request_logging(app)
+    app.register_blueprint(routes_system.bp)
+    app.register_blueprint(routes_faces.bp)
+    if engine is None:
+        engine = FaceEngine(settings)
+        engine.warm_up()
+    app.extensions[ENGINE] = engine
+    return app

@@ -1,0 +1,33 @@
+"""``/api/health``, ``/api/ready`` and ``/api/models``."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, current_app, jsonify
+
+from likeness import __version__
+from likeness.api.state import ENGINE, engine
+
+bp = Blueprint("system", __name__, url_prefix="/api")
+
+
+@bp.get("/health")
+def health():
+    """The process is up (no model work)."""
+    return jsonify({"status": "ok", "version": __version__, "pid": os.getpid()})
+
+
+@bp.get("/ready")
+def ready():
+    """Models are loaded and warmed up."""
+    loaded = current_app.extensions.get(ENGINE)
+    if loaded is None:
+        return jsonify({"status": "loading", "ready": False}), 503
+    return jsonify({"status": "ready", "ready": True, "pack": loaded.settings.model_pack})
+
+
+@bp.get("/models")
+def models():
+    """Model pack, files with hashes, threshold, providers."""
+    return jsonify(engine().info())

@@ -1,0 +1,68 @@
+"""marshmallow schemas of the API's requests and responses."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from likeness.settings import FacePolicy
+
+POLICIES = [p.value for p in FacePolicy]
+
+
+# --- requests -----------------------------------------------------------------
+class DetectOptions(Schema):
+    """Options beside the ``image`` field of ``POST /api/detect``."""
+
+
+class VerifyOptions(Schema):
+    """Options beside ``image1`` and ``image2`` of ``POST /api/verify``."""
+
+    face_policy = fields.String(validate=validate.OneOf(POLICIES), load_default=None)
+
+
+# --- responses ----------------------------------------------------------------
+class FaceSchema(Schema):
+    box = fields.List(fields.Float(), metadata={"description": "x1, y1, x2, y2 in pixels"})
+    landmarks = fields.List(
+        fields.List(fields.Float()),
+        metadata={"description": "left eye, right eye, nose, left and right mouth corner"},
+    )
+    score = fields.Float()
+
+
+class DetectResponse(Schema):
+    width = fields.Integer()
+    height = fields.Integer()
+    faces = fields.List(fields.Nested(FaceSchema))
+    timings_ms = fields.Dict(keys=fields.String(), values=fields.Float())
+
+
+class VerifiedImageSchema(Schema):
+    field = fields.String()
+    width = fields.Integer()
+    height = fields.Integer()
+    faces = fields.List(fields.Nested(FaceSchema))
+    face_index = fields.Integer(metadata={"description": "index in faces of the face used"})
+    face = fields.Nested(FaceSchema)
+    embedding_norm = fields.Float()
+
+
+class VerifyResponse(Schema):
+    verification_id = fields.String()
+    similarity = fields.Float()
+    threshold = fields.Float()
+    is_match = fields.Boolean()
+    model = fields.Dict()
+    face_policy = fields.String()
+    images = fields.List(fields.Nested(VerifiedImageSchema))
+    timings_ms = fields.Dict(keys=fields.String(), values=fields.Float())
+
+
+class ErrorDetail(Schema):
+    code = fields.String()
+    message = fields.String()
+    field = fields.String(allow_none=True)
+
+
+class ErrorResponse(Schema):
+    error = fields.Nested(ErrorDetail)

@@ -1,0 +1,30 @@
+"""Per-process objects the routes use, kept in ``app.extensions``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import current_app
+
+from likeness.engine import FaceEngine
+from likeness.errors import ModelsNotReadyError
+from likeness.imaging import ImageLimits
+
+ENGINE = "likeness.engine"
+AFTER_VERIFY = "likeness.after_verify"
+
+
+def engine() -> FaceEngine:
+    found = current_app.extensions.get(ENGINE)
+    if found is None:
+        raise ModelsNotReadyError()
+    return found
+
+
+def image_limits() -> ImageLimits:
+    return ImageLimits.from_settings(current_app.config["LIKENESS"])
+
+
+def after_verify_hooks() -> list[Callable]:
+    """Callbacks run with each successful verification (e.g. to store it)."""
+    return current_app.extensions.setdefault(AFTER_VERIFY, [])
