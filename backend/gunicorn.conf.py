@@ -32,3 +32,16 @@ proc_name = "likeness"
 
 def post_worker_init(worker):  # noqa: ARG001
     worker.log.info("worker ready (models loaded)")
+
+
+def on_starting(server):
+    """Migrate the schema once, in the master, before any worker starts."""
+    import os
+
+    from likeness.storage import Database
+
+    database = Database(_settings.sqlalchemy_url)
+    database.migrate()
+    database.dispose()
+    os.environ["LIKENESS_SKIP_MIGRATE"] = "1"
+    server.log.info("database ready: %s", database.backend)

@@ -8,13 +8,21 @@ from flask_cors import CORS
 from likeness.api import routes_faces, routes_system
 from likeness.api.errors import register_error_handlers
 from likeness.api.logs import configure_logging, install_request_logging
-from likeness.api.state import ENGINE
+from likeness.api.state import DATABASE, ENGINE, after_verify_hooks
 from likeness.engine import FaceEngine
 from likeness.settings import Settings, get_settings
+from likeness.storage import Database
+from likeness.storage.verifications import VerificationStore
 
 
-def create_app(settings: Settings | None = None, engine: FaceEngine | None = None) -> Flask:
-    """Build the app; loads the models once (unless an engine is passed in)."""
+def create_app(
+    settings: Settings | None = None,
+    engine: FaceEngine | None = None,
+    migrate: bool = True,
+) -> Flask:
+    """Build the app; loads the models once (unless an engine is passed in) and
+    brings the database schema up to date (unless ``migrate`` is false, as under
+    Gunicorn, whose master migrates once before forking workers)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
     app = Flask(__name__, static_folder=None)
@@ -34,4 +42,11 @@ def create_app(settings: Settings | None = None, engine: FaceEngine | None = Non
         engine = FaceEngine(settings)
         engine.warm_up()
     app.extensions[ENGINE] = engine
+    database = Database(settings.sqlalchemy_url)
+    if migrate:
+        database.migrate()
+    app.extensions[DATABASE] = database
+    with app.app_context():
+        store = VerificationStore(database, settings.model_pack, engine.files[1].sha256)
+        after_verify_hooks().append(store.record)
     return app

@@ -9,9 +9,11 @@ from flask import current_app
 from likeness.engine import FaceEngine
 from likeness.errors import ModelsNotReadyError
 from likeness.imaging import ImageLimits
+from likeness.storage import Database
 
 ENGINE = "likeness.engine"
 AFTER_VERIFY = "likeness.after_verify"
+DATABASE = "likeness.database"
 
 
 def engine() -> FaceEngine:
@@ -19,6 +21,10 @@ def engine() -> FaceEngine:
     if found is None:
         raise ModelsNotReadyError()
     return found
+
+
+def database() -> Database:
+    return current_app.extensions[DATABASE]
 
 
 def image_limits() -> ImageLimits:

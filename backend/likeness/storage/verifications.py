@@ -1,0 +1,36 @@
+"""Recording verifications so feedback can refer to them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from likeness.storage.db import Database
+from likeness.storage.models import Verification
+from likeness.verification import Verification as VerificationResult
+
+
+class VerificationStore:
+    def __init__(self, db: Database, model_pack: str, model_version: str) -> None:
+        self.db = db
+        self.model_pack = model_pack
+        self.model_version = model_version
+
+    def record(self, result: VerificationResult) -> None:
+        first, second = result.embeddings.values()
+        row = Verification(
+            id=result.id,
+            model_pack=self.model_pack,
+            model_version=self.model_version,
+            similarity=float(result.comparison.similarity),
+            threshold=float(result.comparison.threshold),
+            is_match=bool(result.comparison.is_match),
+            face_policy=result.policy.value,
+            embedding1=np.asarray(first.embedding, np.float32).tobytes(),
+            embedding2=np.asarray(second.embedding, np.float32).tobytes(),
+        )
+        with self.db.session() as session:
+            session.add(row)
+
+    def get(self, verification_id: str) -> Verification | None:
+        with self.db.session() as session:
+            return session.get(Verification, verification_id)
