@@ -71,7 +71,7 @@ class Database:
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")  # feature branches may each add a head
 
     def dispose(self) -> None:
         self.engine.dispose()
