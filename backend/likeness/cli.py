@@ -1,0 +1,127 @@
+"""``likeness`` command line: environment checks, model packs, and the feature
+subcommands (gallery, feedback) registered by their own modules."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata as md
+import sys
+from pathlib import Path
+
+from likeness.errors import LikenessError
+
+#: Modules that add subcommands: each has ``register(subparsers)``.
+FEATURE_MODULES = ("likeness.gallery.cli", "likeness.storage.feedback_cli")
+
+OPENCV_DISTS = (
+    "opencv-python",
+    "opencv-python-headless",
+    "opencv-contrib-python",
+    "opencv-contrib-python-headless",
+)
+
+
+def installed_opencv() -> list[str]:
+    found = []
+    for name in OPENCV_DISTS:
+        try:
+            found.append(f"{name}=={md.version(name)}")
+        except md.PackageNotFoundError:
+            pass
+    return found
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """One OpenCV distribution, working imports, available providers."""
+    problems = []
+    opencv = installed_opencv()
+    if len(opencv) != 1:
+        problems.append(f"expected exactly one OpenCV distribution, found: {opencv or 'none'}")
+    try:
+        import cv2
+        import insightface  # noqa: F401
+        import onnxruntime as ort
+    except Exception as exc:  # report any import failure plainly
+        problems.append(f"import failed: {exc!r}")
+    else:
+        if not args.quiet:
+            print(f"opencv {cv2.__version__} ({', '.join(opencv)})")
+            print(f"onnxruntime {ort.__version__}: {', '.join(ort.get_available_providers())}")
+            print(f"insightface {md.version('insightface')}")
+    for problem in problems:
+        print(f"doctor: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def cmd_models_check(args: argparse.Namespace) -> int:
+    from likeness.engine.modelpack import resolve_pack
+
+    det, rec = resolve_pack(Path(args.root).expanduser(), args.pack, verify=True)
+    for f in (det, rec):
+        print(f"{f.spec.task:12s} {f.path}  sha256 {f.sha256}  ok")
+    return 0
+
+
+def cmd_models_fetch(args: argparse.Namespace) -> int:
+    """Download a pack through insightface (needs internet), then verify it."""
+    from likeness.engine.modelpack import resolve_pack
+
+    root = Path(args.root).expanduser()
+    try:
+        resolve_pack(root, args.pack, verify=True)
+        print(f"{args.pack} is already complete in {root / args.pack}")
+        return 0
+    except LikenessError:
+        pass
+    print(
+        "InsightFace pretrained weights are for non-commercial research use only.\n"
+        f"Downloading {args.pack} into {root} ..."
+    )
+    from insightface.utils.storage import download
+
+    root.mkdir(parents=True, exist_ok=True)
+    download("", args.pack, force=True, root=str(root))
+    return cmd_models_check(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="likeness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    doctor = sub.add_parser("doctor", help="check the Python environment")
+    doctor.add_argument("--quiet", action="store_true")
+    doctor.set_defaults(func=cmd_doctor)
+
+    models = sub.add_parser("models", help="model packs").add_subparsers(dest="action", required=True)
+    for name, func, text in (
+        ("check", cmd_models_check, "verify a pack's files and hashes"),
+        ("fetch", cmd_models_fetch, "download a pack through insightface (internet)"),
+    ):
+        p = models.add_parser(name, help=text)
+        p.add_argument("--pack", default="buffalo_l")
+        p.add_argument("--root", default="~/.insightface/models")
+        p.set_defaults(func=func)
+
+    for module_name in FEATURE_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if not exc.name or not module_name.startswith(exc.name):
+                raise  # a real import error inside an existing module
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LikenessError as error:
+        print(f"likeness: {error.code}: {error.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
