@@ -8,6 +8,7 @@ from flask_cors import CORS
 from likeness.api import routes_faces, routes_system
 from likeness.api.errors import register_error_handlers
 from likeness.api.logs import configure_logging, install_request_logging
+from likeness.api.spa import register_spa
 from likeness.api.state import DATABASE, ENGINE, after_verify_hooks
 from likeness.engine import FaceEngine
 from likeness.settings import Settings, get_settings
@@ -38,6 +39,7 @@ def create_app(
     install_request_logging(app)
     app.register_blueprint(routes_system.bp)
     app.register_blueprint(routes_faces.bp)
+    register_spa(app, settings.static_dir)
     if engine is None:
         engine = FaceEngine(settings)
         engine.warm_up()

@@ -1,0 +1,50 @@
+"""Serving the built web app (``settings.static_dir``, e.g. ``frontend/dist``) at
+``/``: files as they are, any other path falls back to ``index.html`` so the
+client-side app handles it. ``/api/*`` never falls back: an unknown API path is
+a JSON 404 like every other API error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask, abort, send_from_directory
+from werkzeug.security import safe_join
+
+from likeness.errors import ConfigError
+
+#: Vite puts content-hashed files under assets/: safe to cache for a year.
+_ASSETS = "assets/"
+_YEAR = 365 * 24 * 3600
+
+
+def register_spa(app: Flask, static_dir: Path | None) -> None:
+    """Serve ``static_dir`` at ``/`` if it is set; fail fast if it holds no app."""
+    if static_dir is None:
+        return
+    root = Path(static_dir).expanduser().resolve()
+    if not (root / "index.html").is_file():
+        raise ConfigError(f"static_dir {root} has no index.html (build the web app first)")
+    bp = Blueprint("spa", __name__)
+
+    def _index():
+        response = send_from_directory(root, "index.html", max_age=0)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @bp.get("/")
+    def index():
+        return _index()
+
+    @bp.get("/<path:path>")
+    def file_or_index(path: str):
+        if path == "api" or path.startswith("api/"):
+            abort(404)
+        target = safe_join(str(root), path)  # None if the path would leave root
+        if target is None:
+            abort(404)
+        if Path(target).is_file():
+            max_age = _YEAR if path.startswith(_ASSETS) else 0
+            return send_from_directory(root, path, max_age=max_age)
+        return _index()
+
+    app.register_blueprint(bp)
