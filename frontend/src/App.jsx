@@ -1,0 +1,137 @@
+import { useCallback, useRef, useState } from 'react';
+import { verify } from './api.js';
+import { describeError } from './errors.js';
+import ImageSlot from './components/ImageSlot.jsx';
+import Result from './components/Result.jsx';
+
+const SLOTS = [
+  { field: 'image1', label: 'Photo 1' },
+  { field: 'image2', label: 'Photo 2' },
+];
+
+const POLICIES = [
+  ['largest', 'the largest face'],
+  ['central', 'the face nearest the centre'],
+  ['reject', 'none: refuse photos with several faces'],
+];
+
+export default function App() {
+  const [files, setFiles] = useState({ image1: null, image2: null });
+  const [errors, setErrors] = useState({ image1: '', image2: '' });
+  const [policy, setPolicy] = useState('largest');
+  const [result, setResult] = useState(null);
+  const [generalError, setGeneralError] = useState('');
+  const [loading, setLoading] = useState(false);
+  const request = useRef(0);
+
+  const setFile = useCallback((field, file) => {
+    request.current += 1; // a comparison still running is for other photos now
+    setFiles((current) => ({ ...current, [field]: file }));
+    setErrors((current) => ({ ...current, [field]: '' }));
+    setResult(null);
+    setGeneralError('');
+    setLoading(false);
+  }, []);
+
+  const compare = async (event) => {
+    event.preventDefault();
+    const missing = SLOTS.filter(({ field }) => !files[field]);
+    if (missing.length) {
+      setErrors((current) => {
+        const next = { ...current };
+        for (const { field } of missing) next[field] = 'Choose a photo or take one with the camera here.';
+        return next;
+      });
+      return;
+    }
+    const mine = ++request.current;
+    setLoading(true);
+    setResult(null);
+    setGeneralError('');
+    setErrors({ image1: '', image2: '' });
+    try {
+      const data = await verify(files.image1, files.image2, { facePolicy: policy });
+      if (mine === request.current) setResult(data);
+    } catch (error) {
+      if (mine !== request.current) return;
+      const { field, message } = describeError(error);
+      if (field) setErrors((current) => ({ ...current, [field]: message }));
+      else setGeneralError(message);
+    } finally {
+      if (mine === request.current) setLoading(false);
+    }
+  };
+
+  const analysisFor = (field) => result?.images?.find((image) => image.field === field) ?? null;
+
+  return (
+    <div className="app">
+      <header className="app-header">
+        <h1>
+          <span className="logo" aria-hidden="true">
+            ◐
+          </span>{' '}
+          Likeness
+        </h1>
+        <p className="tagline">Are these two photos of the same person? Everything stays on this server.</p>
+      </header>
+
+      <main>
+        <form className="compare-form" onSubmit={compare} aria-busy={loading} noValidate>
+          <div className="slots">
+            {SLOTS.map(({ field, label }) => (
+              <ImageSlot
+                key={field}
+                field={field}
+                label={label}
+                file={files[field]}
+                analysis={analysisFor(field)}
+                error={errors[field]}
+                disabled={loading}
+                onFile={(file) => setFile(field, file)}
+              />
+            ))}
+          </div>
+
+          <div className="controls">
+            <label className="field">
+              <span>If a photo shows several faces, use</span>
+              <select value={policy} onChange={(event) => setPolicy(event.target.value)} disabled={loading}>
+                {POLICIES.map(([value, text]) => (
+                  <option key={value} value={value}>
+                    {text}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <button type="submit" className="button primary compare" disabled={loading}>
+              {loading ? (
+                <>
+                  <span className="spinner" aria-hidden="true" /> Comparing…
+                </>
+              ) : (
+                'Compare'
+              )}
+            </button>
+          </div>
+        </form>
+
+        <div className="outcome" aria-live="polite">
+          {generalError && (
+            <p className="general-error" role="alert">
+              {generalError}
+            </p>
+          )}
+          {loading && <p className="visually-hidden">Comparing the photos…</p>}
+          {result && <Result result={result} />}
+        </div>
+      </main>
+
+      <footer className="app-footer">
+        <p>
+          Green box: the face compared. Dashed orange: other faces found. Dots: eyes, nose and mouth corners.
+        </p>
+      </footer>
+    </div>
+  );
+}

@@ -1,0 +1,26 @@
+import axios from 'axios';
+
+// Relative URLs: the same build works from Vite's dev proxy, behind nginx and
+// served by the Flask app itself.
+export const client = axios.create({
+  baseURL: '/api',
+  timeout: 60_000, // never a spinner forever; the server's own timeout is 60 s too
+});
+
+/** POST /api/verify with two image files (File or Blob). */
+export async function verify(image1, image2, { facePolicy, signal } = {}) {
+  const form = new FormData();
+  form.append('image1', image1, image1.name || 'image1.jpg');
+  form.append('image2', image2, image2.name || 'image2.jpg');
+  if (facePolicy) form.append('face_policy', facePolicy);
+  const { data } = await client.post('/verify', form, { signal });
+  return data;
+}
+
+/** POST /api/feedback: record or change the vote on one verification. */
+export async function sendFeedback(verificationId, vote, comment) {
+  const body = { verification_id: verificationId, vote };
+  if (comment) body.comment = comment;
+  const { data } = await client.post('/feedback', body);
+  return data;
+}

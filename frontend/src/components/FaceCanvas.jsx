@@ -1,0 +1,81 @@
+import { useEffect, useRef, useState } from 'react';
+import { loadPicture } from '../image.js';
+import { canvasSize, drawOverlay } from '../overlay.js';
+
+/**
+ * One photo on a canvas with its detected faces: every box and the 5 landmarks,
+ * the face used for the comparison highlighted. `analysis` is the API's entry
+ * for this image (or null before a comparison).
+ */
+export default function FaceCanvas({ file, analysis, label }) {
+  const canvasRef = useRef(null);
+  const [picture, setPicture] = useState(null);
+  const [state, setState] = useState(file ? 'loading' : 'empty');
+  const [drawn, setDrawn] = useState({ shapes: [], overlay: false });
+
+  useEffect(() => {
+    if (!file) {
+      setPicture(null);
+      setState('empty');
+      return undefined;
+    }
+    let cancelled = false;
+    let loaded = null;
+    setPicture(null);
+    setState('loading');
+    loadPicture(file)
+      .then((result) => {
+        loaded = result;
+        if (cancelled) return result.close();
+        setPicture(result);
+        setState('ready');
+      })
+      .catch(() => {
+        if (!cancelled) {
+          setPicture(null);
+          setState('unreadable');
+        }
+      });
+    return () => {
+      cancelled = true;
+      loaded?.close();
+    };
+  }, [file]);
+
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (!canvas || !picture) {
+      setDrawn({ shapes: [], overlay: false });
+      return;
+    }
+    const size = canvasSize(picture.width, picture.height);
+    canvas.width = size.width;
+    canvas.height = size.height;
+    const ctx = canvas.getContext('2d');
+    if (ctx) setDrawn({ shapes: drawOverlay(ctx, picture.source, analysis), overlay: Boolean(analysis), used: analysis?.face_index });
+  }, [picture, analysis]);
+
+  const faces = drawn.overlay ? drawn.shapes.length : 0;
+  let description = `${label}`;
+  if (drawn.overlay) {
+    description += `: ${faces} face${faces === 1 ? '' : 's'} detected`;
+    if (faces > 1) description += '; the face used is outlined in green, others in dashed orange';
+  }
+
+  return (
+    <div className="canvas-wrap" data-state={state}>
+      {state === 'unreadable' && (
+        <p className="canvas-note">No preview: the browser cannot show this file as an image.</p>
+      )}
+      <canvas
+        ref={canvasRef}
+        role="img"
+        aria-label={description}
+        hidden={state !== 'ready'}
+        data-faces={drawn.overlay ? faces : ''}
+        data-used-face={drawn.overlay ? drawn.used : ''}
+        data-overlay={drawn.overlay ? 'drawn' : 'none'}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,73 @@
+// Face overlays: API coordinates are pixels of the upright (EXIF-rotated) image
+// the server decoded; the canvas may be any size, so everything is scaled by
+// canvas size / API width and height, on each axis separately.
+
+export const MAX_CANVAS_SIDE = 1280;
+
+/** Canvas size for an image: its own size, shrunk so the longer side fits. */
+export function canvasSize(width, height, maxSide = MAX_CANVAS_SIDE) {
+  const scale = Math.min(1, maxSide / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+/** Scale factors from API pixels to canvas pixels. */
+export function scaleFactors(canvas, api) {
+  if (!api?.width || !api?.height) return { sx: 1, sy: 1 };
+  return { sx: canvas.width / api.width, sy: canvas.height / api.height };
+}
+
+/** One face in canvas pixels: {x, y, w, h, landmarks: [[x, y] x5], score}. */
+export function scaleFace(face, { sx, sy }) {
+  const [x1, y1, x2, y2] = face.box;
+  return {
+    x: x1 * sx,
+    y: y1 * sy,
+    w: (x2 - x1) * sx,
+    h: (y2 - y1) * sy,
+    landmarks: (face.landmarks || []).map(([x, y]) => [x * sx, y * sy]),
+    score: face.score,
+  };
+}
+
+/** All faces of one API image result, scaled, with the used one marked. */
+export function overlayShapes(canvas, image) {
+  if (!image) return [];
+  const factors = scaleFactors(canvas, image);
+  return (image.faces || []).map((face, index) => ({
+    ...scaleFace(face, factors),
+    used: index === image.face_index,
+    index,
+  }));
+}
+
+export const COLORS = {
+  used: '#22c55e',
+  other: '#f59e0b',
+  landmark: '#38bdf8',
+};
+
+/** Draw the image and its face overlays on a 2D canvas context. */
+export function drawOverlay(ctx, source, image) {
+  const { width, height } = ctx.canvas;
+  ctx.clearRect(0, 0, width, height);
+  if (source) ctx.drawImage(source, 0, 0, width, height);
+  const shapes = overlayShapes(ctx.canvas, image);
+  // Line widths follow the canvas size so overlays look alike at any resolution.
+  const unit = Math.max(1.5, Math.min(width, height) / 160);
+  // Other faces first, so the used face's box is drawn on top.
+  const ordered = [...shapes].sort((a, b) => Number(a.used) - Number(b.used));
+  for (const shape of ordered) {
+    ctx.lineWidth = shape.used ? unit * 1.6 : unit;
+    ctx.strokeStyle = shape.used ? COLORS.used : COLORS.other;
+    ctx.setLineDash(shape.used ? [] : [unit * 3, unit * 2]);
+    ctx.strokeRect(shape.x, shape.y, shape.w, shape.h);
+    ctx.setLineDash([]);
+    ctx.fillStyle = shape.used ? COLORS.used : COLORS.landmark;
+    for (const [x, y] of shape.landmarks) {
+      ctx.beginPath();
+      ctx.arc(x, y, unit * 1.2, 0, Math.PI * 2);
+      ctx.fill();
+    }
+  }
+  return shapes;
+}
