@@ -150,7 +150,7 @@ class GunicornServer:
             try:
                 if requests.get(f"{self.url}/api/ready", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             time.sleep(0.2)
         self.stop()

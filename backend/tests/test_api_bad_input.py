@@ -1,0 +1,172 @@
+"""The bad-input table, through real HTTP to a real Gunicorn with 2 workers.
+
+Every case must give a clear 4xx with a stable code, never a 5xx, and must not
+cost a worker its life."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import requests
+
+import imagefactory as make
+
+GOOD = ("Abel_Pacheco", 1)
+LIMIT = 2 * 1024 * 1024  # LIKENESS_MAX_UPLOAD_BYTES of the gunicorn_server fixture
+
+
+def _files(**images: bytes):
+    return {name: (f"{name}.bin", data, "application/octet-stream") for name, data in images.items()}
+
+
+def _post(server, path, **kwargs):
+    return requests.post(f"{server.url}{path}", timeout=60, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def good(lfw_dir):
+    from conftest import lfw_path
+
+    return lfw_path(lfw_dir, *GOOD).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def photo(lfw_dir):
+    from conftest import lfw_path
+
+    return lfw_path(lfw_dir, *GOOD)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def workers_survive(gunicorn_server):
+    """After the whole table, the same two workers are still serving."""
+    before = gunicorn_server.worker_pids()
+    assert len(before) == 2
+    yield
+    assert gunicorn_server.worker_pids() == before
+    assert "Traceback" not in gunicorn_server.log()
+
+
+def _expect(response, status: int, code: str, field: str | None = None):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"] and "Traceback" not in body["error"]["message"]
+    if field is not None:
+        assert body["error"]["field"] == field
+
+
+def test_missing_field(gunicorn_server, good):
+    _expect(_post(gunicorn_server, "/api/verify", files=_files(image1=good)), 400, "MISSING_FIELD", "image2")
+
+
+def test_unknown_field(gunicorn_server, good):
+    r = _post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=good, image3=good))
+    _expect(r, 400, "VALIDATION_ERROR", "image3")
+    r = _post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=good), data={"x": "1"})
+    _expect(r, 400, "VALIDATION_ERROR", "x")
+
+
+def test_bad_option_value(gunicorn_server, good):
+    r = _post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=good), data={"face_policy": "biggest"})
+    _expect(r, 400, "VALIDATION_ERROR", "face_policy")
+
+
+def test_wrong_content_type(gunicorn_server):
+    r = _post(gunicorn_server, "/api/verify", data=b"image1=abc", headers={"Content-Type": "text/plain"})
+    _expect(r, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_empty_file(gunicorn_server, good):
+    _expect(_post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=b"")), 400, "EMPTY_FILE", "image2")
+
+
+def test_truncated_jpeg(gunicorn_server, good, photo):
+    r = _post(gunicorn_server, "/api/verify", files=_files(image1=make.truncated(photo), image2=good))
+    _expect(r, 400, "TRUNCATED_IMAGE", "image1")
+
+
+def test_non_image_bytes(gunicorn_server, good):
+    r = _post(gunicorn_server, "/api/verify", files=_files(image1=b"%PDF-1.4 not an image", image2=good))
+    _expect(r, 400, "INVALID_IMAGE", "image1")
+
+
+@pytest.mark.parametrize("encode", [make.gif, make.tiff])
+def test_unsupported_format(gunicorn_server, good, photo, encode):
+    r = _post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=encode(photo)))
+    _expect(r, 415, "UNSUPPORTED_FORMAT", "image2")
+
+
+def test_bad_base64(gunicorn_server, good):
+    body = {"image1": "@@@not-base64@@@", "image2": base64.b64encode(good).decode()}
+    _expect(_post(gunicorn_server, "/api/verify", json=body), 400, "INVALID_BASE64", "image1")
+
+
+def test_json_not_object_and_wrong_types(gunicorn_server):
+    _expect(_post(gunicorn_server, "/api/verify", json=[1, 2]), 400, "VALIDATION_ERROR")
+    _expect(_post(gunicorn_server, "/api/verify", json={"image1": 5, "image2": "x"}), 400, "VALIDATION_ERROR", "image1")
+    r = _post(gunicorn_server, "/api/verify", data=b"{not json", headers={"Content-Type": "application/json"})
+    _expect(r, 400, "VALIDATION_ERROR")
+
+
+def test_image_over_byte_limit(gunicorn_server, good):
+    big = good + b"\0" * (LIMIT + 1 - len(good))
+    _expect(_post(gunicorn_server, "/api/verify", files=_files(image1=big, image2=good)), 413, "IMAGE_TOO_LARGE", "image1")
+    body = {"image1": base64.b64encode(big).decode(), "image2": base64.b64encode(good).decode()}
+    _expect(_post(gunicorn_server, "/api/verify", json=body), 413, "IMAGE_TOO_LARGE", "image1")
+
+
+def test_body_over_request_limit(gunicorn_server):
+    huge = b"\0" * (8 * LIMIT)
+    _expect(_post(gunicorn_server, "/api/verify", files=_files(image1=huge, image2=huge)), 413, "PAYLOAD_TOO_LARGE")
+
+
+@pytest.mark.parametrize("bomb", [make.pixel_bomb, make.forged_png_header])
+def test_decompression_bomb(gunicorn_server, good, bomb):
+    r = _post(gunicorn_server, "/api/verify", files=_files(image1=bomb(), image2=good))
+    _expect(r, 413, "IMAGE_TOO_MANY_PIXELS", "image1")
+
+
+def test_one_pixel_image(gunicorn_server, good):
+    r = _post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=make.solid(1, 1)))
+    _expect(r, 422, "IMAGE_TOO_SMALL", "image2")
+
+
+@pytest.mark.parametrize("encode", [make.png_gray, make.png_rgba, make.png_16bit])
+def test_grayscale_rgba_16bit_png_work(gunicorn_server, good, photo, encode):
+    r = _post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=encode(photo)))
+    assert r.status_code == 200, r.text
+    assert r.json()["is_match"] and r.json()["similarity"] > 0.8
+
+
+def test_exif_rotated_photo_is_turned_upright_before_detection(gunicorn_server, photo):
+    data, (width, height) = make.exif_rotated(photo)
+    r = _post(gunicorn_server, "/api/detect", files=_files(image=data))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["width"], body["height"]) == (width, height)
+    upright = _post(gunicorn_server, "/api/detect", files=_files(image=photo.read_bytes())).json()
+    (face,) = body["faces"]
+    # Same face position as in the upright original (a stored-sideways image would differ).
+    assert all(abs(a - b) < 8 for a, b in zip(face["box"], upright["faces"][0]["box"], strict=True))
+    left_eye, right_eye = face["landmarks"][:2]
+    assert left_eye[0] < right_eye[0] and abs(left_eye[1] - right_eye[1]) < 15
+
+
+def test_no_face(gunicorn_server, good):
+    r = _post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=make.noise()))
+    _expect(r, 422, "NO_FACE", "image2")
+
+
+def test_several_faces_under_reject_policy(gunicorn_server, good, group_photo):
+    files = _files(image1=group_photo.read_bytes(), image2=good)
+    _expect(_post(gunicorn_server, "/api/verify", files=files, data={"face_policy": "reject"}), 422, "MULTIPLE_FACES", "image1")
+    ok = _post(gunicorn_server, "/api/verify", files=files, data={"face_policy": "largest"})
+    assert ok.status_code == 200 and len(ok.json()["images"][0]["faces"]) == 6
+
+
+def test_unknown_route_and_method(gunicorn_server):
+    _expect(requests.get(f"{gunicorn_server.url}/api/nothing", timeout=10), 404, "NOT_FOUND")
+    _expect(requests.get(f"{gunicorn_server.url}/api/verify", timeout=10), 405, "METHOD_NOT_ALLOWED")

@@ -1,0 +1,60 @@
+"""End to end: real Gunicorn, 2 workers, concurrent requests, a crashed worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from conftest import lfw_path
+
+PAIRS = [
+    (("Abel_Pacheco", 1), ("Abel_Pacheco", 4), True),
+    (("Abel_Pacheco", 1), ("Akhmed_Zakayev", 1), False),
+]
+
+
+def _verify(url, a: bytes, b: bytes):
+    return requests.post(
+        f"{url}/api/verify",
+        files={"image1": ("a.jpg", a, "image/jpeg"), "image2": ("b.jpg", b, "image/jpeg")},
+        timeout=120,
+    )
+
+
+def test_concurrent_verifications_on_two_workers(gunicorn_server, lfw_dir):
+    jobs = []
+    for _ in range(12):
+        for a, b, same in PAIRS:
+            jobs.append((lfw_path(lfw_dir, *a).read_bytes(), lfw_path(lfw_dir, *b).read_bytes(), same))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(lambda job: (_verify(gunicorn_server.url, job[0], job[1]), job[2]), jobs))
+    for response, same in responses:
+        assert response.status_code == 200, response.text
+        assert response.json()["is_match"] is same
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pids = {r.json()["pid"] for r in pool.map(lambda _: requests.get(f"{gunicorn_server.url}/api/health", timeout=30), range(40))}
+    assert pids == gunicorn_server.worker_pids() and len(pids) == 2
+
+
+def test_crashed_worker_is_replaced(gunicorn_server, lfw_dir):
+    before = gunicorn_server.worker_pids()
+    victim = sorted(before)[0]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = gunicorn_server.worker_pids()
+        if len(now) == 2 and victim not in now:
+            break
+        time.sleep(0.2)
+    assert victim not in gunicorn_server.worker_pids() and len(gunicorn_server.worker_pids()) == 2
+    image = lfw_path(lfw_dir, "Abel_Pacheco", 1).read_bytes()
+    # The new worker loads its models, then serves.
+    deadline = time.monotonic() + 60
+    ok = 0
+    while time.monotonic() < deadline and ok < 6:
+        ok += _verify(gunicorn_server.url, image, image).status_code == 200
+    assert ok == 6
