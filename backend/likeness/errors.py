@@ -143,3 +143,14 @@ NoFaceDetectedError = NoFaceError
 class UnsupportedMediaTypeError(ValidationError):
     code = "UNSUPPORTED_MEDIA_TYPE"
     default_message = "Send multipart/form-data files or a JSON body with base64 images."
+
+
+# --- feedback -----------------------------------------------------------------
+class VerificationNotFoundError(NotFoundError):
+    code = "VERIFICATION_NOT_FOUND"
+    default_message = "No verification with this id was recorded."
+
+
+class CommentTooLongError(ValidationError):
+    code = "COMMENT_TOO_LONG"
+    default_message = "The comment is too long."

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # Storage
     data_dir: Path = Field(default=Path("data"))
     database_url: str | None = None  # default: SQLite file in data_dir
+    # Feedback (votes on verifications)
+    feedback_comment_max: int = Field(default=1000, ge=0)  # characters
+    store_feedback_crops: bool = False  # keep the two aligned 112x112 face crops (JPEG)
     # Logging
     log_level: str = "INFO"
     log_json: bool = True

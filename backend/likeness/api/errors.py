@@ -29,6 +29,8 @@ STATUS: dict[type[e.LikenessError], int] = {
     e.NoFaceError: 422,
     e.MultipleFacesError: 422,
     e.NotFoundError: 404,
+    e.VerificationNotFoundError: 404,
+    e.CommentTooLongError: 400,
     e.ModelsNotReadyError: 503,
     e.ModelError: 500,
     e.ConfigError: 500,

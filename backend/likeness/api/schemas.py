@@ -66,3 +66,35 @@ class ErrorDetail(Schema):
 
 class ErrorResponse(Schema):
     error = fields.Nested(ErrorDetail)
+
+
+# --- feedback -----------------------------------------------------------------
+class FeedbackRequest(Schema):
+    """``POST /api/feedback``: a vote on a recorded verification (unknown fields: 400)."""
+
+    verification_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    vote = fields.String(required=True, validate=validate.OneOf(["up", "down"]))
+    # Absent: keep the stored comment; null or "": clear it. Length: feedback_comment_max.
+    comment = fields.String(allow_none=True)
+
+
+class FeedbackExportQuery(Schema):
+    """``GET /api/feedback/export`` query string."""
+
+    format = fields.String(load_default="jsonl", validate=validate.OneOf(["csv", "jsonl"]))
+
+
+class FeedbackResponse(Schema):
+    id = fields.Integer()
+    verification_id = fields.String(allow_none=True)
+    vote = fields.String()
+    comment = fields.String(allow_none=True)
+    created_at = fields.String()
+    updated_at = fields.String()
+    model_pack = fields.String()
+    model_version = fields.String(metadata={"description": "recogniser file SHA-256"})
+    similarity = fields.Float()
+    threshold = fields.Float()
+    is_match = fields.Boolean()
+    face_policy = fields.String()
+    has_crops = fields.Boolean()
