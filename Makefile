@@ -17,7 +17,7 @@ LFW_DIR ?= $(SHARED)/datasets/lfw
 
 export LIKENESS_SHARED := $(SHARED)
 
-.PHONY: help install run serve test test-backend lint bench models eval up clean
+.PHONY: help install run serve test test-backend lint bench bench-eval models eval up clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,10 +28,12 @@ $(BIN)/activate:
 
 # insightface pins opencv-python, which must not sit beside opencv-python-headless:
 # its runtime needs are in the lock file and it is installed without dependencies.
-$(VENV)/.installed: $(BIN)/activate backend/requirements.lock backend/pyproject.toml
+$(VENV)/.installed: $(BIN)/activate backend/requirements.lock backend/pyproject.toml eval/requirements.lock
 	$(BIN)/pip install --quiet -r backend/requirements.lock
+	$(BIN)/pip install --quiet -r eval/requirements.lock
 	$(BIN)/pip install --quiet --no-deps $(INSIGHTFACE)
 	$(BIN)/pip install --quiet --no-deps -e backend
+	$(BIN)/pip install --quiet --no-deps -e eval
 	$(PY) -m likeness.cli doctor --quiet
 	touch $@
 
@@ -44,7 +46,7 @@ run: install ## start the service on LIKENESS_HOST:LIKENESS_PORT (default 127.0.
 
 test: install ## install everything and run every test (needs ../shared)
 	LIKENESS_TEST_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_TEST_LFW_DIR=$(LFW_DIR) \
-	  $(BIN)/pytest backend/tests -q
+	  $(BIN)/pytest backend/tests eval/tests -q
 
 lint: install ## ruff
 	$(BIN)/ruff check backend
@@ -52,6 +54,20 @@ lint: install ## ruff
 
 bench: install ## API vs engine latency and 1 vs 2 worker throughput (buffalo_s)
 	$(PY) backend/benchmarks/bench_api.py --model-root $(TEST_MODEL_ROOT) --lfw-dir $(LFW_DIR)
+
+# Evaluation harness (eval/README.md). DATA_DIR: a folder with the pair list and images,
+# or an InsightFace .bin file. Extra options via EVAL_ARGS, e.g. EVAL_ARGS="--flip --limit 600".
+DATASET ?= lfw
+DATA_DIR ?= $(if $(filter lfw,$(DATASET)),$(LFW_DIR),$(SHARED)/datasets/$(DATASET))
+OUT ?= eval/out/$(DATASET)-$(MODEL)
+EVAL_ARGS ?=
+
+eval: install ## benchmark the engine: DATASET=lfw|calfw|cplfw MODEL=... DATA_DIR=... OUT=...
+	$(BIN)/likeness-eval --dataset $(DATASET) --model $(MODEL) --model-root $(MODEL_ROOT) \
+	  --data-dir "$(DATA_DIR)" --out "$(OUT)" $(EVAL_ARGS)
+
+bench-eval: install ## stock insightface loop vs our eval path vs raw ONNX (buffalo_s, 1000 LFW images)
+	$(PY) eval/benchmarks/bench_throughput.py --model-root $(TEST_MODEL_ROOT) --lfw-dir $(LFW_DIR)
 
 models: install ## download a model pack through insightface (needs internet)
 	$(PY) -m likeness.cli models fetch --pack $(MODEL) --root $(MODEL_ROOT)

@@ -1,0 +1,3 @@
+from likeness_eval.cli import main
+
+raise SystemExit(main())
