@@ -1,0 +1,154 @@
+"""API overhead and worker scaling, measured in one run on the same images.
+
+1. The engine alone, in this process: ``likeness.verification.verify`` on the
+   same image bytes (decode, detect, embed, compare), with the same ONNX Runtime
+   thread count as a 1-worker server.
+2. ``POST /api/verify`` over real HTTP to Gunicorn with 1 worker, one request at a
+   time: p50/p95 latency, and the ratio API p50 / engine p50.
+3. Throughput (requests/s) with concurrent clients against 1 and 2 workers.
+
+Usage: python backend/benchmarks/bench_api.py --model-root ../shared/models --lfw-dir ../shared/datasets/lfw
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import requests
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from conftest import GunicornServer  # noqa: E402
+
+from likeness.engine import FaceEngine  # noqa: E402
+from likeness.settings import Settings  # noqa: E402
+from likeness.verification import verify  # noqa: E402
+
+
+def lfw_pairs(lfw_dir: Path, count: int) -> list[tuple[bytes, bytes]]:
+    lines = (lfw_dir / "pairs.txt").read_text().splitlines()[1:]
+    root = lfw_dir / "lfw-deepfunneled"
+    if not root.is_dir():
+        root = lfw_dir / "lfw"
+    pairs = []
+    for line in lines[:: max(1, len(lines) // count)][:count]:
+        p = line.split("\t")
+        a, b = ((p[0], p[1]), (p[0], p[2])) if len(p) == 3 else ((p[0], p[1]), (p[2], p[3]))
+        pairs.append(
+            tuple((root / n / f"{n}_{int(i):04d}.jpg").read_bytes() for n, i in (a, b))
+        )
+    return pairs
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def time_engine(model_root: Path, pairs, threads: int, rounds: int) -> list[float]:
+    engine = FaceEngine(
+        Settings(model_root=model_root, model_pack="buffalo_s", intra_op_threads=threads)
+    )
+    engine.warm_up()
+    for a, b in pairs[:5]:
+        verify(engine, {"image1": a, "image2": b})
+    out = []
+    for _ in range(rounds):
+        for a, b in pairs:
+            start = time.perf_counter()
+            verify(engine, {"image1": a, "image2": b})
+            out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def post(session: requests.Session, url: str, a: bytes, b: bytes) -> None:
+    r = session.post(
+        f"{url}/api/verify",
+        files={"image1": ("a.jpg", a, "image/jpeg"), "image2": ("b.jpg", b, "image/jpeg")},
+        timeout=60,
+    )
+    if r.status_code != 200:
+        raise RuntimeError(f"{r.status_code} {r.text[:200]}")
+
+
+def sequential(url: str, pairs, rounds: int) -> list[float]:
+    session = requests.Session()
+    for a, b in pairs[:5]:
+        post(session, url, a, b)
+    out = []
+    for _ in range(rounds):
+        for a, b in pairs:
+            start = time.perf_counter()
+            post(session, url, a, b)
+            out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def throughput(url: str, pairs, clients: int, seconds: float) -> float:
+    done = [0] * clients
+    stop = time.monotonic() + seconds
+
+    def client(k: int) -> None:
+        session = requests.Session()
+        i = k
+        while time.monotonic() < stop:
+            a, b = pairs[i % len(pairs)]
+            post(session, url, a, b)
+            done[k] += 1
+            i += clients
+
+    for k in range(clients):  # warm each worker
+        post(requests.Session(), url, *pairs[k % len(pairs)])
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-root", type=Path, required=True)
+    parser.add_argument("--lfw-dir", type=Path, required=True)
+    parser.add_argument("--pairs", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    pairs = lfw_pairs(args.lfw_dir, args.pairs)
+    cores = os.cpu_count() or 1
+    print(f"buffalo_s, {len(pairs)} LFW pairs x {args.rounds} rounds, {cores} cores")
+
+    engine_ms = time_engine(args.model_root, pairs, threads=cores, rounds=args.rounds)
+    print(f"engine alone ({cores} threads):   p50 {pct(engine_ms, 50):6.1f} ms  p95 {pct(engine_ms, 95):6.1f} ms")
+
+    results = {}
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"likeness-bench-{os.getpid()}"
+    for workers in (1, 2):
+        server = GunicornServer(args.model_root, tmp / f"w{workers}", workers=workers, LIKENESS_LOG_LEVEL="WARNING").start()
+        try:
+            if workers == 1:
+                api_ms = sequential(server.url, pairs, args.rounds)
+                print(f"API, 1 worker, sequential:  p50 {pct(api_ms, 50):6.1f} ms  p95 {pct(api_ms, 95):6.1f} ms")
+                ratio = pct(api_ms, 50) / pct(engine_ms, 50)
+                print(f"API p50 / engine p50 = {ratio:.3f}   (target <= 1.15)")
+            results[workers] = throughput(server.url, pairs, clients=2 * workers, seconds=args.seconds)
+            print(f"throughput, {workers} worker(s), {2 * workers} clients: {results[workers]:6.1f} req/s")
+        finally:
+            server.stop()
+    scale = results[2] / results[1]
+    print(f"2 workers / 1 worker = {scale:.2f}x   (target >= 1.6)")
+    print(f"summary: api_over_engine_p50={ratio:.3f} workers_scaling={scale:.2f} "
+          f"engine_p50_ms={statistics.median(engine_ms):.1f}")
+
+
+if __name__ == "__main__":
+    main()
