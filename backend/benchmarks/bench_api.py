@@ -7,7 +7,9 @@
    time: p50/p95 latency, and the ratio API p50 / engine p50.
 3. Throughput (requests/s) with concurrent clients against 1 and 2 workers.
 
-Usage: python backend/benchmarks/bench_api.py --model-root ../shared/models --lfw-dir ../shared/datasets/lfw
+Usage (or `make bench`):
+    python backend/benchmarks/bench_api.py \
+        --model-root ../shared/models --lfw-dir ../shared/datasets/lfw
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ import requests
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from conftest import GunicornServer  # noqa: E402
-
 from likeness.engine import FaceEngine  # noqa: E402
 from likeness.settings import Settings  # noqa: E402
 from likeness.verification import verify  # noqa: E402
+
+from conftest import GunicornServer  # noqa: E402
 
 
 def lfw_pairs(lfw_dir: Path, count: int) -> list[tuple[bytes, bytes]]:
@@ -42,14 +44,16 @@ def lfw_pairs(lfw_dir: Path, count: int) -> list[tuple[bytes, bytes]]:
     for line in lines[:: max(1, len(lines) // count)][:count]:
         p = line.split("\t")
         a, b = ((p[0], p[1]), (p[0], p[2])) if len(p) == 3 else ((p[0], p[1]), (p[2], p[3]))
-        pairs.append(
-            tuple((root / n / f"{n}_{int(i):04d}.jpg").read_bytes() for n, i in (a, b))
-        )
+        pairs.append(tuple((root / n / f"{n}_{int(i):04d}.jpg").read_bytes() for n, i in (a, b)))
     return pairs
 
 
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
+
+
+def report(label: str, values: list[float]) -> None:
+    print(f"{label:32s} p50 {pct(values, 50):6.1f} ms  p95 {pct(values, 95):6.1f} ms")
 
 
 def time_engine(model_root: Path, pairs, threads: int, rounds: int) -> list[float]:
@@ -128,26 +132,35 @@ def main() -> None:
     print(f"buffalo_s, {len(pairs)} LFW pairs x {args.rounds} rounds, {cores} cores")
 
     engine_ms = time_engine(args.model_root, pairs, threads=cores, rounds=args.rounds)
-    print(f"engine alone ({cores} threads):   p50 {pct(engine_ms, 50):6.1f} ms  p95 {pct(engine_ms, 95):6.1f} ms")
+    report(f"engine alone ({cores} threads)", engine_ms)
 
     results = {}
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"likeness-bench-{os.getpid()}"
     for workers in (1, 2):
-        server = GunicornServer(args.model_root, tmp / f"w{workers}", workers=workers, LIKENESS_LOG_LEVEL="WARNING").start()
+        server = GunicornServer(
+            args.model_root, tmp / f"w{workers}", workers=workers, LIKENESS_LOG_LEVEL="WARNING"
+        ).start()
         try:
             if workers == 1:
                 api_ms = sequential(server.url, pairs, args.rounds)
-                print(f"API, 1 worker, sequential:  p50 {pct(api_ms, 50):6.1f} ms  p95 {pct(api_ms, 95):6.1f} ms")
+                report("API, 1 worker, sequential", api_ms)
                 ratio = pct(api_ms, 50) / pct(engine_ms, 50)
                 print(f"API p50 / engine p50 = {ratio:.3f}   (target <= 1.15)")
-            results[workers] = throughput(server.url, pairs, clients=2 * workers, seconds=args.seconds)
-            print(f"throughput, {workers} worker(s), {2 * workers} clients: {results[workers]:6.1f} req/s")
+            results[workers] = throughput(
+                server.url, pairs, clients=2 * workers, seconds=args.seconds
+            )
+            clients = 2 * workers
+            print(
+                f"throughput, {workers} worker(s), {clients} clients: {results[workers]:.1f} req/s"
+            )
         finally:
             server.stop()
     scale = results[2] / results[1]
     print(f"2 workers / 1 worker = {scale:.2f}x   (target >= 1.6)")
-    print(f"summary: api_over_engine_p50={ratio:.3f} workers_scaling={scale:.2f} "
-          f"engine_p50_ms={statistics.median(engine_ms):.1f}")
+    print(
+        f"summary: api_over_engine_p50={ratio:.3f} workers_scaling={scale:.2f} "
+        f"engine_p50_ms={statistics.median(engine_ms):.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ subcommands (gallery, feedback) registered by their own modules."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.metadata as md
 import sys
@@ -25,10 +26,8 @@ OPENCV_DISTS = (
 def installed_opencv() -> list[str]:
     found = []
     for name in OPENCV_DISTS:
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             found.append(f"{name}=={md.version(name)}")
-        except md.PackageNotFoundError:
-            pass
     return found
 
 
@@ -93,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--quiet", action="store_true")
     doctor.set_defaults(func=cmd_doctor)
 
-    models = sub.add_parser("models", help="model packs").add_subparsers(dest="action", required=True)
+    models = sub.add_parser("models", help="model packs").add_subparsers(
+        dest="action", required=True
+    )
     for name, func, text in (
         ("check", cmd_models_check, "verify a pack's files and hashes"),
         ("fetch", cmd_models_fetch, "download a pack through insightface (internet)"),

@@ -82,7 +82,9 @@ def noise(width: int = 320, height: int = 240, seed: int = 0) -> bytes:
 
 def pixel_bomb(width: int = 8000, height: int = 8000) -> bytes:
     """A real, tiny PNG of a huge blank image (64 MP by default)."""
-    ok, buf = cv2.imencode(".png", np.zeros((height, width), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    ok, buf = cv2.imencode(
+        ".png", np.zeros((height, width), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    )
     return buf.tobytes()
 
 

@@ -17,7 +17,9 @@ LIMIT = 2 * 1024 * 1024  # LIKENESS_MAX_UPLOAD_BYTES of the gunicorn_server fixt
 
 
 def _files(**images: bytes):
-    return {name: (f"{name}.bin", data, "application/octet-stream") for name, data in images.items()}
+    return {
+        name: (f"{name}.bin", data, "application/octet-stream") for name, data in images.items()
+    }
 
 
 def _post(server, path, **kwargs):
@@ -59,37 +61,60 @@ def _expect(response, status: int, code: str, field: str | None = None):
 
 
 def test_missing_field(gunicorn_server, good):
-    _expect(_post(gunicorn_server, "/api/verify", files=_files(image1=good)), 400, "MISSING_FIELD", "image2")
+    _expect(
+        _post(gunicorn_server, "/api/verify", files=_files(image1=good)),
+        400,
+        "MISSING_FIELD",
+        "image2",
+    )
 
 
 def test_unknown_field(gunicorn_server, good):
     r = _post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=good, image3=good))
     _expect(r, 400, "VALIDATION_ERROR", "image3")
-    r = _post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=good), data={"x": "1"})
+    r = _post(
+        gunicorn_server, "/api/verify", files=_files(image1=good, image2=good), data={"x": "1"}
+    )
     _expect(r, 400, "VALIDATION_ERROR", "x")
 
 
 def test_bad_option_value(gunicorn_server, good):
-    r = _post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=good), data={"face_policy": "biggest"})
+    r = _post(
+        gunicorn_server,
+        "/api/verify",
+        files=_files(image1=good, image2=good),
+        data={"face_policy": "biggest"},
+    )
     _expect(r, 400, "VALIDATION_ERROR", "face_policy")
 
 
 def test_wrong_content_type(gunicorn_server):
-    r = _post(gunicorn_server, "/api/verify", data=b"image1=abc", headers={"Content-Type": "text/plain"})
+    r = _post(
+        gunicorn_server, "/api/verify", data=b"image1=abc", headers={"Content-Type": "text/plain"}
+    )
     _expect(r, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
 def test_empty_file(gunicorn_server, good):
-    _expect(_post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=b"")), 400, "EMPTY_FILE", "image2")
+    _expect(
+        _post(gunicorn_server, "/api/verify", files=_files(image1=good, image2=b"")),
+        400,
+        "EMPTY_FILE",
+        "image2",
+    )
 
 
 def test_truncated_jpeg(gunicorn_server, good, photo):
-    r = _post(gunicorn_server, "/api/verify", files=_files(image1=make.truncated(photo), image2=good))
+    r = _post(
+        gunicorn_server, "/api/verify", files=_files(image1=make.truncated(photo), image2=good)
+    )
     _expect(r, 400, "TRUNCATED_IMAGE", "image1")
 
 
 def test_non_image_bytes(gunicorn_server, good):
-    r = _post(gunicorn_server, "/api/verify", files=_files(image1=b"%PDF-1.4 not an image", image2=good))
+    r = _post(
+        gunicorn_server, "/api/verify", files=_files(image1=b"%PDF-1.4 not an image", image2=good)
+    )
     _expect(r, 400, "INVALID_IMAGE", "image1")
 
 
@@ -106,21 +131,40 @@ def test_bad_base64(gunicorn_server, good):
 
 def test_json_not_object_and_wrong_types(gunicorn_server):
     _expect(_post(gunicorn_server, "/api/verify", json=[1, 2]), 400, "VALIDATION_ERROR")
-    _expect(_post(gunicorn_server, "/api/verify", json={"image1": 5, "image2": "x"}), 400, "VALIDATION_ERROR", "image1")
-    r = _post(gunicorn_server, "/api/verify", data=b"{not json", headers={"Content-Type": "application/json"})
+    _expect(
+        _post(gunicorn_server, "/api/verify", json={"image1": 5, "image2": "x"}),
+        400,
+        "VALIDATION_ERROR",
+        "image1",
+    )
+    r = _post(
+        gunicorn_server,
+        "/api/verify",
+        data=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
     _expect(r, 400, "VALIDATION_ERROR")
 
 
 def test_image_over_byte_limit(gunicorn_server, good):
     big = good + b"\0" * (LIMIT + 1 - len(good))
-    _expect(_post(gunicorn_server, "/api/verify", files=_files(image1=big, image2=good)), 413, "IMAGE_TOO_LARGE", "image1")
+    _expect(
+        _post(gunicorn_server, "/api/verify", files=_files(image1=big, image2=good)),
+        413,
+        "IMAGE_TOO_LARGE",
+        "image1",
+    )
     body = {"image1": base64.b64encode(big).decode(), "image2": base64.b64encode(good).decode()}
     _expect(_post(gunicorn_server, "/api/verify", json=body), 413, "IMAGE_TOO_LARGE", "image1")
 
 
 def test_body_over_request_limit(gunicorn_server):
     huge = b"\0" * (8 * LIMIT)
-    _expect(_post(gunicorn_server, "/api/verify", files=_files(image1=huge, image2=huge)), 413, "PAYLOAD_TOO_LARGE")
+    _expect(
+        _post(gunicorn_server, "/api/verify", files=_files(image1=huge, image2=huge)),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    )
 
 
 @pytest.mark.parametrize("bomb", [make.pixel_bomb, make.forged_png_header])
@@ -162,11 +206,18 @@ def test_no_face(gunicorn_server, good):
 
 def test_several_faces_under_reject_policy(gunicorn_server, good, group_photo):
     files = _files(image1=group_photo.read_bytes(), image2=good)
-    _expect(_post(gunicorn_server, "/api/verify", files=files, data={"face_policy": "reject"}), 422, "MULTIPLE_FACES", "image1")
+    _expect(
+        _post(gunicorn_server, "/api/verify", files=files, data={"face_policy": "reject"}),
+        422,
+        "MULTIPLE_FACES",
+        "image1",
+    )
     ok = _post(gunicorn_server, "/api/verify", files=files, data={"face_policy": "largest"})
     assert ok.status_code == 200 and len(ok.json()["images"][0]["faces"]) == 6
 
 
 def test_unknown_route_and_method(gunicorn_server):
     _expect(requests.get(f"{gunicorn_server.url}/api/nothing", timeout=10), 404, "NOT_FOUND")
-    _expect(requests.get(f"{gunicorn_server.url}/api/verify", timeout=10), 405, "METHOD_NOT_ALLOWED")
+    _expect(
+        requests.get(f"{gunicorn_server.url}/api/verify", timeout=10), 405, "METHOD_NOT_ALLOWED"
+    )

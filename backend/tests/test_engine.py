@@ -39,13 +39,17 @@ def _embedding(engine, lfw, person):
 
 def test_genuine_pairs_match(engine, lfw, pairs):
     genuine, _ = pairs
-    scores = [engine.compare(_embedding(engine, lfw, a), _embedding(engine, lfw, b)) for a, b in genuine]
+    scores = [
+        engine.compare(_embedding(engine, lfw, a), _embedding(engine, lfw, b)) for a, b in genuine
+    ]
     assert all(s.is_match for s in scores), [round(s.similarity, 3) for s in scores]
 
 
 def test_impostor_pairs_do_not_match(engine, lfw, pairs):
     _, impostor = pairs
-    scores = [engine.compare(_embedding(engine, lfw, a), _embedding(engine, lfw, b)) for a, b in impostor]
+    scores = [
+        engine.compare(_embedding(engine, lfw, a), _embedding(engine, lfw, b)) for a, b in impostor
+    ]
     assert not any(s.is_match for s in scores), [round(s.similarity, 3) for s in scores]
 
 

@@ -29,14 +29,23 @@ def test_concurrent_verifications_on_two_workers(gunicorn_server, lfw_dir):
     jobs = []
     for _ in range(12):
         for a, b, same in PAIRS:
-            jobs.append((lfw_path(lfw_dir, *a).read_bytes(), lfw_path(lfw_dir, *b).read_bytes(), same))
+            jobs.append(
+                (lfw_path(lfw_dir, *a).read_bytes(), lfw_path(lfw_dir, *b).read_bytes(), same)
+            )
     with ThreadPoolExecutor(max_workers=6) as pool:
-        responses = list(pool.map(lambda job: (_verify(gunicorn_server.url, job[0], job[1]), job[2]), jobs))
+        responses = list(
+            pool.map(lambda job: (_verify(gunicorn_server.url, job[0], job[1]), job[2]), jobs)
+        )
     for response, same in responses:
         assert response.status_code == 200, response.text
         assert response.json()["is_match"] is same
     with ThreadPoolExecutor(max_workers=8) as pool:
-        pids = {r.json()["pid"] for r in pool.map(lambda _: requests.get(f"{gunicorn_server.url}/api/health", timeout=30), range(40))}
+        pids = {
+            r.json()["pid"]
+            for r in pool.map(
+                lambda _: requests.get(f"{gunicorn_server.url}/api/health", timeout=30), range(40)
+            )
+        }
     assert pids == gunicorn_server.worker_pids() and len(pids) == 2
 
 

@@ -7,9 +7,10 @@ import base64
 import numpy as np
 import pytest
 
-import imagefactory as make
 from likeness import errors
 from likeness.imaging import ImageLimits, decode_base64, decode_image, load_image
+
+import imagefactory as make
 
 PHOTO = ("Abel_Pacheco", 1)
 

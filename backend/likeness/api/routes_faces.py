@@ -7,7 +7,7 @@ import time
 from flask import Blueprint, current_app, g, jsonify, request
 
 from likeness.api.schemas import DetectOptions, DetectResponse, VerifyOptions, VerifyResponse
-from likeness.api.state import engine, image_limits, after_verify_hooks
+from likeness.api.state import after_verify_hooks, engine, image_limits
 from likeness.api.uploads import read_upload
 from likeness.errors import LikenessError
 from likeness.imaging import decode_image

@@ -70,7 +70,9 @@ class FaceDetector:
             if len(boxes):
                 break
         faces = [
-            DetectedFace(box=b[:4].astype(np.float32), landmarks=k.astype(np.float32), score=float(b[4]))
+            DetectedFace(
+                box=b[:4].astype(np.float32), landmarks=k.astype(np.float32), score=float(b[4])
+            )
             for b, k in zip(boxes, kps, strict=True)
         ]
         faces.sort(key=lambda f: f.score, reverse=True)
