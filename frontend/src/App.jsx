@@ -129,7 +129,7 @@ export default function App() {
 
       <footer className="app-footer">
         <p>
-          Green box: the face compared. Dashed orange: other faces found. Dots: eyes, nose and mouth corners.
+          Green box: the face compared. Dashed orange box: other faces found. Blue dots: eyes, nose tip and mouth corners.
         </p>
       </footer>
     </div>

@@ -2,11 +2,16 @@
 // the server decoded; the canvas may be any size, so everything is scaled by
 // canvas size / API width and height, on each axis separately.
 
+export const MIN_CANVAS_SIDE = 640;
 export const MAX_CANVAS_SIDE = 1280;
 
-/** Canvas size for an image: its own size, shrunk so the longer side fits. */
-export function canvasSize(width, height, maxSide = MAX_CANVAS_SIDE) {
-  const scale = Math.min(1, maxSide / Math.max(width, height));
+/**
+ * Canvas size for an image: its own proportions, the longer side between
+ * MIN (small photos are enlarged so the overlays stay crisp) and MAX.
+ */
+export function canvasSize(width, height, minSide = MIN_CANVAS_SIDE, maxSide = MAX_CANVAS_SIDE) {
+  const longer = Math.max(width, height);
+  const scale = Math.min(maxSide, Math.max(minSide, longer)) / longer;
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }
 
@@ -44,6 +49,7 @@ export const COLORS = {
   used: '#22c55e',
   other: '#f59e0b',
   landmark: '#38bdf8',
+  outline: 'rgba(0, 0, 0, 0.55)',
 };
 
 /** Draw the image and its face overlays on a 2D canvas context. */
@@ -57,16 +63,24 @@ export function drawOverlay(ctx, source, image) {
   // Other faces first, so the used face's box is drawn on top.
   const ordered = [...shapes].sort((a, b) => Number(a.used) - Number(b.used));
   for (const shape of ordered) {
-    ctx.lineWidth = shape.used ? unit * 1.6 : unit;
+    const line = shape.used ? unit * 1.6 : unit;
+    ctx.setLineDash(shape.used ? [] : [unit * 4, unit * 3]);
+    // A dark halo under each box keeps it visible on light and dark photos.
+    ctx.lineWidth = line + unit;
+    ctx.strokeStyle = COLORS.outline;
+    ctx.strokeRect(shape.x, shape.y, shape.w, shape.h);
+    ctx.lineWidth = line;
     ctx.strokeStyle = shape.used ? COLORS.used : COLORS.other;
-    ctx.setLineDash(shape.used ? [] : [unit * 3, unit * 2]);
     ctx.strokeRect(shape.x, shape.y, shape.w, shape.h);
     ctx.setLineDash([]);
-    ctx.fillStyle = shape.used ? COLORS.used : COLORS.landmark;
+    ctx.fillStyle = COLORS.landmark;
+    ctx.strokeStyle = COLORS.outline;
+    ctx.lineWidth = unit * 0.6;
     for (const [x, y] of shape.landmarks) {
       ctx.beginPath();
-      ctx.arc(x, y, unit * 1.2, 0, Math.PI * 2);
+      ctx.arc(x, y, unit * (shape.used ? 1.5 : 1.1), 0, Math.PI * 2);
       ctx.fill();
+      ctx.stroke();
     }
   }
   return shapes;

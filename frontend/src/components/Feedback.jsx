@@ -2,9 +2,23 @@ import { useState } from 'react';
 import { sendFeedback } from '../api.js';
 import { describeError } from '../errors.js';
 
+// Drawn icons, not emoji: many systems (and headless browsers) lack an emoji font.
+function Thumb({ down }) {
+  return (
+    <svg className="thumb" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
+      <g transform={down ? 'rotate(180 12 12)' : undefined}>
+        <path
+          d="M7 10v11H3V10h4zm2 11h8.3a2 2 0 0 0 2-1.6l1.4-7A2 2 0 0 0 18.7 10H14l.8-4.2A2 2 0 0 0 12.9 3.4L9 10v11z"
+          fill="currentColor"
+        />
+      </g>
+    </svg>
+  );
+}
+
 const VOTES = {
-  up: { icon: '👍', text: 'Right', thanks: 'Thanks: you marked this result as right.' },
-  down: { icon: '👎', text: 'Wrong', thanks: 'Thanks: you marked this result as wrong.' },
+  up: { text: 'Right', thanks: 'Thanks: you marked this result as right.' },
+  down: { text: 'Wrong', thanks: 'Thanks: you marked this result as wrong.' },
 };
 
 /** Thumbs up / down on one verification; the vote can be changed. */
@@ -35,7 +49,7 @@ export default function Feedback({ verificationId }) {
   return (
     <div className="feedback" role="group" aria-label="Was this result right?">
       <span className="feedback-question">Was this result right?</span>
-      {Object.entries(VOTES).map(([choice, { icon, text }]) => (
+      {Object.entries(VOTES).map(([choice, { text }]) => (
         <button
           key={choice}
           type="button"
@@ -45,7 +59,7 @@ export default function Feedback({ verificationId }) {
           data-vote={choice}
           onClick={() => cast(choice)}
         >
-          <span aria-hidden="true">{icon}</span> {text}
+          <Thumb down={choice === 'down'} /> {text}
         </button>
       ))}
       <p className={`feedback-status${error ? ' error' : ''}`} aria-live="polite">

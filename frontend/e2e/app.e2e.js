@@ -1,0 +1,282 @@
+// End-to-end: the REAL backend (gunicorn, buffalo_s, a temp SQLite database)
+// serving the production build (frontend/dist), driven in Debian's headless
+// Chromium through playwright-core. Missing Chromium, models or LFW fail loudly.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+
+const FRONTEND = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = resolve(FRONTEND, '..');
+const SHARED = process.env.LIKENESS_SHARED || resolve(ROOT, '../shared');
+const MODEL_ROOT = process.env.LIKENESS_TEST_MODEL_ROOT || join(SHARED, 'models');
+const LFW = join(process.env.LIKENESS_TEST_LFW_DIR || join(SHARED, 'datasets/lfw'), 'lfw-deepfunneled');
+const CHROMIUM = process.env.LIKENESS_CHROMIUM || '/usr/bin/chromium';
+const VENV = join(ROOT, '.venv/bin');
+const DIST = join(FRONTEND, 'dist');
+const SCREENSHOT = join(ROOT, 'docs/img/webapp.png');
+
+const photo = (name, n) => join(LFW, name, `${name}_${String(n).padStart(4, '0')}.jpg`);
+const SAME_A = photo('Abel_Pacheco', 1);
+const SAME_B = photo('Abel_Pacheco', 4);
+const OTHER = photo('Aaron_Sorkin', 1);
+
+let work;
+let server;
+let serverLog = '';
+let baseUrl;
+let browser;
+let context;
+let page;
+let pageErrors;
+
+function requireFile(path, what) {
+  if (!existsSync(path)) throw new Error(`e2e: ${what} not found at ${path}`);
+}
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on('error', fail);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => ok(port));
+    });
+  });
+}
+
+async function waitForReady(url, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`e2e: backend exited (${server.exitCode}):\n${serverLog}`);
+    try {
+      const response = await fetch(`${url}/api/ready`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((done) => setTimeout(done, 250));
+  }
+  throw new Error(`e2e: backend not ready after ${ms} ms:\n${serverLog}`);
+}
+
+function python(code, ...args) {
+  const run = spawnSync(join(VENV, 'python'), ['-c', code, ...args], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`e2e: python failed: ${run.stderr}`);
+  return run.stdout.trim();
+}
+
+/** The stored vote of one verification, read straight from the SQLite file. */
+function storedVote(verificationId) {
+  return python(
+    'import sqlite3, sys\n' +
+      'db = sqlite3.connect(sys.argv[1])\n' +
+      'row = db.execute("SELECT vote FROM feedback WHERE verification_id = ?", (sys.argv[2],)).fetchone()\n' +
+      'print(row[0] if row else "")',
+    join(work, 'data/likeness.db'),
+    verificationId,
+  );
+}
+
+const slot = (field) => page.locator(`section[data-field="${field}"]`);
+
+async function choose(field, file) {
+  await slot(field).locator('input[type=file]').setInputFiles(file);
+  await expect.poll(() => slot(field).locator('.canvas-wrap').getAttribute('data-state')).not.toBe('loading');
+}
+
+/** Click Compare and return the /api/verify response (status and body). */
+async function compare() {
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/verify')),
+    page.getByRole('button', { name: 'Compare' }).click(),
+  ]);
+  return { status: response.status(), body: await response.json() };
+}
+
+/** RGB of one canvas pixel (canvas coordinates). */
+function canvasPixel(field, x, y) {
+  return slot(field)
+    .locator('canvas')
+    .evaluate((canvas, [px, py]) => [...canvas.getContext('2d').getImageData(px, py, 1, 1).data].slice(0, 3), [
+      Math.round(x),
+      Math.round(y),
+    ]);
+}
+
+beforeAll(async () => {
+  requireFile(CHROMIUM, 'Chromium (apt-get install chromium, or set LIKENESS_CHROMIUM)');
+  requireFile(join(MODEL_ROOT, 'buffalo_s/w600k_mbf.onnx'), 'buffalo_s models (set LIKENESS_SHARED)');
+  for (const file of [SAME_A, SAME_B, OTHER]) requireFile(file, 'LFW photo (set LIKENESS_SHARED)');
+  requireFile(join(VENV, 'gunicorn'), 'backend virtualenv (make install)');
+  requireFile(join(DIST, 'index.html'), 'production build (npm run build)');
+
+  work = mkdtempSync(join(tmpdir(), 'likeness-e2e-'));
+  mkdirSync(join(work, 'data'));
+  const camera = join(work, 'camera.y4m');
+  const made = spawnSync(join(VENV, 'python'), [join(FRONTEND, 'e2e/fake_camera.py'), SAME_A, camera], {
+    encoding: 'utf8',
+  });
+  if (made.status !== 0) throw new Error(`e2e: fake camera video failed: ${made.stderr}`);
+  writeFileSync(join(work, 'notes.txt'), 'This is a text file, not a photo.\n');
+
+  const port = await freePort();
+  baseUrl = `http://127.0.0.1:${port}`;
+  const env = { ...process.env };
+  delete env.LIKENESS_DATABASE_URL; // always the temp SQLite file in the data dir
+  delete env.LIKENESS_CONFIG;
+  server = spawn(join(VENV, 'gunicorn'), ['--config', 'backend/gunicorn.conf.py', 'likeness.api.wsgi:app'], {
+    cwd: ROOT,
+    env: {
+      ...env,
+      LIKENESS_MODEL_ROOT: MODEL_ROOT,
+      LIKENESS_MODEL_PACK: 'buffalo_s',
+      LIKENESS_DATA_DIR: join(work, 'data'),
+      LIKENESS_STATIC_DIR: DIST,
+      LIKENESS_HOST: '127.0.0.1',
+      LIKENESS_PORT: String(port),
+      LIKENESS_WORKERS: '1',
+      LIKENESS_THREADS: '2',
+      LIKENESS_LOG_LEVEL: 'WARNING',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const keep = (chunk) => {
+    serverLog = (serverLog + chunk).slice(-20_000);
+  };
+  server.stdout.on('data', keep);
+  server.stderr.on('data', keep);
+  await waitForReady(baseUrl, 90_000);
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-video-capture=${camera}`,
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((done) => server.once('exit', done));
+    server.kill('SIGTERM');
+    await Promise.race([exited, new Promise((done) => setTimeout(done, 10_000))]);
+    if (server.exitCode === null) server.kill('SIGKILL');
+  }
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  page = await context.newPage();
+  pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  await page.goto(baseUrl);
+});
+
+afterEach(async () => {
+  await context?.close();
+  expect(pageErrors).toEqual([]);
+});
+
+describe('web app on the real backend', () => {
+  test('same person: match, faces drawn, vote stored and changed', async () => {
+    await choose('image1', SAME_A);
+    await choose('image2', SAME_B);
+    const { status, body } = await compare();
+    expect(status).toBe(200);
+
+    const result = page.locator('.result');
+    await expect.poll(() => result.getAttribute('data-match')).toBe('true');
+    expect(await result.locator('.verdict').textContent()).toContain('Match');
+    expect(await result.locator('.similarity').textContent()).toBe(body.similarity.toFixed(3));
+    expect(await result.locator('.timings').textContent()).toMatch(/Detect\d/);
+
+    for (const image of body.images) {
+      const canvas = slot(image.field).locator('canvas');
+      await expect.poll(() => canvas.getAttribute('data-overlay')).toBe('drawn');
+      expect(Number(await canvas.getAttribute('data-faces'))).toBe(image.faces.length);
+      // The used face's box is drawn in green where the API put it, scaled.
+      const size = await canvas.evaluate((c) => [c.width, c.height]);
+      const [x1, y1, , y2] = image.face.box;
+      const [r, g, b] = await canvasPixel(image.field, (x1 * size[0]) / image.width, ((y1 + y2) / 2) * (size[1] / image.height));
+      expect(g).toBeGreaterThan(150);
+      expect(r).toBeLessThan(110);
+      expect(b).toBeLessThan(140);
+    }
+
+    await page.getByRole('button', { name: 'Right' }).click();
+    await expect.poll(() => page.locator('.feedback-status').textContent()).toContain('marked this result as right');
+    expect(await page.getByRole('button', { name: 'Right' }).getAttribute('aria-pressed')).toBe('true');
+    expect(storedVote(body.verification_id)).toBe('up');
+    mkdirSync(dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true }); // docs/img/webapp.png
+
+    await page.getByRole('button', { name: 'Wrong' }).click();
+    await expect.poll(() => page.locator('.feedback-status').textContent()).toContain('marked this result as wrong');
+    expect(storedVote(body.verification_id)).toBe('down');
+  });
+
+  test('two people: no match', async () => {
+    await choose('image1', SAME_A);
+    await choose('image2', OTHER);
+    const { status, body } = await compare();
+    expect(status).toBe(200);
+    expect(body.is_match).toBe(false);
+    await expect.poll(() => page.locator('.result').getAttribute('data-match')).toBe('false');
+    expect(await page.locator('.result .verdict').textContent()).toContain('No match');
+  });
+
+  test('a file that is not an image: the error is shown beside that photo', async () => {
+    await choose('image1', SAME_A);
+    await choose('image2', join(work, 'notes.txt'));
+    const { status, body } = await compare();
+    expect(status).toBeGreaterThanOrEqual(400);
+    expect(body.error.field).toBe('image2');
+    const error = slot('image2').locator('.slot-error');
+    await expect.poll(() => error.textContent()).toMatch(/not an image|not supported/);
+    expect(await slot('image1').locator('.slot-error').count()).toBe(0);
+    expect(await page.locator('.result').count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Compare' }).isEnabled()).toBe(true);
+  });
+
+  test('webcam shot from the fake camera is compared', async () => {
+    await slot('image1').getByRole('button', { name: /Use camera/ }).click();
+    await expect.poll(() => slot('image1').locator('.webcam').getAttribute('data-status')).toBe('live');
+    await expect
+      .poll(() => slot('image1').locator('video').evaluate((v) => v.videoWidth))
+      .toBeGreaterThan(0);
+    await slot('image1').getByRole('button', { name: 'Take photo' }).click();
+    await expect.poll(() => slot('image1').locator('.file-name').textContent()).toMatch(/^camera-.*\.jpg$/);
+    await choose('image2', SAME_B);
+    const { status, body } = await compare();
+    expect(status).toBe(200);
+    expect(body.images[0].width).toBe(640);
+    expect(body.is_match).toBe(true);
+    await expect.poll(() => slot('image1').locator('canvas').getAttribute('data-overlay')).toBe('drawn');
+  });
+
+  test('phone-sized screen: one column, nothing wider than the screen', async () => {
+    await page.setViewportSize({ width: 375, height: 740 });
+    const [one, two] = await Promise.all([slot('image1').boundingBox(), slot('image2').boundingBox()]);
+    expect(two.y).toBeGreaterThan(one.y + one.height - 1);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+  });
+});
