@@ -1,0 +1,134 @@
+import { render, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+import App from './App.jsx';
+import { client } from './api.js';
+
+// Decoding is the browser's job; here every file "decodes" to a 200x100 picture.
+vi.mock('./image.js', () => ({
+  loadPicture: vi.fn(async () => ({ source: { fake: 'bitmap' }, width: 200, height: 100, close() {} })),
+}));
+
+const FACE = { box: [40, 10, 120, 90], landmarks: [[60, 40], [100, 40], [80, 60], [65, 75], [95, 75]], score: 0.9 };
+const RESULT = {
+  verification_id: 'v123',
+  similarity: 0.61234,
+  threshold: 0.28,
+  is_match: true,
+  model: { pack: 'buffalo_s' },
+  face_policy: 'largest',
+  images: ['image1', 'image2'].map((field) => ({
+    field,
+    width: 200,
+    height: 100,
+    faces: [FACE, { ...FACE, box: [150, 5, 190, 45] }],
+    face_index: 0,
+    face: FACE,
+    embedding_norm: 21.3,
+  })),
+  timings_ms: { decode: 3.2, detect: 30.5, embed: 60.1, compare: 0.1, total: 95.2 },
+};
+
+let requests;
+let reply;
+
+// axios itself is real; only its adapter (the network) is replaced.
+beforeEach(() => {
+  requests = [];
+  client.defaults.adapter = async (config) => {
+    requests.push(config);
+    return reply(config);
+  };
+  // A 2D context that accepts every call and property (happy-dom has no canvas).
+  vi.spyOn(HTMLCanvasElement.prototype, 'getContext').mockImplementation(function getContext() {
+    const canvas = this;
+    return new Proxy({}, { get: (_, key) => (key === 'canvas' ? canvas : () => {}), set: () => true });
+  });
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+const ok = (data, config) => ({ data, status: 200, statusText: 'OK', headers: {}, config });
+const fail = (status, data, config) => {
+  const error = new Error(`Request failed with status code ${status}`);
+  Object.assign(error, { config, response: { status, data, headers: {}, config }, isAxiosError: true });
+  throw error;
+};
+
+async function chooseBoth(user) {
+  const inputs = document.querySelectorAll('input[type=file]');
+  await user.upload(inputs[0], new File(['a'], 'a.jpg', { type: 'image/jpeg' }));
+  await user.upload(inputs[1], new File(['b'], 'b.jpg', { type: 'image/jpeg' }));
+}
+
+test('compare shows the verdict, numbers, timings and draws every face', async () => {
+  const user = userEvent.setup();
+  reply = (config) => ok(RESULT, config);
+  render(<App />);
+  await chooseBoth(user);
+  await user.click(screen.getByRole('button', { name: 'Compare' }));
+
+  const result = await screen.findByRole('region', { name: /Match: same person/ });
+  expect(within(result).getByText('0.612')).toBeTruthy();
+  expect(within(result).getByText('0.280')).toBeTruthy();
+  expect(within(result).getByText('95 ms')).toBeTruthy();
+  expect(requests[0].url).toBe('/verify');
+  expect(requests[0].baseURL).toBe('/api');
+  expect(requests[0].data.get('image1').name).toBe('a.jpg');
+  expect(requests[0].data.get('face_policy')).toBe('largest');
+  await waitFor(() => expect(document.querySelectorAll('canvas[data-overlay="drawn"]')).toHaveLength(2));
+  expect(document.querySelector('canvas').dataset.faces).toBe('2');
+  expect(screen.getByRole('button', { name: 'Compare' }).disabled).toBe(false);
+});
+
+test("an image's error appears next to that image, and the spinner stops", async () => {
+  const user = userEvent.setup();
+  reply = (config) =>
+    fail(422, { error: { code: 'NO_FACE', message: 'No face found.', field: 'image2' } }, config);
+  render(<App />);
+  await chooseBoth(user);
+  await user.click(screen.getByRole('button', { name: 'Compare' }));
+
+  const slot2 = document.querySelector('section[data-field="image2"]');
+  expect((await within(slot2).findByRole('alert')).textContent).toMatch(/No face was found in this image/);
+  expect(within(document.querySelector('section[data-field="image1"]')).queryByRole('alert')).toBeNull();
+  expect(screen.getByRole('button', { name: 'Compare' }).disabled).toBe(false);
+  expect(screen.queryByRole('region', { name: /match/i })).toBeNull();
+});
+
+test('a network failure gives a general message and never leaves a spinner', async () => {
+  const user = userEvent.setup();
+  reply = (config) => {
+    const error = new Error('Network Error');
+    Object.assign(error, { code: 'ERR_NETWORK', config, request: {}, isAxiosError: true });
+    throw error;
+  };
+  render(<App />);
+  await chooseBoth(user);
+  await user.click(screen.getByRole('button', { name: 'Compare' }));
+  expect((await screen.findByText(/could not be reached/)).getAttribute('role')).toBe('alert');
+  expect(screen.getByRole('button', { name: 'Compare' }).disabled).toBe(false);
+});
+
+test('votes are sent, confirmed and can be changed', async () => {
+  const user = userEvent.setup();
+  reply = (config) =>
+    config.url === '/verify' ? ok(RESULT, config) : ok({ ...JSON.parse(config.data), id: 1 }, config);
+  render(<App />);
+  await chooseBoth(user);
+  await user.click(screen.getByRole('button', { name: 'Compare' }));
+  const up = await screen.findByRole('button', { name: 'Right' });
+
+  await user.click(up);
+  await screen.findByText(/you marked this result as right/);
+  expect(up.getAttribute('aria-pressed')).toBe('true');
+  await user.click(screen.getByRole('button', { name: 'Wrong' }));
+  await screen.findByText(/you marked this result as wrong/);
+  expect(up.getAttribute('aria-pressed')).toBe('false');
+
+  const votes = requests.filter((r) => r.url === '/feedback').map((r) => JSON.parse(r.data));
+  expect(votes).toEqual([
+    { verification_id: 'v123', vote: 'up' },
+    { verification_id: 'v123', vote: 'down' },
+  ]);
+});
