@@ -109,6 +109,20 @@ function canvasPixel(field, x, y) {
     ]);
 }
 
+/** The used face's box edge is green on the canvas where the API put it, scaled. */
+async function expectUsedFaceDrawn(image) {
+  const canvas = slot(image.field).locator('canvas');
+  await expect.poll(() => canvas.getAttribute('data-overlay')).toBe('drawn');
+  expect(Number(await canvas.getAttribute('data-faces'))).toBe(image.faces.length);
+  const [width, height] = await canvas.evaluate((c) => [c.width, c.height]);
+  expect(width / height).toBeCloseTo(image.width / image.height, 2);
+  const [x1, y1, , y2] = image.face.box;
+  const [r, g, b] = await canvasPixel(image.field, (x1 * width) / image.width, ((y1 + y2) / 2) * (height / image.height));
+  expect(g).toBeGreaterThan(150);
+  expect(r).toBeLessThan(110);
+  expect(b).toBeLessThan(140);
+}
+
 beforeAll(async () => {
   requireFile(CHROMIUM, 'Chromium (apt-get install chromium, or set LIKENESS_CHROMIUM)');
   requireFile(join(MODEL_ROOT, 'buffalo_s/w600k_mbf.onnx'), 'buffalo_s models (set LIKENESS_SHARED)');
@@ -119,10 +133,15 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'likeness-e2e-'));
   mkdirSync(join(work, 'data'));
   const camera = join(work, 'camera.y4m');
-  const made = spawnSync(join(VENV, 'python'), [join(FRONTEND, 'e2e/fake_camera.py'), SAME_A, camera], {
-    encoding: 'utf8',
-  });
-  if (made.status !== 0) throw new Error(`e2e: fake camera video failed: ${made.stderr}`);
+  for (const [kind, source, target] of [
+    ['camera', SAME_A, camera],
+    ['exif', SAME_A, join(work, 'rotated.jpg')],
+  ]) {
+    const made = spawnSync(join(VENV, 'python'), [join(FRONTEND, 'e2e/fixtures.py'), kind, source, target], {
+      encoding: 'utf8',
+    });
+    if (made.status !== 0) throw new Error(`e2e: making the ${kind} fixture failed: ${made.stderr}`);
+  }
   writeFileSync(join(work, 'notes.txt'), 'This is a text file, not a photo.\n');
 
   const port = await freePort();
@@ -209,18 +228,7 @@ describe('web app on the real backend', () => {
     expect(await result.locator('.similarity').textContent()).toBe(body.similarity.toFixed(3));
     expect(await result.locator('.timings').textContent()).toMatch(/Detect\d/);
 
-    for (const image of body.images) {
-      const canvas = slot(image.field).locator('canvas');
-      await expect.poll(() => canvas.getAttribute('data-overlay')).toBe('drawn');
-      expect(Number(await canvas.getAttribute('data-faces'))).toBe(image.faces.length);
-      // The used face's box is drawn in green where the API put it, scaled.
-      const size = await canvas.evaluate((c) => [c.width, c.height]);
-      const [x1, y1, , y2] = image.face.box;
-      const [r, g, b] = await canvasPixel(image.field, (x1 * size[0]) / image.width, ((y1 + y2) / 2) * (size[1] / image.height));
-      expect(g).toBeGreaterThan(150);
-      expect(r).toBeLessThan(110);
-      expect(b).toBeLessThan(140);
-    }
+    for (const image of body.images) await expectUsedFaceDrawn(image);
 
     await page.getByRole('button', { name: 'Right' }).click();
     await expect.poll(() => page.locator('.feedback-status').textContent()).toContain('marked this result as right');
@@ -242,6 +250,16 @@ describe('web app on the real backend', () => {
     expect(body.is_match).toBe(false);
     await expect.poll(() => page.locator('.result').getAttribute('data-match')).toBe('false');
     expect(await page.locator('.result .verdict').textContent()).toContain('No match');
+  });
+
+  test('an EXIF-rotated, non-square photo is drawn upright with its face box in place', async () => {
+    await choose('image1', join(work, 'rotated.jpg'));
+    await choose('image2', SAME_B);
+    const { status, body } = await compare();
+    expect(status).toBe(200);
+    expect([body.images[0].width, body.images[0].height]).toEqual([400, 250]); // upright
+    expect(body.is_match).toBe(true);
+    await expectUsedFaceDrawn(body.images[0]);
   });
 
   test('a file that is not an image: the error is shown beside that photo', async () => {
