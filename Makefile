@@ -72,5 +72,8 @@ bench-eval: install ## stock insightface loop vs our eval path vs raw ONNX (buff
 models: install ## download a model pack through insightface (needs internet)
 	$(PY) -m likeness.cli models fetch --pack $(MODEL) --root $(MODEL_ROOT)
 
+up: ## build and start backend + web (nginx) with Docker Compose on :8080 (models in ./models)
+	docker compose up --build
+
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache backend/.pytest_cache

@@ -5,12 +5,14 @@ the built SPA. nginx missing fails the test (``.ci/run`` installs it)."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import pwd
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -272,3 +274,19 @@ def test_backend_down_gets_502_json(web_root, tmp_path):
         assert requests.get(server.url + "/", timeout=5).status_code == 200  # SPA still up
     finally:
         server.stop()
+
+
+def test_backend_image_healthcheck_command(backend):
+    """backend/Dockerfile's HEALTHCHECK, run as is against the real Gunicorn."""
+    dockerfile = (REPO / "backend" / "Dockerfile").read_text()
+    command = json.loads(
+        re.search(r"^HEALTHCHECK [^\n]*\\\n\s*CMD (\[[^\n]*\])$", dockerfile, re.M)[1]
+    )
+    assert command[0] == "python"
+    command[0] = sys.executable
+    ready = subprocess.run(command, env={**os.environ, "LIKENESS_PORT": str(backend.port)})
+    assert ready.returncode == 0
+    down = subprocess.run(
+        command, env={**os.environ, "LIKENESS_PORT": str(free_port())}, capture_output=True
+    )
+    assert down.returncode != 0
