@@ -12,10 +12,24 @@ from likeness_eval.datasets import load_lfw
 from likeness_eval.embedding import centre_crop, embed_pairset
 
 REQUIRED_KEYS = {
-    "dataset", "model", "pairs_total", "images_without_face", "accuracy", "best_accuracy",
-    "eer", "auc", "threshold", "fmr_at_threshold", "fnmr_at_threshold", "fnmr_at_fmr",
-    "images_per_second", "input_sha256", "settings", "counts", "timings_s",
-}  # fmt: skip
+    "dataset",
+    "model",
+    "pairs_total",
+    "images_without_face",
+    "accuracy",
+    "best_accuracy",
+    "eer",
+    "auc",
+    "threshold",
+    "fmr_at_threshold",
+    "fnmr_at_threshold",
+    "fnmr_at_fmr",
+    "images_per_second",
+    "input_sha256",
+    "settings",
+    "counts",
+    "timings_s",
+}
 LFW_PAIRS_SHA256 = "ea42330c62c92989f9d7c03237ed5d591365e89b3e649747777b70e692dc1592"
 
 
@@ -105,9 +119,25 @@ def test_bin_fixture_embeds_aligned_crops(tmp_path, lfw_dir, engine):
         issame.append(same)
     path = write_bin(tmp_path / "lfw.bin", crops, issame)
     out = tmp_path / "out"
-    assert main(["--dataset", "lfw", "--data-dir", str(path), "--out", str(out),
-                 "--model", "buffalo_s", "--model-root", str(engine.settings.model_root),
-                 "--no-cache", "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--dataset",
+                "lfw",
+                "--data-dir",
+                str(path),
+                "--out",
+                str(out),
+                "--model",
+                "buffalo_s",
+                "--model-root",
+                str(engine.settings.model_root),
+                "--no-cache",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "report.json").read_text())
     assert report["source"] == "bin" and report["pairs_total"] == 20
     assert report["images_without_face"] == []
@@ -130,8 +160,15 @@ def test_embed_pairset_runs_no_face_fallback(tmp_path, engine):
 
     for i in range(2):
         cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((64, 64, 3), 40 * i, np.uint8))
-    ps = PairSet("x", "pairs", ["0.png", "1.png"], np.array([[0, 1]]), np.array([False]),
-                 np.array([0]), image_root=tmp_path)  # fmt: skip
+    ps = PairSet(
+        "x",
+        "pairs",
+        ["0.png", "1.png"],
+        np.array([[0, 1]]),
+        np.array([False]),
+        np.array([0]),
+        image_root=tmp_path,
+    )
     run = embed_pairset(engine, ps, progress=False)
     assert run.no_face.tolist() == [True, True]
     assert np.allclose(np.linalg.norm(run.embeddings, axis=1), 1, atol=1e-5)
