@@ -39,14 +39,25 @@ $(VENV)/.installed: $(BIN)/activate backend/requirements.lock backend/pyproject.
 
 install: $(VENV)/.installed ## create .venv with pinned dependencies
 
-run: install ## start the service on LIKENESS_HOST:LIKENESS_PORT (default 127.0.0.1:8000)
+# The web app (frontend/): pinned npm packages, and its production build for `run`.
+frontend/node_modules: frontend/package.json frontend/package-lock.json
+	npm --prefix frontend ci
+	touch $@
+
+frontend/dist: frontend/node_modules frontend/index.html frontend/vite.config.js $(shell find frontend/src -type f 2>/dev/null)
+	npm --prefix frontend run build
+	touch $@
+
+run: install frontend/dist ## start the service on LIKENESS_HOST:LIKENESS_PORT (default 127.0.0.1:8000)
 	$(PY) -m likeness.cli models check --pack $(MODEL) --root $(MODEL_ROOT) || $(MAKE) models
-	LIKENESS_MODEL_PACK=$(MODEL) LIKENESS_MODEL_ROOT=$(MODEL_ROOT) \
+	LIKENESS_MODEL_PACK=$(MODEL) LIKENESS_MODEL_ROOT=$(MODEL_ROOT) LIKENESS_STATIC_DIR=$(CURDIR)/frontend/dist \
 	  $(BIN)/gunicorn --config backend/gunicorn.conf.py likeness.api.wsgi:app
 
-test: install ## install everything and run every test (needs ../shared)
+test: install frontend/node_modules ## install everything and run every test (needs ../shared)
 	LIKENESS_TEST_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_TEST_LFW_DIR=$(LFW_DIR) \
 	  $(BIN)/pytest backend/tests eval/tests -q
+	LIKENESS_TEST_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_TEST_LFW_DIR=$(LFW_DIR) \
+	  npm --prefix frontend test
 
 lint: install ## ruff
 	$(BIN)/ruff check backend
@@ -76,4 +87,4 @@ up: ## build and start backend + web (nginx) with Docker Compose on :8080 (model
 	docker compose up --build
 
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache backend/.pytest_cache
+	rm -rf $(VENV) .pytest_cache backend/.pytest_cache frontend/node_modules frontend/dist
