@@ -12,13 +12,14 @@ import threading
 import cv2
 import numpy as np
 import pytest
-from dbtargets import BACKENDS, database_url
 from sqlalchemy import select
 
 from likeness.api import create_app
 from likeness.api.state import DATABASE
 from likeness.storage.feedback import EXPORT_FIELDS, FeedbackStore, export_feedback
 from likeness.storage.models import Feedback, Verification, VerificationCrops
+
+from dbtargets import BACKENDS, database_url
 
 GENUINE = (("Abel_Pacheco", 1), ("Abel_Pacheco", 4))  # pairs.txt, fold 1, first pair
 IMPOSTOR = (("Abdel_Madi_Shabneh", 1), ("Dean_Barker", 1))  # fold 1, first impostor
@@ -253,3 +254,21 @@ def test_concurrent_first_votes_make_one_record(client, lfw):
     assert not errors
     assert sorted(outcomes) == [False] * 5 + [True]
     assert store.count() == 1
+
+
+def test_cli_feedback_export(client, lfw, tmp_path, capsys):
+    from likeness.cli import main
+
+    vid = verify(client, lfw, GENUINE)["verification_id"]
+    client.post("/api/feedback", json={"verification_id": vid, "vote": "down", "comment": "cli"})
+    url = client.application.extensions[DATABASE].url
+    out = tmp_path / "feedback.csv"
+    assert (
+        main(["feedback", "export", "--format", "csv", "--out", str(out), "--database-url", url])
+        == 0
+    )
+    rows = list(csv.DictReader(out.open(newline="")))
+    assert [(r["verification_id"], r["vote"], r["comment"]) for r in rows] == [(vid, "down", "cli")]
+    assert "exported 1 feedback records (csv)" in capsys.readouterr().err
+    assert main(["feedback", "export", "--database-url", url]) == 0  # jsonl to stdout
+    assert json.loads(capsys.readouterr().out)["verification_id"] == vid

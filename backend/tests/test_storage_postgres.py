@@ -8,8 +8,6 @@ import pytest
 import requests
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from conftest import GunicornServer
-from dbtargets import BACKENDS, database_url, postgres_schema
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +15,9 @@ from likeness.storage import Database
 from likeness.storage.db import MIGRATIONS
 from likeness.storage.feedback import FeedbackStore
 from likeness.storage.models import Feedback, Verification, VerificationCrops
+
+from conftest import GunicornServer
+from dbtargets import BACKENDS, database_url, postgres_schema
 
 TABLES = {"verifications", "feedback", "verification_crops"}
 
