@@ -144,9 +144,10 @@ def run_eval(
             "flip": flip,
             "no_face_rule": NO_FACE_RULE,
             "decision": "same person when cosine similarity >= threshold",
-            "kfold": "threshold maximising accuracy on 9 folds, applied to the 10th "
-            "(midpoints between distinct scores; ties -> middle candidate); std is the "
-            "population std over folds",
+            "kfold": "threshold maximising accuracy on 9 folds, applied to the 10th, as "
+            "InsightFace's verification.py (squared-distance grid 0..4 step 0.01, first "
+            "best); std is the population std over folds. accuracy_exact_thresholds: the "
+            "same with every midpoint between distinct scores as candidates",
         },
         "settings": engine.settings.model_dump(mode="json"),
         "engine": info,

@@ -164,18 +164,45 @@ class FoldResult:
         return float(np.std(self.accuracies))  # population std, as InsightFace's verification.py
 
 
-def kfold_accuracy(scores, labels, folds) -> FoldResult:
+#: InsightFace's verification.py: thresholds on the squared L2 distance of unit
+#: embeddings (= 2 - 2 cos), "same" when distance < threshold.
+INSIGHTFACE_DISTANCE_GRID = np.arange(0, 4, 0.01)
+
+
+def _grid_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """InsightFace's choice: the first grid threshold with the best training accuracy,
+    returned as the equivalent cosine threshold (distance < t <=> cos > 1 - t/2)."""
+    dist = 2.0 - 2.0 * scores
+    acc = [np.mean((dist < t) == labels) for t in INSIGHTFACE_DISTANCE_GRID]
+    return float(INSIGHTFACE_DISTANCE_GRID[int(np.argmax(acc))])
+
+
+def kfold_accuracy(scores, labels, folds, method: str = "insightface") -> FoldResult:
     """LFW / InsightFace protocol: for each fold, choose the best threshold on the other
-    folds and measure accuracy on the held-out fold."""
+    folds and measure accuracy on the held-out fold.
+
+    ``method="insightface"`` reproduces InsightFace's ``verification.py`` exactly (grid
+    of 400 distance thresholds, step 0.01, first best); ``"exact"`` searches every
+    midpoint between distinct scores (ties: middle candidate). Fold thresholds are
+    returned as cosine similarities.
+    """
     scores = np.asarray(scores, np.float64)
     labels = np.asarray(labels, bool)
     folds = np.asarray(folds)
     accs, thrs = [], []
     for fold in np.unique(folds):
         test = folds == fold
-        threshold, _ = best_threshold(scores[~test], labels[~test])
-        accs.append(accuracy_at(scores[test], labels[test], threshold))
-        thrs.append(threshold)
+        if method == "insightface":
+            t_dist = _grid_threshold(scores[~test], labels[~test])
+            dist = 2.0 - 2.0 * scores[test]
+            accs.append(float(np.mean((dist < t_dist) == labels[test])))
+            thrs.append(1.0 - t_dist / 2.0)
+        elif method == "exact":
+            threshold, _ = best_threshold(scores[~test], labels[~test])
+            accs.append(accuracy_at(scores[test], labels[test], threshold))
+            thrs.append(threshold)
+        else:
+            raise ValueError(f"unknown k-fold method {method!r}")
     return FoldResult(np.array(accs), np.array(thrs))
 
 
@@ -187,6 +214,7 @@ def summarise(scores, labels, folds, threshold: float, table_thresholds=()) -> d
     scores = np.asarray(scores, np.float64)
     labels = np.asarray(labels, bool)
     kfold = kfold_accuracy(scores, labels, folds)
+    kfold_exact = kfold_accuracy(scores, labels, folds, method="exact")
     best_t, best_acc = best_threshold(scores, labels)
     eer_rate, eer_t = eer(scores, labels)
     fmr_t, fnmr_t = rates_at(scores, labels, threshold)
@@ -209,6 +237,13 @@ def summarise(scores, labels, folds, threshold: float, table_thresholds=()) -> d
             "std": kfold.std,
             "folds": kfold.accuracies.tolist(),
             "fold_thresholds": kfold.thresholds.tolist(),
+            "method": "insightface verification.py: distance grid 0..4 step 0.01, first best",
+        },
+        "accuracy_exact_thresholds": {
+            "mean": kfold_exact.mean,
+            "std": kfold_exact.std,
+            "folds": kfold_exact.accuracies.tolist(),
+            "method": "every midpoint between distinct training scores, middle of ties",
         },
         "best_accuracy": best_acc,
         "best_accuracy_threshold": best_t,

@@ -36,6 +36,9 @@ def render_markdown(r: dict) -> str:
         "| metric | value |",
         "|---|---|",
         f"| 10-fold accuracy (mean ± std) | {_pct(acc['mean'])} ± {_pct(acc['std'])} |",
+        f"| 10-fold accuracy, exact thresholds (mean ± std) | "
+        f"{_pct(r['accuracy_exact_thresholds']['mean'])} ± "
+        f"{_pct(r['accuracy_exact_thresholds']['std'])} |",
         f"| best single-threshold accuracy | {_pct(r['best_accuracy'])} "
         f"(threshold {r['best_accuracy_threshold']:.3f}) |",
         f"| EER | {_pct(r['eer'])} (threshold {r['eer_threshold']:.3f}) |",

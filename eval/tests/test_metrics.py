@@ -53,12 +53,13 @@ def test_fnmr_at_fmr_hand_example():
     assert m.fnmr_at_fmr(SCORES, LABELS, 1.0).fnmr == 0.0
 
 
-def test_kfold_hand_example():
-    # fold 0 and fold 1; the threshold learnt on one fold is applied to the other
-    scores = np.array([0.9, 0.2, 0.8, 0.4, 0.7, 0.62, 0.65, 0.1])
-    labels = np.array([True, False, True, False, True, False, True, False])
-    folds = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    res = m.kfold_accuracy(scores, labels, folds)
+KF_SCORES = np.array([0.9, 0.2, 0.8, 0.4, 0.7, 0.62, 0.65, 0.1])
+KF_LABELS = np.array([True, False, True, False, True, False, True, False])
+KF_FOLDS = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+
+
+def test_kfold_exact_hand_example():
+    res = m.kfold_accuracy(KF_SCORES, KF_LABELS, KF_FOLDS, method="exact")
     # fold 1 held out, trained on fold 0: only the midpoint 0.6 of (0.4, 0.8) is perfect
     #   fold 1 at 0.6: 0.7 ok, impostor 0.62 accepted (wrong), 0.65 ok, 0.1 ok -> 3/4
     # fold 0 held out, trained on fold 1: midpoint 0.635 of (0.62, 0.65); fold 0 all right
@@ -67,6 +68,41 @@ def test_kfold_hand_example():
     assert res.thresholds[1] == pytest.approx(0.6)
     assert res.mean == pytest.approx(0.875)
     assert res.std == pytest.approx(0.125)
+
+
+def test_kfold_insightface_hand_example():
+    # squared distances 2 - 2 cos: fold 0 genuine 0.2, 0.4, impostor 1.6, 1.2;
+    # fold 1 genuine 0.6, 0.7, impostor 0.76, 1.8. Grid 0, 0.01, ...; first best wins.
+    res = m.kfold_accuracy(KF_SCORES, KF_LABELS, KF_FOLDS)
+    # trained on fold 0: first perfect distance threshold 0.40 (0.4 < 0.4 fails, but
+    #   2 - 2 * 0.8 is 0.3999... in floating point, as in InsightFace) -> cos 0.8;
+    #   fold 1 at 0.40: both genuine rejected -> 2/4
+    # trained on fold 1: first perfect 0.70 (cos 0.65); fold 0 all right
+    assert res.accuracies.tolist() == [1.0, 0.5]
+    assert res.thresholds == pytest.approx([0.65, 0.8])
+    assert res.mean == pytest.approx(0.75)
+
+
+def test_kfold_insightface_matches_reference_loop():
+    """Against a transcription of InsightFace's calculate_roc (no PCA, no shuffle)."""
+    rng = np.random.default_rng(7)
+    emb = rng.normal(size=(400, 16))
+    emb[1::2] = emb[0::2] + rng.normal(scale=1.2, size=(200, 16)) * (rng.random((200, 1)) < 0.5)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    issame = np.linalg.norm(emb[0::2] - emb[1::2], axis=1) < 1.0  # any labels will do
+    issame[::7] = ~issame[::7]
+    dist = np.sum(np.square(emb[0::2] - emb[1::2]), 1)
+    thresholds = np.arange(0, 4, 0.01)
+    folds = np.arange(200) // 20
+    ref = []
+    for k in range(10):
+        train, test = folds != k, folds == k
+        acc_train = [np.mean((dist[train] < t) == issame[train]) for t in thresholds]
+        best = thresholds[int(np.argmax(acc_train))]
+        ref.append(np.mean((dist[test] < best) == issame[test]))
+    scores = np.sum(emb[0::2] * emb[1::2], 1)
+    res = m.kfold_accuracy(scores, issame, folds)
+    np.testing.assert_allclose(res.accuracies, ref)
 
 
 def _random_scores(seed=0, n=3000):
@@ -120,9 +156,12 @@ def test_best_threshold_is_the_maximum_over_every_threshold():
 def test_summarise_keys_and_separable_data():
     scores = np.r_[np.linspace(0.5, 0.9, 60), np.linspace(-0.2, 0.2, 60)]
     labels = np.r_[np.ones(60, bool), np.zeros(60, bool)]
-    folds = np.r_[np.arange(60) // 6, np.arange(60) // 6]
+    folds = np.r_[np.arange(60) % 10, np.arange(60) % 10]
     s = m.summarise(scores, labels, folds, 0.3, (0.2, 0.4))
-    assert s["accuracy"]["mean"] == 1.0 and s["accuracy"]["std"] == 0.0
+    # InsightFace's first-best grid threshold sits right at the lowest training genuine,
+    # so the held-out fold holding the lowest genuine score loses it; exact midpoints don't
+    assert s["accuracy"]["mean"] == pytest.approx(1 - 1 / 120)
+    assert s["accuracy_exact_thresholds"]["mean"] == 1.0
     assert s["best_accuracy"] == 1.0 and s["eer"] == 0.0 and s["auc"] == 1.0
     assert (s["fmr_at_threshold"], s["fnmr_at_threshold"]) == (0.0, 0.0)
     assert set(s["fnmr_at_fmr"]) == {"1e-1", "1e-2", "1e-3", "1e-4"}
