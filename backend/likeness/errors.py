@@ -154,3 +154,29 @@ class VerificationNotFoundError(NotFoundError):
 class CommentTooLongError(ValidationError):
     code = "COMMENT_TOO_LONG"
     default_message = "The comment is too long."
+
+
+# --- gallery (1:N search) ---------------------------------------------------------
+class PersonNotFoundError(NotFoundError):
+    code = "PERSON_NOT_FOUND"
+    default_message = "No such person in the gallery."
+
+
+class ImageNotFoundError(NotFoundError):
+    code = "IMAGE_NOT_FOUND"
+    default_message = "No such image in the gallery."
+
+
+class ConflictError(LikenessError):
+    code = "CONFLICT"
+    default_message = "The request conflicts with the gallery's state."
+
+
+class DuplicateImageError(ConflictError):
+    code = "DUPLICATE_IMAGE"
+    default_message = "An image with this id is already in the gallery."
+
+
+class EmbeddingModelMismatchError(ConflictError):
+    code = "MODEL_MISMATCH"
+    default_message = "The gallery holds embeddings of a different model."

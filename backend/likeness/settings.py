@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     # Storage
     data_dir: Path = Field(default=Path("data"))
     database_url: str | None = None  # default: SQLite file in data_dir
+    # Gallery (1:N search): exact search up to gallery_exact_max faces, HNSW beyond
+    gallery_exact_max: int = Field(default=100_000, ge=0)
+    gallery_hnsw_m: int = Field(default=32, ge=4)
+    gallery_hnsw_ef_construction: int = Field(default=80, ge=8)
+    gallery_hnsw_ef_search: int = Field(default=64, ge=1)
+    gallery_rebuild_deleted_fraction: float = Field(default=0.1, gt=0, le=1)
     # Feedback (votes on verifications)
     feedback_comment_max: int = Field(default=1000, ge=0)  # characters
     store_feedback_crops: bool = False  # keep the two aligned 112x112 face crops (JPEG)

@@ -70,3 +70,74 @@ class Feedback(Base):
     embedding2: Mapped[bytes] = mapped_column(LargeBinary)
     crop1: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     crop2: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+# --- gallery (1:N search) -------------------------------------------------------
+from sqlalchemy import JSON, BigInteger  # noqa: E402  (gallery block appended on its own)
+
+
+class GalleryPerson(Base):
+    """An enrolled identity. ``centroid`` is the L2-normalised mean of its face
+    embeddings (float32 bytes), kept up to date on enrolment and removal."""
+
+    __tablename__ = "gallery_persons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    meta: Mapped[dict | None] = mapped_column("metadata", JSON, nullable=True)
+    centroid: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    face_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GalleryImage(Base):
+    """One indexed or enrolled photo (the photo itself is not kept). ``image_id`` is
+    the caller's id or the SHA-256 of the file; ``content_hash`` lets bulk indexing
+    skip files it has already done."""
+
+    __tablename__ = "gallery_images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(String(255), unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    person_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("gallery_persons.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    meta: Mapped[dict | None] = mapped_column("metadata", JSON, nullable=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GalleryFace(Base):
+    """One face of an indexed image: its embedding (float32 bytes, unit norm) and
+    detection. ``id`` is the face's id in the vector index."""
+
+    __tablename__ = "gallery_faces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_pk: Mapped[int] = mapped_column(
+        Integer, ForeignKey("gallery_images.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("gallery_persons.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    box: Mapped[list] = mapped_column(JSON)
+    det_score: Mapped[float] = mapped_column(Float)
+    norm: Mapped[float] = mapped_column(Float)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GalleryState(Base):
+    """One row: a generation counter bumped in the same transaction as every change
+    of gallery faces, and the model pack the embeddings come from. The vector index
+    file records the generation it reflects, so a stale file is detected on load."""
+
+    __tablename__ = "gallery_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    model_pack: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -1,0 +1,285 @@
+"""The vector index of the gallery: FAISS inner product on unit embeddings.
+
+Two kinds, chosen by size (``Settings.gallery_exact_max``):
+
+* ``flat``: exact search, ``IndexIDMap2(IndexFlatIP)``; removal is physical.
+* ``hnsw``: approximate search, ``IndexHNSWFlat`` with our own id map. HNSW cannot
+  drop nodes, so a removed face's stored vector is overwritten with zeros at once
+  (the embedding is gone from memory and from the next saved file: right to
+  erasure) and its node is filtered out of every search; the graph is rebuilt when
+  the removed share passes ``rebuild_deleted_fraction``.
+
+The index is saved as ONE file (index bytes, id map, tombstones and the metadata
+``{"generation", "count", "max_id", ...}`` describing the database state it
+reflects), written to a temporary file, fsynced and moved into place with
+``os.replace``, so a reader sees either the old or the new file, never half of one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from likeness.errors import IndexNotFoundError
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    dim: int = 512
+    exact_max: int = 100_000
+    hnsw_m: int = 32
+    ef_construction: int = 80
+    ef_search: int = 64
+    rebuild_deleted_fraction: float = 0.1
+
+    @classmethod
+    def from_settings(cls, settings, dim: int = 512) -> IndexConfig:
+        return cls(
+            dim=dim,
+            exact_max=settings.gallery_exact_max,
+            hnsw_m=settings.gallery_hnsw_m,
+            ef_construction=settings.gallery_hnsw_ef_construction,
+            ef_search=settings.gallery_hnsw_ef_search,
+            rebuild_deleted_fraction=settings.gallery_rebuild_deleted_fraction,
+        )
+
+
+def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:
+    matrix = np.ascontiguousarray(np.asarray(vectors, np.float32).reshape(-1, dim))
+    return matrix
+
+
+class VectorIndex:
+    """Face id -> unit vector, searchable by inner product. Thread-safe."""
+
+    def __init__(self, config: IndexConfig, kind: str | None = None) -> None:
+        self.config = config
+        self.kind = kind or "flat"
+        self.meta: dict = {}
+        self._lock = threading.RLock()
+        self._reset()
+
+    # -- construction ----------------------------------------------------------
+    def _reset(self) -> None:
+        dim = self.config.dim
+        if self.kind == "flat":
+            self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        elif self.kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = self.config.ef_construction
+            self._index = index
+        else:
+            raise ValueError(f"unknown index kind {self.kind!r}")
+        self._labels = np.zeros(0, np.int64)  # hnsw: internal position -> face id
+        self._position: dict[int, int] = {}  # hnsw: face id -> internal position
+        self._deleted: set[int] = set()  # hnsw: internal positions of removed faces
+        self._params = None
+
+    def kind_for(self, count: int) -> str:
+        return "flat" if count <= self.config.exact_max else "hnsw"
+
+    @classmethod
+    def build(cls, config: IndexConfig, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
+        """A fresh index of the right kind for ``len(ids)`` vectors."""
+        index = cls(config, "flat" if len(ids) <= config.exact_max else "hnsw")
+        index.add(ids, vectors)
+        return index
+
+    # -- content ---------------------------------------------------------------
+    @property
+    def ntotal(self) -> int:
+        with self._lock:
+            if self.kind == "flat":
+                return int(self._index.ntotal)
+            return int(self._index.ntotal) - len(self._deleted)
+
+    def __len__(self) -> int:
+        return self.ntotal
+
+    def ids(self) -> np.ndarray:
+        """Every live face id (sorted)."""
+        with self._lock:
+            if self.kind == "flat":
+                return np.sort(faiss.vector_to_array(self._index.id_map).astype(np.int64))
+            if not self._deleted:
+                return np.sort(self._labels.copy())
+            live = np.ones(len(self._labels), bool)
+            live[list(self._deleted)] = False
+            return np.sort(self._labels[live])
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of every live face, for a rebuild."""
+        with self._lock:
+            if self.kind == "flat":
+                ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+                xb = faiss.rev_swig_ptr(self._index.index.get_xb(), len(ids) * self.config.dim)
+                return ids, np.array(xb, np.float32).reshape(len(ids), self.config.dim)
+            n = int(self._index.ntotal)
+            storage = faiss.downcast_index(self._index.storage)
+            xb = np.array(faiss.rev_swig_ptr(storage.get_xb(), n * self.config.dim), np.float32)
+            xb = xb.reshape(n, self.config.dim)
+            live = np.ones(n, bool)
+            if self._deleted:
+                live[list(self._deleted)] = False
+            return self._labels[live].copy(), xb[live]
+
+    def add(self, ids, vectors) -> None:
+        ids = np.ascontiguousarray(np.asarray(ids, np.int64).reshape(-1))
+        if not len(ids):
+            return
+        matrix = _as_matrix(vectors, self.config.dim)
+        with self._lock:
+            if self.kind == "flat":
+                self._index.add_with_ids(matrix, ids)
+            else:
+                start = int(self._index.ntotal)
+                self._index.add(matrix)
+                self._labels = np.concatenate([self._labels, ids])
+                for offset, face_id in enumerate(ids.tolist()):
+                    self._position[face_id] = start + offset
+            self._params = None
+
+    def remove(self, ids) -> int:
+        """Remove faces (unknown ids are ignored); returns how many were present."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        if not len(ids):
+            return 0
+        with self._lock:
+            if self.kind == "flat":
+                return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+            storage = faiss.downcast_index(self._index.storage)
+            n = int(self._index.ntotal)
+            xb = faiss.rev_swig_ptr(storage.get_xb(), n * self.config.dim)
+            xb = xb.reshape(n, self.config.dim)  # a view on FAISS memory
+            removed = 0
+            for face_id in ids.tolist():
+                position = self._position.pop(face_id, None)
+                if position is None:
+                    continue
+                xb[position] = 0.0  # the embedding itself is erased now
+                self._deleted.add(position)
+                removed += 1
+            self._params = None
+            return removed
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """True when the kind no longer suits the size, or too many tombstones."""
+        with self._lock:
+            count = self.ntotal
+            if self.kind == "flat":
+                return count > self.config.exact_max
+            if count <= self.config.exact_max * 0.8:  # hysteresis: no flapping at the edge
+                return True
+            total = max(1, int(self._index.ntotal))
+            return len(self._deleted) / total > self.config.rebuild_deleted_fraction
+
+    def rebuilt(self) -> VectorIndex:
+        """A fresh index of the right kind with the same live content and metadata."""
+        ids, vectors = self.vectors()
+        fresh = VectorIndex.build(self.config, ids, vectors)
+        fresh.meta = dict(self.meta)
+        return fresh
+
+    # -- search ----------------------------------------------------------------
+    def _search_params(self, k: int):
+        if self.kind == "flat":
+            return None
+        ef = max(self.config.ef_search, k)
+        if self._deleted:
+            keep = faiss.IDSelectorBatch(np.fromiter(self._deleted, np.int64))
+            selector = faiss.IDSelectorNot(keep)
+            params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
+            params._refs = (keep, selector)  # keep the C++ objects alive
+            return params
+        return faiss.SearchParametersHNSW(efSearch=ef)
+
+    def search(self, queries, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(similarities, face ids) of the ``k`` nearest faces of each query; missing
+        neighbours have id -1."""
+        matrix = _as_matrix(queries, self.config.dim)
+        with self._lock:
+            k = max(1, min(int(k), max(1, self.ntotal)))
+            if self.ntotal == 0:
+                return (
+                    np.full((len(matrix), k), -np.inf, np.float32),
+                    np.full((len(matrix), k), -1, np.int64),
+                )
+            params = self._search_params(k)
+            if params is None:
+                scores, found = self._index.search(matrix, k)
+                return scores, found.astype(np.int64)
+            scores, positions = self._index.search(matrix, k, params=params)
+            ids = np.where(positions >= 0, self._labels[np.maximum(positions, 0)], -1)
+            return scores, ids.astype(np.int64)
+
+    # -- persistence -----------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        with self._lock:
+            header = {"format": FORMAT, "kind": self.kind, "meta": self.meta}
+            buffer = io.BytesIO()
+            np.savez(
+                buffer,
+                header=np.frombuffer(json.dumps(header).encode(), np.uint8),
+                index=faiss.serialize_index(self._index),
+                labels=self._labels,
+                deleted=np.fromiter(sorted(self._deleted), np.int64, len(self._deleted)),
+            )
+            return buffer.getvalue()
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write atomically: temporary file in the same folder, fsync, os.replace."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = self.to_bytes()
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        try:  # make the rename itself durable
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], config: IndexConfig) -> VectorIndex:
+        path = Path(path)
+        if not path.is_file():
+            raise IndexNotFoundError(f"No saved index at {path}.")
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(bytes(data["header"]).decode())
+            if header.get("format") != FORMAT:
+                raise IndexNotFoundError(f"{path} has an unknown format {header.get('format')}.")
+            index = cls(config, header["kind"])
+            index._index = faiss.deserialize_index(data["index"])
+            index.meta = header.get("meta", {})
+            if index.kind == "hnsw":
+                index._index.hnsw.efSearch = config.ef_search
+                index._labels = data["labels"].astype(np.int64)
+                index._deleted = set(data["deleted"].tolist())
+                index._position = {
+                    int(face_id): position
+                    for position, face_id in enumerate(index._labels.tolist())
+                    if position not in index._deleted
+                }
+        return index

@@ -1,0 +1,459 @@
+"""The gallery in the database: persons, images, faces (embeddings), and the
+generation counter bumped in the same transaction as every change of faces.
+The database is the source of truth; the vector index is derived from it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from likeness.errors import (
+    DuplicateImageError,
+    EmbeddingModelMismatchError,
+    ImageNotFoundError,
+    PersonNotFoundError,
+)
+from likeness.storage import Database
+from likeness.storage.models import GalleryFace, GalleryImage, GalleryPerson, GalleryState
+
+STATE_ID = 1
+
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, np.float32).reshape(-1).tobytes()
+
+
+def from_bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, np.float32)
+
+
+@dataclass
+class NewFace:
+    embedding: np.ndarray
+    box: list[float]
+    det_score: float
+    norm: float
+
+
+@dataclass
+class NewImage:
+    content_hash: str
+    width: int
+    height: int
+    faces: list[NewFace]
+    image_id: str | None = None
+    source: str | None = None
+    person_id: int | None = None
+    metadata: dict | None = None
+
+
+@dataclass
+class Change:
+    """What one committed transaction did to the faces, and the generation after it."""
+
+    generation: int
+    added_ids: list[int] = field(default_factory=list)
+    added_vectors: list[np.ndarray] = field(default_factory=list)
+    removed_ids: list[int] = field(default_factory=list)
+    image_ids: list[str] = field(default_factory=list)
+    person_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class PersonInfo:
+    id: int
+    name: str
+    metadata: dict | None
+    face_count: int
+    created_at: object
+    image_ids: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "metadata": self.metadata or {},
+            "face_count": self.face_count,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "image_ids": list(self.image_ids),
+        }
+
+
+@dataclass
+class FaceInfo:
+    face_id: int
+    image_id: str
+    source: str | None
+    person_id: int | None
+    person_name: str | None
+    box: list[float]
+    image_metadata: dict | None
+
+
+class GalleryStore:
+    def __init__(
+        self, db: Database, model_pack: str | None = None, model_version: str | None = None
+    ):
+        self.db = db
+        self.model_pack = model_pack
+        self.model_version = model_version
+
+    # -- state -----------------------------------------------------------------
+    def _state(self, session: Session, lock: bool = False) -> GalleryState:
+        query = select(GalleryState).where(GalleryState.id == STATE_ID)
+        if lock:
+            query = query.with_for_update()
+        state = session.scalars(query).first()
+        if state is None:
+            state = GalleryState(id=STATE_ID, generation=0)
+            session.add(state)
+            session.flush()
+        return state
+
+    def ensure_state(self) -> int:
+        """Create the state row if needed; check the model; return the generation."""
+        for attempt in range(3):
+            try:
+                with self.db.session() as session:
+                    state = self._state(session)
+                    self._check_model(state)
+                    return int(state.generation)
+            except IntegrityError:  # another process created the row at the same time
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _check_model(self, state: GalleryState) -> None:
+        if self.model_version and state.model_version and state.model_version != self.model_version:
+            raise EmbeddingModelMismatchError(
+                f"The gallery holds embeddings of model pack {state.model_pack!r} "
+                f"(recogniser {state.model_version[:12]}); this engine runs "
+                f"{self.model_pack!r} ({self.model_version[:12]}). Clear the gallery or "
+                "re-index with the same model."
+            )
+
+    def _bump(self, session: Session, stamp_model: bool = False) -> int:
+        """Increment the generation inside the caller's transaction. It is the
+        transaction's FIRST statement, so it takes the write lock (row lock on
+        PostgreSQL, the database lock on SQLite) before anything is read."""
+        result = session.execute(
+            update(GalleryState)
+            .where(GalleryState.id == STATE_ID)
+            .values(generation=GalleryState.generation + 1)
+        )
+        if result.rowcount == 0:
+            session.add(GalleryState(id=STATE_ID, generation=1))
+            session.flush()
+        state = self._state(session)
+        session.refresh(state)
+        if stamp_model and self.model_version:
+            self._check_model(state)
+            if state.model_version is None:
+                state.model_pack, state.model_version = self.model_pack, self.model_version
+        return int(state.generation)
+
+    def generation(self) -> int:
+        with self.db.session() as session:
+            value = session.scalar(
+                select(GalleryState.generation).where(GalleryState.id == STATE_ID)
+            )
+            return int(value or 0)
+
+    # -- persons ---------------------------------------------------------------
+    def create_person(self, name: str, metadata: dict | None = None) -> PersonInfo:
+        with self.db.session() as session:
+            person = GalleryPerson(name=name, meta=metadata or None, face_count=0)
+            session.add(person)
+            session.flush()
+            return PersonInfo(person.id, person.name, person.meta, 0, person.created_at)
+
+    def _person_info(self, session: Session, person: GalleryPerson) -> PersonInfo:
+        image_ids = session.scalars(
+            select(GalleryImage.image_id)
+            .where(GalleryImage.person_id == person.id)
+            .order_by(GalleryImage.id)
+        ).all()
+        return PersonInfo(
+            person.id, person.name, person.meta, person.face_count, person.created_at, image_ids
+        )
+
+    def get_person(self, person_id: int) -> PersonInfo:
+        with self.db.session() as session:
+            person = session.get(GalleryPerson, int(person_id))
+            if person is None:
+                raise PersonNotFoundError(f"No person with id {person_id}.")
+            return self._person_info(session, person)
+
+    def find_persons(self, name: str) -> list[PersonInfo]:
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(GalleryPerson).where(GalleryPerson.name == name).order_by(GalleryPerson.id)
+            ).all()
+            return [self._person_info(session, p) for p in rows]
+
+    def list_persons(self, offset: int = 0, limit: int = 100) -> tuple[list[PersonInfo], int]:
+        with self.db.session() as session:
+            total = session.scalar(select(func.count(GalleryPerson.id))) or 0
+            rows = session.scalars(
+                select(GalleryPerson).order_by(GalleryPerson.id).offset(offset).limit(limit)
+            ).all()
+            return [
+                PersonInfo(p.id, p.name, p.meta, p.face_count, p.created_at) for p in rows
+            ], int(total)
+
+    def centroid(self, person_id: int) -> np.ndarray | None:
+        with self.db.session() as session:
+            data = session.scalar(
+                select(GalleryPerson.centroid).where(GalleryPerson.id == int(person_id))
+            )
+            return None if data is None else from_bytes(data)
+
+    def centroids(self, person_ids: list[int]) -> dict[int, np.ndarray]:
+        if not person_ids:
+            return {}
+        with self.db.session() as session:
+            rows = session.execute(
+                select(GalleryPerson.id, GalleryPerson.centroid).where(
+                    GalleryPerson.id.in_(list(set(person_ids)))
+                )
+            ).all()
+            return {pid: from_bytes(c) for pid, c in rows if c is not None}
+
+    def _refresh_person(self, session: Session, person_id: int) -> None:
+        """Recompute face count and centroid from the person's faces."""
+        person = session.get(GalleryPerson, person_id)
+        if person is None:
+            return
+        blobs = session.scalars(
+            select(GalleryFace.embedding).where(GalleryFace.person_id == person_id)
+        ).all()
+        person.face_count = len(blobs)
+        if blobs:
+            mean = np.mean([from_bytes(b) for b in blobs], axis=0)
+            person.centroid = to_bytes(mean / max(float(np.linalg.norm(mean)), 1e-12))
+        else:
+            person.centroid = None
+
+    # -- images and faces -----------------------------------------------------
+    def known_hashes(self, hashes: list[str]) -> set[str]:
+        if not hashes:
+            return set()
+        found: set[str] = set()
+        with self.db.session() as session:
+            for start in range(0, len(hashes), 500):
+                chunk = hashes[start : start + 500]
+                found.update(
+                    session.scalars(
+                        select(GalleryImage.content_hash).where(
+                            GalleryImage.content_hash.in_(chunk)
+                        )
+                    ).all()
+                )
+        return found
+
+    def face_ids_of_hash(self, content_hash: str, person_id: int | None = None) -> list[int] | None:
+        """Face ids of an already indexed image with this content (None: not indexed)."""
+        with self.db.session() as session:
+            query = select(GalleryImage.id).where(GalleryImage.content_hash == content_hash)
+            if person_id is not None:
+                query = query.where(GalleryImage.person_id == person_id)
+            image_pk = session.scalars(query.order_by(GalleryImage.id)).first()
+            if image_pk is None:
+                return None
+            return list(
+                session.scalars(
+                    select(GalleryFace.id)
+                    .where(GalleryFace.image_pk == image_pk)
+                    .order_by(GalleryFace.id)
+                ).all()
+            )
+
+    def add_images(self, images: list[NewImage]) -> tuple[Change, list[list[int]]]:
+        """Insert images and their faces in ONE transaction; returns the change and
+        the face ids per image."""
+        with self.db.session() as session:
+            generation = self._bump(session, stamp_model=True)
+            change = Change(generation)
+            per_image: list[list[int]] = []
+            persons: set[int] = set()
+            for new in images:
+                image_id = new.image_id or new.content_hash
+                if new.person_id is not None and session.get(GalleryPerson, new.person_id) is None:
+                    raise PersonNotFoundError(f"No person with id {new.person_id}.")
+                exists = session.scalar(
+                    select(GalleryImage.id).where(GalleryImage.image_id == image_id)
+                )
+                if exists is not None:
+                    raise DuplicateImageError(f"Image id {image_id!r} is already in the gallery.")
+                image = GalleryImage(
+                    image_id=image_id,
+                    content_hash=new.content_hash,
+                    source=new.source,
+                    person_id=new.person_id,
+                    meta=new.metadata or None,
+                    width=new.width,
+                    height=new.height,
+                )
+                session.add(image)
+                session.flush()
+                rows = [
+                    GalleryFace(
+                        image_pk=image.id,
+                        person_id=new.person_id,
+                        box=[round(float(v), 2) for v in face.box],
+                        det_score=float(face.det_score),
+                        norm=float(face.norm),
+                        embedding=to_bytes(face.embedding),
+                    )
+                    for face in new.faces
+                ]
+                session.add_all(rows)
+                session.flush()
+                per_image.append([row.id for row in rows])
+                change.added_ids.extend(row.id for row in rows)
+                change.added_vectors.extend(np.asarray(f.embedding, np.float32) for f in new.faces)
+                change.image_ids.append(image_id)
+                if new.person_id is not None:
+                    persons.add(new.person_id)
+            for person_id in persons:
+                self._refresh_person(session, person_id)
+            change.person_ids = sorted(persons)
+        return change, per_image
+
+    def _delete_images(self, session: Session, image_pks: list[int], change: Change) -> None:
+        if not image_pks:
+            return
+        face_ids = session.scalars(
+            select(GalleryFace.id).where(GalleryFace.image_pk.in_(image_pks))
+        ).all()
+        change.removed_ids.extend(face_ids)
+        session.execute(delete(GalleryFace).where(GalleryFace.image_pk.in_(image_pks)))
+        session.execute(delete(GalleryImage).where(GalleryImage.id.in_(image_pks)))
+
+    def remove_image(self, image_id: str) -> Change:
+        with self.db.session() as session:
+            generation = self._bump(session)
+            image = session.scalars(
+                select(GalleryImage).where(GalleryImage.image_id == str(image_id))
+            ).first()
+            if image is None:
+                raise ImageNotFoundError(f"No image with id {image_id!r}.")
+            change = Change(generation, image_ids=[image.image_id])
+            person_id = image.person_id
+            self._delete_images(session, [image.id], change)
+            if person_id is not None:
+                self._refresh_person(session, person_id)
+                change.person_ids = [person_id]
+        return change
+
+    def remove_person(self, person_id: int) -> Change:
+        """The person, every image and face enrolled for it: one transaction."""
+        with self.db.session() as session:
+            generation = self._bump(session)
+            person = session.get(GalleryPerson, int(person_id))
+            if person is None:
+                raise PersonNotFoundError(f"No person with id {person_id}.")
+            change = Change(generation, person_ids=[person.id])
+            images = session.execute(
+                select(GalleryImage.id, GalleryImage.image_id).where(
+                    GalleryImage.person_id == person.id
+                )
+            ).all()
+            change.image_ids = [image_id for _, image_id in images]
+            self._delete_images(session, [pk for pk, _ in images], change)
+            # faces labelled with the person on images that are not its own
+            stray = session.scalars(
+                select(GalleryFace.id).where(GalleryFace.person_id == person.id)
+            ).all()
+            change.removed_ids.extend(stray)
+            session.execute(delete(GalleryFace).where(GalleryFace.person_id == person.id))
+            session.delete(person)
+        return change
+
+    def clear(self) -> Change:
+        with self.db.session() as session:
+            generation = self._bump(session)
+            change = Change(generation)
+            change.removed_ids = list(session.scalars(select(GalleryFace.id)).all())
+            session.execute(delete(GalleryFace))
+            session.execute(delete(GalleryImage))
+            session.execute(delete(GalleryPerson))
+            state = self._state(session)
+            state.model_pack = state.model_version = None
+        return change
+
+    # -- reading for the index and for answers ----------------------------------
+    def face_ids(self) -> np.ndarray:
+        with self.db.session() as session:
+            ids = session.scalars(select(GalleryFace.id)).all()
+        return np.sort(np.fromiter(ids, np.int64, len(ids)))
+
+    def embeddings(self, ids: np.ndarray | list[int] | None = None, chunk: int = 20_000):
+        """(ids, vectors) of the given faces (all when ``ids`` is None)."""
+        out_ids: list[int] = []
+        out_vecs: list[np.ndarray] = []
+        with self.db.session() as session:
+            if ids is None:
+                last = 0
+                while True:
+                    rows = session.execute(
+                        select(GalleryFace.id, GalleryFace.embedding)
+                        .where(GalleryFace.id > last)
+                        .order_by(GalleryFace.id)
+                        .limit(chunk)
+                    ).all()
+                    if not rows:
+                        break
+                    out_ids.extend(r[0] for r in rows)
+                    out_vecs.extend(from_bytes(r[1]) for r in rows)
+                    last = rows[-1][0]
+            else:
+                wanted = [int(i) for i in ids]
+                for start in range(0, len(wanted), 1000):
+                    rows = session.execute(
+                        select(GalleryFace.id, GalleryFace.embedding).where(
+                            GalleryFace.id.in_(wanted[start : start + 1000])
+                        )
+                    ).all()
+                    out_ids.extend(r[0] for r in rows)
+                    out_vecs.extend(from_bytes(r[1]) for r in rows)
+        if not out_ids:
+            return np.zeros(0, np.int64), None
+        return np.asarray(out_ids, np.int64), np.vstack(out_vecs).astype(np.float32)
+
+    def describe_faces(self, ids: list[int]) -> dict[int, FaceInfo]:
+        if not ids:
+            return {}
+        with self.db.session() as session:
+            rows = session.execute(
+                select(
+                    GalleryFace.id,
+                    GalleryImage.image_id,
+                    GalleryImage.source,
+                    GalleryFace.person_id,
+                    GalleryPerson.name,
+                    GalleryFace.box,
+                    GalleryImage.meta,
+                )
+                .join(GalleryImage, GalleryImage.id == GalleryFace.image_pk)
+                .outerjoin(GalleryPerson, GalleryPerson.id == GalleryFace.person_id)
+                .where(GalleryFace.id.in_([int(i) for i in ids]))
+            ).all()
+        return {r[0]: FaceInfo(*r) for r in rows}
+
+    def counts(self) -> dict[str, int]:
+        with self.db.session() as session:
+            return {
+                "persons": int(session.scalar(select(func.count(GalleryPerson.id))) or 0),
+                "images": int(session.scalar(select(func.count(GalleryImage.id))) or 0),
+                "faces": int(session.scalar(select(func.count(GalleryFace.id))) or 0),
+            }
+
+    def iter_image_ids(self) -> Iterator[str]:
+        with self.db.session() as session:
+            yield from session.scalars(select(GalleryImage.image_id).order_by(GalleryImage.id))

@@ -1,0 +1,434 @@
+"""``FaceRecognitionLibrary``: Likeness as a Python library.
+
+>>> lib = FaceRecognitionLibrary(index_dir="gallery", model_name="buffalo_s")
+>>> person = lib.enroll("Ada", ["ada1.jpg", "ada2.jpg"])
+>>> result = lib.search("probe.jpg")
+>>> result.identity.person_name if result.identity else "unknown"
+
+Images are paths, bytes or BGR arrays. Errors are the classes of
+``likeness.errors`` (the same ones the HTTP API maps to status codes). The gallery
+lives in the database (SQLite file in ``index_dir`` unless
+``LIKENESS_DATABASE_URL`` says otherwise) with its FAISS index next to it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from likeness.engine import FaceEngine
+from likeness.errors import (
+    ImageNotFoundError,
+    LikenessError,
+    NotFoundError,
+    PersonNotFoundError,
+    ValidationError,
+)
+from likeness.gallery.bulk import BulkIndexer, BulkReport, Failure
+from likeness.gallery.faces import ALL, ONE, STRICT, ImageSource, list_images, prepare
+from likeness.gallery.gallery import INDEX_FILE, Gallery, Hit
+from likeness.gallery.index import IndexConfig
+from likeness.gallery.store import GalleryStore, NewFace, NewImage, PersonInfo
+from likeness.imaging import ImageLimits
+from likeness.settings import Settings, load_settings
+from likeness.storage import Database
+from likeness.verification import Verification, embed_source, verify
+
+
+@dataclass
+class SearchResult:
+    """Ranked candidates; ``matches`` are those at or above the threshold. An empty
+    ``matches`` means the face is unknown to the gallery."""
+
+    candidates: list[Hit]
+    threshold: float
+    face: dict | None = None  # the probe face used (box, landmarks, score)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def matches(self) -> list[Hit]:
+        return [hit for hit in self.candidates if hit.score >= self.threshold]
+
+    @property
+    def identity(self) -> Hit | None:
+        matches = self.matches
+        return matches[0] if matches else None
+
+    @property
+    def unknown(self) -> bool:
+        return self.identity is None
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.matches)
+
+    def __len__(self) -> int:
+        return len(self.matches)
+
+    def __getitem__(self, item: int) -> Hit:
+        return self.matches[item]
+
+    def as_dict(self) -> dict:
+        identity = self.identity
+        return {
+            "unknown": identity is None,
+            "identity": identity.as_dict() if identity else None,
+            "threshold": self.threshold,
+            "matches": [hit.as_dict() for hit in self.matches],
+            "candidates": [hit.as_dict() for hit in self.candidates],
+            "face": self.face,
+        }
+
+
+@dataclass
+class Rejection:
+    index: int
+    source: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "source": self.source,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+@dataclass
+class EnrolmentResult:
+    person: PersonInfo
+    accepted: list[dict] = field(default_factory=list)  # {index, source, image_id, face_id}
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "person": self.person.as_dict(),
+            "accepted": list(self.accepted),
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+@dataclass
+class RemovalReport:
+    faces: int
+    image_ids: list[str]
+    person_ids: list[int]
+
+
+class FaceRecognitionLibrary:
+    """1:1 comparison and 1:N search over an enrolled gallery.
+
+    ``engine`` and ``database`` may be passed in (tests, the HTTP API) so models
+    and connections are shared; otherwise both are built once from the settings.
+    """
+
+    def __init__(
+        self,
+        config_path: str | os.PathLike[str] | None = None,
+        index_dir: str | os.PathLike[str] | None = None,
+        model_name: str | None = None,
+        *,
+        settings: Settings | None = None,
+        engine: FaceEngine | None = None,
+        database: Database | None = None,
+        migrate: bool = True,
+        autosave: bool = True,
+        bulk_workers: int = 2,
+        **overrides,
+    ) -> None:
+        if settings is None:
+            if index_dir is not None:
+                overrides["data_dir"] = Path(index_dir)
+            if model_name is not None:
+                overrides["model_pack"] = model_name
+            settings = load_settings(config_path, **overrides)
+        self.settings = settings
+        self.index_dir = Path(index_dir) if index_dir is not None else settings.data_dir
+        self.engine = engine or FaceEngine(settings)
+        self.database = database or Database(settings.sqlalchemy_url)
+        self._own_database = database is None
+        if migrate:
+            self.database.migrate()
+        self.limits = ImageLimits.from_settings(settings)
+        self.bulk_workers = bulk_workers
+        store = GalleryStore(
+            self.database, self.engine.settings.model_pack, self.engine.files[1].sha256
+        )
+        config = IndexConfig.from_settings(settings, dim=self.engine.recognizer.dim)
+        self.gallery = Gallery(store, config, self.index_dir / INDEX_FILE, autosave=autosave)
+        self.gallery.open()
+
+    # -- basics -------------------------------------------------------------------
+    @property
+    def threshold(self) -> float:
+        return self.engine.threshold
+
+    @property
+    def store(self) -> GalleryStore:
+        return self.gallery.store
+
+    def get_embedding(self, image: ImageSource) -> np.ndarray:
+        """The unit embedding (float32) of the face chosen by the face policy."""
+        return embed_source(self.engine, image, limits=self.limits).embedding
+
+    def compare(self, image1: ImageSource, image2: ImageSource) -> Verification:
+        """1:1 verification, the same code path as ``/api/verify``."""
+        return verify(self.engine, {"image1": image1, "image2": image2}, limits=self.limits)
+
+    # -- indexing -----------------------------------------------------------------
+    def _embed_one(self, source: ImageSource, mode: str):
+        item = prepare(self.engine, source, mode, self.limits)
+        if item.error is not None:
+            raise item.error
+        unit, norms = self.engine.embed_aligned(item.crops)
+        faces = [
+            NewFace(unit[j], item.faces[j].box.tolist(), item.faces[j].score, float(norms[j]))
+            for j in range(len(item.faces))
+        ]
+        return item, faces
+
+    def index_image(
+        self,
+        image: ImageSource,
+        image_id: str | None = None,
+        metadata: dict | None = None,
+        person_id: int | None = None,
+    ) -> list[int]:
+        """Index every face of one image; returns the new face ids. Indexing the same
+        content again (without a new ``image_id``) returns the existing ids."""
+        if image_id is None:
+            from likeness.gallery.faces import read_source
+
+            digest, _ = read_source(image)
+            existing = self.store.face_ids_of_hash(digest, person_id)
+            if existing is not None:
+                return existing
+        item, faces = self._embed_one(image, ONE if person_id is not None else ALL)
+        new = NewImage(
+            content_hash=item.content_hash,
+            width=item.width,
+            height=item.height,
+            faces=faces,
+            image_id=image_id,
+            source=str(image) if isinstance(image, (str, Path)) else None,
+            person_id=person_id,
+            metadata=metadata,
+        )
+        return self.gallery.add_images([new])[0]
+
+    def index_batch(
+        self,
+        paths: Sequence[ImageSource],
+        on_progress: Callable | None = None,
+        *,
+        persons: Sequence[str | int | None] | None = None,
+        progress_bar: bool = False,
+    ) -> BulkReport:
+        """Bulk-index many images (parallel decode, batched embedding, skip done files,
+        failures reported). With ``persons`` (a name or person id per image), one face
+        per image (face policy) is enrolled for that person; names are created on
+        first use (one person per distinct name in this batch)."""
+        person_ids = None
+        mode = ALL
+        if persons is not None:
+            if len(persons) != len(paths):
+                raise ValidationError("persons must give one entry per image", field="persons")
+            person_ids = self._resolve_persons(persons)
+            mode = ONE
+        indexer = BulkIndexer(
+            self.engine, self.gallery, workers=self.bulk_workers, mode=mode, limits=self.limits
+        )
+        return indexer.run(paths, person_ids, None, on_progress, progress_bar)
+
+    def _resolve_persons(self, persons: Sequence[str | int | None]) -> list[int | None]:
+        by_name: dict[str, int] = {}
+        out: list[int | None] = []
+        for entry in persons:
+            if entry is None:
+                out.append(None)
+            elif isinstance(entry, int):
+                self.store.get_person(entry)
+                out.append(entry)
+            else:
+                if entry not in by_name:
+                    found = self.store.find_persons(entry)
+                    by_name[entry] = found[0].id if found else self.store.create_person(entry).id
+                out.append(by_name[entry])
+        return out
+
+    def index_directory(
+        self,
+        path: str | os.PathLike[str],
+        recursive: bool = True,
+        on_progress: Callable | None = None,
+        *,
+        person_from_folder: bool = False,
+        progress_bar: bool = False,
+    ) -> BulkReport:
+        """Index every image under ``path``; re-running skips files already indexed.
+        ``person_from_folder``: each image's parent folder name is its person."""
+        files = list_images(path, recursive)
+        persons = [f.parent.name for f in files] if person_from_folder else None
+        return self.index_batch(files, on_progress, persons=persons, progress_bar=progress_bar)
+
+    # -- persons ------------------------------------------------------------------
+    def create_person(self, name: str, metadata: dict | None = None) -> PersonInfo:
+        if not name or not name.strip():
+            raise ValidationError("A person needs a name.", field="name")
+        return self.store.create_person(name.strip(), metadata)
+
+    def get_person(self, person_id: int) -> PersonInfo:
+        return self.store.get_person(person_id)
+
+    def list_persons(self, offset: int = 0, limit: int = 100) -> tuple[list[PersonInfo], int]:
+        return self.store.list_persons(offset, limit)
+
+    def enroll(
+        self,
+        name: str | None,
+        images: Sequence[ImageSource],
+        metadata: dict | None = None,
+        person_id: int | None = None,
+    ) -> EnrolmentResult:
+        """Enrol photos for a person (new unless ``person_id``). Photos with no face
+        or several faces, or unreadable ones, are rejected with a reason; the others
+        are stored (each embedding, and the person's centroid is updated)."""
+        if person_id is None:
+            person = self.create_person(name or "", metadata)
+        else:
+            person = self.store.get_person(person_id)
+        result = EnrolmentResult(person)
+        new_images, positions = [], []
+        for index, source in enumerate(images):
+            label = str(source) if isinstance(source, (str, Path)) else f"image {index}"
+            try:
+                item, faces = self._embed_one(source, STRICT)
+            except LikenessError as error:
+                result.rejected.append(Rejection(index, label, error.code, error.message))
+                continue
+            if self.store.face_ids_of_hash(item.content_hash, person.id) is not None:
+                result.rejected.append(
+                    Rejection(index, label, "DUPLICATE_IMAGE", "This photo is already enrolled.")
+                )
+                continue
+            image_id = f"p{person.id}-{item.content_hash[:40]}"
+            new_images.append(
+                NewImage(
+                    content_hash=item.content_hash,
+                    width=item.width,
+                    height=item.height,
+                    faces=faces,
+                    image_id=image_id,
+                    source=label,
+                    person_id=person.id,
+                )
+            )
+            positions.append((index, label))
+        if new_images:
+            per_image = self.gallery.add_images(new_images)
+            for (index, label), new, ids in zip(positions, new_images, per_image, strict=True):
+                result.accepted.append(
+                    {"index": index, "source": label, "image_id": new.image_id, "face_id": ids[0]}
+                )
+        result.person = self.store.get_person(person.id)
+        return result
+
+    # -- search -------------------------------------------------------------------
+    def search(
+        self, image: ImageSource, top_k: int = 5, threshold: float | None = None
+    ) -> SearchResult:
+        """Who is this? The face chosen by the face policy against the gallery."""
+        embedded = embed_source(self.engine, image, limits=self.limits)
+        result = self.search_embedding(embedded.embedding, top_k, threshold)
+        result.face = embedded.face.as_dict()
+        result.timings_ms = {**embedded.timings_ms, **result.timings_ms}
+        return result
+
+    def search_embedding(
+        self, vector: np.ndarray, top_k: int = 5, threshold: float | None = None
+    ) -> SearchResult:
+        import time
+
+        if top_k < 1:
+            raise ValidationError("top_k must be at least 1.", field="top_k")
+        vector = np.asarray(vector, np.float32).reshape(-1)
+        if vector.shape[0] != self.gallery.config.dim:
+            raise ValidationError(
+                f"The vector has {vector.shape[0]} values; the gallery's have "
+                f"{self.gallery.config.dim}.",
+                field="vector",
+            )
+        vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        threshold = self.threshold if threshold is None else float(threshold)
+        start = time.perf_counter()
+        hits = self.gallery.search(vector, top_k, threshold)
+        return SearchResult(
+            hits, threshold, timings_ms={"search": (time.perf_counter() - start) * 1000}
+        )
+
+    # -- lifecycle ----------------------------------------------------------------
+    def save(self) -> None:
+        self.gallery.save()
+
+    def load(self) -> dict:
+        """Reload the saved index (IndexNotFoundError if none) and reconcile it with
+        the database; returns what had to be patched."""
+        return self.gallery.load()
+
+    def rebuild(self) -> None:
+        self.gallery.rebuild()
+
+    def clear(self) -> None:
+        """Remove every person, image and embedding."""
+        self.gallery.clear()
+
+    def remove(
+        self,
+        target: str | int | None = None,
+        *,
+        image_id: str | None = None,
+        person_id: int | None = None,
+    ) -> RemovalReport:
+        """Erase an image (by image id) or a person (by person id) and everything
+        derived from it, from the database and the index. A positional ``target``
+        is tried as an image id first, then as a person id."""
+        if image_id is None and person_id is None:
+            if target is None:
+                raise ValidationError("Give an image id or a person id.")
+            try:
+                change = self.gallery.remove_image(str(target))
+            except ImageNotFoundError:
+                try:
+                    pid = int(target)
+                except (TypeError, ValueError):
+                    raise NotFoundError(f"No image or person {target!r}.") from None
+                try:
+                    change = self.gallery.remove_person(pid)
+                except PersonNotFoundError:
+                    raise NotFoundError(f"No image or person {target!r}.") from None
+        elif image_id is not None:
+            change = self.gallery.remove_image(image_id)
+        else:
+            change = self.gallery.remove_person(int(person_id))
+        return RemovalReport(len(change.removed_ids), change.image_ids, change.person_ids)
+
+    def stats(self) -> dict:
+        return self.gallery.stats()
+
+    def close(self) -> None:
+        if self._own_database:
+            self.database.dispose()
+
+    def __enter__(self) -> FaceRecognitionLibrary:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ = ["EnrolmentResult", "FaceRecognitionLibrary", "Failure", "SearchResult"]
