@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_cors import CORS
 
-from likeness.api import routes_faces, routes_feedback, routes_system
+from likeness.api import routes_faces, routes_feedback, routes_gallery, routes_system
 from likeness.api.errors import register_error_handlers
 from likeness.api.logs import configure_logging, install_request_logging
 from likeness.api.spa import register_spa
@@ -52,4 +52,5 @@ def create_app(
         store = VerificationStore(database, settings.model_pack, engine.files[1].sha256)
         after_verify_hooks().append(store.record)
     routes_feedback.init_app(app)
+    routes_gallery.init_app(app)
     return app

@@ -1,0 +1,93 @@
+"""marshmallow schemas of the gallery API (persons, enrolment, 1:N search)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from likeness.api.schemas import FaceSchema
+
+
+# --- requests -----------------------------------------------------------------
+class PersonCreate(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    metadata = fields.Dict(keys=fields.String(), load_default=None, allow_none=True)
+
+
+class PersonListQuery(Schema):
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class SearchOptions(Schema):
+    """Options beside the ``image`` field of ``POST /api/search``."""
+
+    top_k = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100))
+    threshold = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-1, 1))
+
+
+class EnrolOptions(Schema):
+    """Options beside the ``image`` files of ``POST /api/persons/<id>/faces``."""
+
+
+# --- responses ----------------------------------------------------------------
+class PersonSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    metadata = fields.Dict()
+    face_count = fields.Integer()
+    created_at = fields.String(allow_none=True)
+    image_ids = fields.List(fields.String())
+
+
+class PersonListResponse(Schema):
+    persons = fields.List(fields.Nested(PersonSchema))
+    total = fields.Integer()
+    offset = fields.Integer()
+    limit = fields.Integer()
+
+
+class AcceptedPhoto(Schema):
+    index = fields.Integer()
+    source = fields.String()
+    image_id = fields.String()
+    face_id = fields.Integer()
+
+
+class RejectedPhoto(Schema):
+    index = fields.Integer()
+    source = fields.String()
+    code = fields.String()
+    message = fields.String()
+
+
+class EnrolResponse(Schema):
+    person = fields.Nested(PersonSchema)
+    accepted = fields.List(fields.Nested(AcceptedPhoto))
+    rejected = fields.List(fields.Nested(RejectedPhoto))
+
+
+class HitSchema(Schema):
+    person_id = fields.Integer(allow_none=True)
+    name = fields.String(allow_none=True)
+    score = fields.Float(metadata={"description": "cosine similarity of the best face"})
+    centroid_score = fields.Float(allow_none=True)
+    is_match = fields.Boolean()
+    face_id = fields.Integer()
+    image_id = fields.String()
+    source = fields.String(allow_none=True)
+    box = fields.List(fields.Float())
+
+
+class SearchResponse(Schema):
+    unknown = fields.Boolean()
+    identity = fields.Nested(HitSchema, allow_none=True)
+    threshold = fields.Float()
+    matches = fields.List(fields.Nested(HitSchema))
+    candidates = fields.List(fields.Nested(HitSchema))
+    face = fields.Nested(FaceSchema, allow_none=True)
+    model = fields.Dict()
+    timings_ms = fields.Dict(keys=fields.String(), values=fields.Float())
+
+
+class DeletedResponse(Schema):
+    deleted = fields.Dict()

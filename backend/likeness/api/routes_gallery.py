@@ -1,0 +1,226 @@
+"""Gallery endpoints: persons, enrolment and 1:N search.
+
+* ``POST /api/persons`` ``{"name", "metadata"?}``: 201 with the person.
+* ``GET /api/persons?offset=&limit=``; ``GET /api/persons/<id>``.
+* ``DELETE /api/persons/<id>``: the person and every embedding (right to erasure).
+* ``POST /api/persons/<id>/faces``: multipart ``image`` files (one or several) or
+  JSON ``{"images": [base64, ...]}``; 201 with accepted photos and per-photo
+  rejection reasons (422 with the same body if none was accepted).
+* ``DELETE /api/gallery/images/<image_id>``; ``GET /api/gallery``: counts.
+* ``POST /api/search``: ``image`` (+ ``top_k``, ``threshold``): ranked persons;
+  ``unknown`` when none reaches the threshold.
+
+One ``FaceRecognitionLibrary`` per worker, built in ``create_app`` on the app's
+engine and database.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from marshmallow import ValidationError as SchemaError
+
+from likeness.api.gallery_schemas import (
+    DeletedResponse,
+    EnrolOptions,
+    EnrolResponse,
+    PersonCreate,
+    PersonListQuery,
+    PersonListResponse,
+    PersonSchema,
+    SearchOptions,
+    SearchResponse,
+)
+from likeness.api.state import DATABASE, ENGINE, image_limits
+from likeness.api.uploads import _schema_error, read_upload
+from likeness.errors import (
+    ImageTooLargeError,
+    LikenessError,
+    MissingFieldError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
+from likeness.imaging import decode_base64
+
+LIBRARY = "likeness.library"
+#: At most this many photos per enrolment request.
+MAX_ENROL_PHOTOS = 10
+
+bp = Blueprint("gallery", __name__, url_prefix="/api")
+
+_person_create, _person_list_query = PersonCreate(), PersonListQuery()
+_person, _person_list = PersonSchema(), PersonListResponse()
+_search_options, _search_response = SearchOptions(), SearchResponse()
+_enrol_options, _enrol_response = EnrolOptions(), EnrolResponse()
+_deleted = DeletedResponse()
+
+
+def library():
+    return current_app.extensions[LIBRARY]
+
+
+def _load(schema, data) -> dict:
+    try:
+        return schema.load(data)
+    except SchemaError as error:
+        raise _schema_error(error) from None
+
+
+@bp.post("/persons")
+def create_person():
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise ValidationError("The body must be a JSON object.")
+    elif request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        body = request.form.to_dict()
+    else:
+        raise UnsupportedMediaTypeError("Send a JSON body {name, metadata}.")
+    data = _load(_person_create, body)
+    person = library().create_person(data["name"], data.get("metadata"))
+    return jsonify(_person.dump(person.as_dict())), 201
+
+
+@bp.get("/persons")
+def list_persons():
+    query = _load(_person_list_query, request.args.to_dict())
+    persons, total = library().list_persons(query["offset"], query["limit"])
+    body = {
+        "persons": [p.as_dict() for p in persons],
+        "total": total,
+        "offset": query["offset"],
+        "limit": query["limit"],
+    }
+    return jsonify(_person_list.dump(body))
+
+
+@bp.get("/persons/<int:person_id>")
+def get_person(person_id: int):
+    return jsonify(_person.dump(library().get_person(person_id).as_dict()))
+
+
+@bp.delete("/persons/<int:person_id>")
+def delete_person(person_id: int):
+    report = library().remove(person_id=person_id)
+    body = {
+        "deleted": {
+            "person_ids": report.person_ids,
+            "image_ids": report.image_ids,
+            "faces": report.faces,
+        }
+    }
+    return jsonify(_deleted.dump(body))
+
+
+@bp.delete("/gallery/images/<path:image_id>")
+def delete_image(image_id: str):
+    report = library().remove(image_id=image_id)
+    body = {"deleted": {"image_ids": report.image_ids, "faces": report.faces}}
+    return jsonify(_deleted.dump(body))
+
+
+@bp.get("/gallery")
+def gallery_stats():
+    stats = library().stats()
+    stats.pop("index_path", None)
+    return jsonify(stats)
+
+
+def _enrol_images(max_bytes: int) -> list[bytes]:
+    if request.mimetype == "multipart/form-data":
+        unknown = set(request.files) - {"image"}
+        if unknown:
+            field = sorted(unknown)[0]
+            raise ValidationError(f"Unknown file field '{field}'.", field=field)
+        files = request.files.getlist("image")
+        if not files:
+            raise MissingFieldError("File field 'image' is required (one or more).", field="image")
+        raw = []
+        for storage in files[: MAX_ENROL_PHOTOS + 1]:
+            data = storage.stream.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise ImageTooLargeError(
+                    f"A photo is larger than the limit of {max_bytes} bytes.", field="image"
+                )
+            raw.append(data)
+        _load(_enrol_options, request.form.to_dict())
+    elif request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise ValidationError("The body must be a JSON object.")
+        values = body.get("images")
+        if values is None:
+            raise MissingFieldError("Field 'images' is required.", field="images")
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValidationError("'images' must be a list of base64 strings.", field="images")
+        if not values:
+            raise MissingFieldError("Field 'images' is empty.", field="images")
+        raw = []
+        for value in values[: MAX_ENROL_PHOTOS + 1]:
+            try:
+                raw.append(decode_base64(value))
+            except LikenessError as exc:
+                raise exc.with_field("images") from None
+        _load(_enrol_options, {k: v for k, v in body.items() if k != "images"})
+    else:
+        raise UnsupportedMediaTypeError()
+    if len(raw) > MAX_ENROL_PHOTOS:
+        raise ValidationError(f"At most {MAX_ENROL_PHOTOS} photos per request.", field="image")
+    return raw
+
+
+@bp.post("/persons/<int:person_id>/faces")
+def enrol_faces(person_id: int):
+    limits = image_limits()
+    # several photos: a larger body than the app-wide two-image limit
+    request.max_content_length = MAX_ENROL_PHOTOS * (limits.max_bytes * 4 // 3 + 4) + 64 * 1024
+    lib = library()
+    lib.get_person(person_id)  # 404 before reading the photos
+    photos = _enrol_images(limits.max_bytes)
+    result = lib.enroll(None, photos, person_id=person_id)
+    body = _enrol_response.dump(result.as_dict())
+    if not result.accepted:
+        first = result.rejected[0]
+        body["error"] = {
+            "code": "NO_PHOTO_ACCEPTED",
+            "message": f"No photo was enrolled; first reason: {first.message}",
+            "field": "image",
+        }
+        g.error_code = "NO_PHOTO_ACCEPTED"
+        return jsonify(body), 422
+    return jsonify(body), 201
+
+
+@bp.post("/search")
+def search():
+    started = time.perf_counter()
+    limits = image_limits()
+    upload = read_upload(request, ("image",), _search_options, limits.max_bytes)
+    options = upload.options
+    try:
+        result = library().search(upload.images["image"], options["top_k"], options["threshold"])
+    except LikenessError as error:
+        raise error.with_field("image") from None
+    timings = dict(result.timings_ms)
+    timings["total"] = (time.perf_counter() - started) * 1000
+    g.timings = timings
+    body = result.as_dict()
+    body["model"] = {"pack": current_app.config["LIKENESS"].model_pack}
+    body["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}
+    return jsonify(_search_response.dump(body))
+
+
+def init_app(app: Flask) -> None:
+    """Register the routes and build this worker's library on the app's engine and
+    database (already migrated by ``create_app`` or the Gunicorn master)."""
+    from likeness.library import FaceRecognitionLibrary
+
+    settings = app.config["LIKENESS"]
+    app.register_blueprint(bp)
+    app.extensions[LIBRARY] = FaceRecognitionLibrary(
+        settings=settings,
+        engine=app.extensions[ENGINE],
+        database=app.extensions[DATABASE],
+        migrate=False,
+    )
