@@ -122,7 +122,8 @@ class VectorIndex:
         with self._lock:
             if self.kind == "flat":
                 ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
-                xb = faiss.rev_swig_ptr(self._index.index.get_xb(), len(ids) * self.config.dim)
+                flat = faiss.downcast_index(self._index.index)
+                xb = faiss.rev_swig_ptr(flat.get_xb(), len(ids) * self.config.dim)
                 return ids, np.array(xb, np.float32).reshape(len(ids), self.config.dim)
             n = int(self._index.ntotal)
             storage = faiss.downcast_index(self._index.storage)
