@@ -1,0 +1,131 @@
+"""Gallery HTTP API (Flask test client, real buffalo_s, LFW photos): persons,
+enrolment with per-photo reasons, search, deletion; the one error shape."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def photo(lfw_dir):
+    def nth(name: str, n: int):
+        return sorted((lfw_dir / "lfw-deepfunneled" / name).glob("*.jpg"))[n - 1]
+
+    return nth
+
+
+def files(*paths):
+    return [(io.BytesIO(p.read_bytes()), p.name) for p in paths]
+
+
+def test_persons_enrol_search_delete(client, photo, group_photo):
+    response = client.post("/api/persons", json={"name": "Hans Blix", "metadata": {"k": "v"}})
+    assert response.status_code == 201
+    person = response.get_json()
+    assert person["name"] == "Hans Blix" and person["face_count"] == 0
+
+    response = client.post(
+        f"/api/persons/{person['id']}/faces",
+        data={"image": files(photo("Hans_Blix", 1), photo("Hans_Blix", 2), group_photo)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert [a["index"] for a in body["accepted"]] == [0, 1]
+    assert body["rejected"] == [
+        {
+            "index": 2,
+            "source": "image 2",
+            "code": "MULTIPLE_FACES",
+            "message": body["rejected"][0]["message"],
+        }
+    ]
+    assert body["person"]["face_count"] == 2
+
+    other = client.post("/api/persons", json={"name": "Wen Jiabao"}).get_json()
+    encoded = base64.b64encode(photo("Wen_Jiabao", 1).read_bytes()).decode()
+    response = client.post(f"/api/persons/{other['id']}/faces", json={"images": [encoded]})
+    assert response.status_code == 201
+
+    listing = client.get("/api/persons").get_json()
+    assert listing["total"] == 2 and [p["name"] for p in listing["persons"]] == [
+        "Hans Blix",
+        "Wen Jiabao",
+    ]
+    assert client.get(f"/api/persons/{person['id']}").get_json()["metadata"] == {"k": "v"}
+
+    response = client.post(
+        "/api/search",
+        data={"image": files(photo("Hans_Blix", 3))[0], "top_k": "2"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    result = response.get_json()
+    assert result["unknown"] is False and result["identity"]["person_id"] == person["id"]
+    assert result["identity"]["name"] == "Hans Blix" and len(result["candidates"]) == 2
+    assert result["threshold"] == pytest.approx(0.28)
+
+    encoded = base64.b64encode(photo("David_Beckham", 1).read_bytes()).decode()
+    stranger = client.post("/api/search", json={"image": encoded}).get_json()
+    assert stranger["unknown"] is True and stranger["identity"] is None
+
+    response = client.delete(f"/api/persons/{person['id']}")
+    assert response.status_code == 200
+    assert response.get_json()["deleted"]["faces"] == 2
+    assert client.get(f"/api/persons/{person['id']}").status_code == 404
+    gallery = client.get("/api/gallery").get_json()
+    assert gallery["faces"] == gallery["index_faces"] == 1 and gallery["persons"] == 1
+
+
+def test_gallery_errors_use_the_one_shape(client, photo, group_photo):
+    def error(response, status, code, field=None):
+        assert response.status_code == status, response.get_json()
+        body = response.get_json()["error"]
+        assert body["code"] == code and body["field"] == field
+        return body
+
+    error(client.get("/api/persons/999"), 404, "PERSON_NOT_FOUND")
+    error(client.delete("/api/persons/999"), 404, "PERSON_NOT_FOUND")
+    error(client.delete("/api/gallery/images/nope"), 404, "IMAGE_NOT_FOUND")
+    error(client.post("/api/persons", json={}), 400, "MISSING_FIELD", "name")
+    error(client.post("/api/persons", json={"name": ""}), 400, "VALIDATION_ERROR", "name")
+    error(
+        client.post("/api/persons", data="x", content_type="text/plain"),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+    person = client.post("/api/persons", json={"name": "P"}).get_json()
+    url = f"/api/persons/{person['id']}/faces"
+    error(
+        client.post(url, data={}, content_type="multipart/form-data"), 400, "MISSING_FIELD", "image"
+    )
+    error(client.post(url, json={"images": "x"}), 400, "VALIDATION_ERROR", "images")
+    response = client.post(
+        url, data={"image": files(group_photo)}, content_type="multipart/form-data"
+    )
+    body = error(response, 422, "NO_PHOTO_ACCEPTED", "image")
+    assert response.get_json()["rejected"][0]["code"] == "MULTIPLE_FACES"
+    error(
+        client.post("/api/search", data={}, content_type="multipart/form-data"),
+        400,
+        "MISSING_FIELD",
+        "image",
+    )
+    response = client.post(
+        "/api/search",
+        data={"image": (io.BytesIO(b"junk"), "x.jpg")},
+        content_type="multipart/form-data",
+    )
+    error(response, 400, "INVALID_IMAGE", "image")
+    response = client.post(
+        "/api/search",
+        data={"image": files(photo("Hans_Blix", 1))[0], "top_k": "0"},
+        content_type="multipart/form-data",
+    )
+    error(response, 400, "VALIDATION_ERROR", "top_k")
+    blank = base64.b64encode(group_photo.read_bytes()[:10]).decode()
+    error(client.post("/api/search", json={"image": blank}), 400, "INVALID_IMAGE", "image")
+    assert "message" in body
