@@ -166,7 +166,8 @@ class FaceRecognitionLibrary:
     # -- basics -------------------------------------------------------------------
     @property
     def threshold(self) -> float:
-        return self.engine.threshold
+        """The decision threshold of this library's settings (``settings.threshold``)."""
+        return self.settings.threshold
 
     @property
     def store(self) -> GalleryStore:
