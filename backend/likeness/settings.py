@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     verify_model_hashes: bool = True
     providers: list[str] | None = None  # None: best available (TensorRT, CUDA, CPU)
     intra_op_threads: int = 0  # 0: cores divided by workers
+    ort_spinning: bool = False  # busy-waiting pool threads: faster alone, far slower shared
     # Detection
     det_threshold: float = Field(default=0.5, gt=0, lt=1)
     nms_threshold: float = Field(default=0.4, gt=0, lt=1)

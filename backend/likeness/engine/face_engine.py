@@ -63,7 +63,7 @@ class FaceEngine:
         threads = settings.session_threads
         start = time.perf_counter()
         self.detector = FaceDetector(
-            create_session(det_file.path, self.providers, threads),
+            create_session(det_file.path, self.providers, threads, settings.ort_spinning),
             str(det_file.path),
             det_threshold=settings.det_threshold,
             nms_threshold=settings.nms_threshold,
@@ -72,7 +72,7 @@ class FaceEngine:
             max_faces=settings.max_faces,
         )
         self.recognizer = FaceRecognizer(
-            create_session(rec_file.path, self.providers, threads),
+            create_session(rec_file.path, self.providers, threads, settings.ort_spinning),
             str(rec_file.path),
             flip=settings.flip_tta,
         )
