@@ -55,9 +55,9 @@ run: install frontend/dist ## start the service on LIKENESS_HOST:LIKENESS_PORT (
 
 test: install frontend/node_modules ## install everything and run every test (needs ../shared)
 	LIKENESS_TEST_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_TEST_LFW_DIR=$(LFW_DIR) \
-	  $(BIN)/pytest backend/tests eval/tests -q
-	LIKENESS_TEST_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_TEST_LFW_DIR=$(LFW_DIR) \
 	  npm --prefix frontend test
+	LIKENESS_TEST_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_TEST_LFW_DIR=$(LFW_DIR) \
+	  $(BIN)/pytest backend/tests eval/tests -q
 
 lint: install ## ruff
 	$(BIN)/ruff check backend

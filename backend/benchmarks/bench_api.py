@@ -32,7 +32,7 @@ from likeness.engine import FaceEngine  # noqa: E402
 from likeness.settings import Settings  # noqa: E402
 from likeness.verification import verify  # noqa: E402
 
-from conftest import GunicornServer  # noqa: E402
+from support import GunicornServer  # noqa: E402
 
 
 def lfw_pairs(lfw_dir: Path, count: int) -> list[tuple[bytes, bytes]]:

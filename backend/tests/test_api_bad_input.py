@@ -28,14 +28,14 @@ def _post(server, path, **kwargs):
 
 @pytest.fixture(scope="module")
 def good(lfw_dir):
-    from conftest import lfw_path
+    from support import lfw_path
 
     return lfw_path(lfw_dir, *GOOD).read_bytes()
 
 
 @pytest.fixture(scope="module")
 def photo(lfw_dir):
-    from conftest import lfw_path
+    from support import lfw_path
 
     return lfw_path(lfw_dir, *GOOD)
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from conftest import lfw_path
+from support import lfw_path
 
 PAIRS = [
     (("Abel_Pacheco", 1), ("Abel_Pacheco", 4), True),

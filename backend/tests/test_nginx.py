@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import GunicornServer, free_port
 from paths import REPO
+from support import GunicornServer, free_port
 
 TEMPLATE = REPO / "nginx" / "templates" / "default.conf.template"
 FRONTEND = REPO / "frontend"

@@ -16,8 +16,8 @@ from likeness.storage.db import MIGRATIONS
 from likeness.storage.feedback import FeedbackStore
 from likeness.storage.models import Feedback, Verification, VerificationCrops
 
-from conftest import GunicornServer
 from dbtargets import BACKENDS, database_url, postgres_schema
+from support import GunicornServer
 
 TABLES = {"verifications", "feedback", "verification_crops"}
 
