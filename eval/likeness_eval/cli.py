@@ -47,11 +47,11 @@ def build_engine(model: str, model_root: Path, **overrides):
     from likeness.engine import FaceEngine
     from likeness.settings import Settings
 
-    # workers=1: one evaluation process owns every core (intra-op threads = cores).
+    # One image per core in parallel (see embedding.py), one ORT thread per call.
     settings = Settings(
         model_root=model_root,
         model_pack=model,
-        workers=1,
+        intra_op_threads=1,
         face_policy=POLICY,
         **overrides,
     )
@@ -71,7 +71,7 @@ def run_eval(
     limit: int = 0,
     pairs_file: Path | None = None,
     cache_dir: Path | None = None,
-    decode_threads: int = 2,
+    decode_threads: int = 0,
     progress: bool = True,
     engine=None,
     command: str = "",
@@ -196,7 +196,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="use about N pairs, balanced per fold")
     p.add_argument("--cache-dir", type=Path, default=None, help="embedding cache folder")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    p.add_argument("--decode-threads", type=int, default=2)
+    p.add_argument(
+        "--decode-threads", type=int, default=0, help="images in flight (0: one per core)"
+    )
     p.add_argument("--no-progress", action="store_true")
     return p
 

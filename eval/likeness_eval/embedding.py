@@ -8,8 +8,9 @@ No image is ever dropped. When the detector finds no face, the image is embedded
 from a *centre crop*: the largest centred square, resized to the recogniser's input
 (112x112) and passed to ``engine.embed_aligned``. Such images are counted and listed.
 
-Reading, hashing and decoding run in a small thread pool ahead of inference (bounded
-prefetch) so they overlap with ONNX Runtime, which uses every core.
+Each image's whole path (read, hash, decode, detect, embed) runs in a thread pool
+with one image per core and a bounded prefetch; the engine uses one ONNX Runtime
+thread per call, and results are collected in order.
 """
 
 from __future__ import annotations
@@ -122,7 +123,13 @@ class EmbeddingRun:
         return self.computed / wall if self.computed and wall > 0 else None
 
 
-def _reader(pairset: PairSet, cache: EmbeddingCache):
+def _reader(pairset: PairSet, cache: EmbeddingCache, engine: FaceEngine, flip: bool):
+    """Per-image work for the pool: read, hash, check the cache, decode and, unless the
+    set is pre-aligned, detect and embed. ONNX Runtime releases the GIL, so the pool
+    runs one image per core (the engine uses one intra-op thread), which scales
+    better on CPU than one image at a time on several intra-op threads."""
+    crop = engine.recognizer.crop_size
+
     def read(index: int):
         start = time.perf_counter()
         if pairset.blobs is not None:
@@ -132,9 +139,24 @@ def _reader(pairset: PairSet, cache: EmbeddingCache):
         sha = hashlib.sha256(data).hexdigest()
         hit = cache.get(sha)
         image = None
+        result = None
         if hit is None:
             image = load_image(data, ImageLimits(max_bytes=max(len(data), 1)))
-        return sha, hit, image, time.perf_counter() - start
+        decode = time.perf_counter() - start
+        if hit is None and not pairset.aligned:
+            start = time.perf_counter()
+            faces = engine.detect(image)
+            detect = time.perf_counter() - start
+            start = time.perf_counter()
+            if faces:
+                height, width = image.shape[:2]
+                k = choose_face(faces, width, height, POLICY)
+                unit, _ = engine.embed_faces(image, [faces[k]], flip=flip)
+            else:
+                unit, _ = engine.embed_aligned([centre_crop(image, crop)], flip=flip)
+            result = (unit[0], not faces, len(faces), detect, time.perf_counter() - start)
+            image = None
+        return sha, hit, image, decode, result
 
     return read
 
@@ -145,7 +167,7 @@ def embed_pairset(
     *,
     flip: bool = False,
     cache_dir: Path | None = None,
-    decode_threads: int = 2,
+    decode_threads: int = 0,
     prefetch: int = 64,
     progress: bool = True,
 ) -> EmbeddingRun:
@@ -175,10 +197,11 @@ def embed_pairset(
         computed += len(pending_aligned)
         pending_aligned.clear()
 
-    read = _reader(pairset, cache)
+    read = _reader(pairset, cache, engine, flip)
     wall_start = time.perf_counter()
     bar = tqdm(total=n, desc=f"embed {pairset.name}", unit="img", disable=not progress)
-    with ThreadPoolExecutor(max_workers=max(1, decode_threads)) as pool:
+    workers = decode_threads or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         queue: deque = deque()
         next_index = 0
         while queue or next_index < n:
@@ -187,7 +210,7 @@ def embed_pairset(
                 next_index += 1
             i, future = queue.popleft()
             start = time.perf_counter()
-            sha, hit, image, cpu = future.result()
+            sha, hit, image, cpu, result = future.result()
             timings["decode_wait"] += time.perf_counter() - start
             timings["decode_cpu"] += cpu
             if hit is not None:
@@ -200,20 +223,11 @@ def embed_pairset(
                 if len(pending_aligned) >= ALIGNED_BATCH:
                     flush_aligned()
             else:
-                start = time.perf_counter()
-                faces = engine.detect(image)
-                timings["detect"] += time.perf_counter() - start
-                start = time.perf_counter()
-                if faces:
-                    height, width = image.shape[:2]
-                    k = choose_face(faces, width, height, POLICY)
-                    unit, _ = engine.embed_faces(image, [faces[k]], flip=flip)
-                else:
-                    unit, _ = engine.embed_aligned([centre_crop(image, crop)], flip=flip)
-                    no_face[i] = True
-                timings["embed"] += time.perf_counter() - start
-                embeddings[i], n_faces[i] = unit[0], len(faces)
-                cache.put(sha, unit[0], bool(no_face[i]), len(faces))
+                vec, missed, found, detect, embed = result
+                timings["detect"] += detect
+                timings["embed"] += embed
+                embeddings[i], no_face[i], n_faces[i] = vec, missed, found
+                cache.put(sha, vec, bool(missed), found)
                 computed += 1
             bar.update(1)
         flush_aligned()
