@@ -241,6 +241,8 @@ def test_verify_through_nginx(nginx, lfw):
         timeout=10,
     )
     assert vote.status_code == 201, vote.text
+    export = requests.get(f"{nginx.url}/api/feedback/export", timeout=10)
+    assert export.status_code == 403 and export.json()["error"]["code"] == "FORBIDDEN"
     assert requests.get(f"{nginx.url}/healthz", timeout=5).text == "ok\n"
     ready = requests.get(f"{nginx.url}/api/ready", timeout=5)
     assert ready.status_code == 200 and ready.json()["ready"] is True
