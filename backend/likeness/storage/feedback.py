@@ -99,30 +99,21 @@ def record_dict(row: Feedback) -> dict:
 
 
 def export_dict(row: Feedback, fmt: str) -> dict:
-    """Every exported field of a record; embeddings as float lists (jsonl) or base64."""
+    """Every exported field of a record (``EXPORT_FIELDS`` order): the public fields
+    plus embeddings as float lists (jsonl) or base64, and crops as base64 JPEG."""
     if fmt == "jsonl":
         emb1 = np.frombuffer(row.embedding1, "<f4").tolist()
         emb2 = np.frombuffer(row.embedding2, "<f4").tolist()
     else:
         emb1, emb2 = _b64(row.embedding1), _b64(row.embedding2)
-    return {
-        "id": row.id,
-        "verification_id": row.verification_id,
-        "created_at": _utc(row.created_at),
-        "updated_at": _utc(row.updated_at),
-        "model_pack": row.model_pack,
-        "model_version": row.model_version,
-        "similarity": row.similarity,
-        "threshold": row.threshold,
-        "is_match": row.is_match,
-        "face_policy": row.face_policy,
-        "vote": row.vote,
-        "comment": row.comment,
+    values = {
+        **record_dict(row),
         "embedding1": emb1,
         "embedding2": emb2,
         "crop1_jpeg": _b64(row.crop1),
         "crop2_jpeg": _b64(row.crop2),
     }
+    return {name: values[name] for name in EXPORT_FIELDS}
 
 
 class FeedbackStore:
