@@ -160,14 +160,25 @@ class FaceRecognitionLibrary:
             self.database, self.engine.settings.model_pack, self.engine.files[1].sha256
         )
         config = IndexConfig.from_settings(settings, dim=self.engine.recognizer.dim)
-        self.gallery = Gallery(store, config, self.index_dir / INDEX_FILE, autosave=autosave)
+        self.gallery = Gallery(
+            store,
+            config,
+            self.index_dir / INDEX_FILE,
+            autosave=autosave,
+            background=settings.gallery_background_rebuild,
+        )
         self.gallery.open()
 
     # -- basics -------------------------------------------------------------------
     @property
     def threshold(self) -> float:
-        """The decision threshold of this library's settings (``settings.threshold``)."""
+        """The 1:1 decision threshold (``compare``; ``settings.threshold``)."""
         return self.settings.threshold
+
+    @property
+    def search_threshold(self) -> float:
+        """The 1:N decision threshold (``search``; ``settings.gallery_threshold``)."""
+        return self.settings.gallery_threshold
 
     @property
     def store(self) -> GalleryStore:
@@ -365,7 +376,7 @@ class FaceRecognitionLibrary:
                 field="vector",
             )
         vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
-        threshold = self.threshold if threshold is None else float(threshold)
+        threshold = self.search_threshold if threshold is None else float(threshold)
         start = time.perf_counter()
         hits = self.gallery.search(vector, top_k, threshold)
         return SearchResult(
@@ -421,7 +432,13 @@ class FaceRecognitionLibrary:
     def stats(self) -> dict:
         return self.gallery.stats()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background index rebuild; True when none is running."""
+        return self.gallery.wait(timeout)
+
     def close(self) -> None:
+        """Let a running index rebuild finish (and save), then release the database."""
+        self.gallery.wait()
         if self._own_database:
             self.database.dispose()
 

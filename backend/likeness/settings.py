@@ -30,6 +30,12 @@ class FacePolicy(str, Enum):
 #: (see README "Accuracy"); override with ``LIKENESS_MATCH_THRESHOLD``.
 DEFAULT_THRESHOLDS: dict[str, float] = {"buffalo_l": 0.28, "buffalo_s": 0.28}
 
+#: 1:N thresholds (gallery search) per model pack. Higher than 1:1: a stranger is
+#: compared with every enrolled person and only the best score counts, so the 1:1
+#: threshold lets far more strangers through. Calibrated on LFW identification
+#: (README "Gallery"); override with ``LIKENESS_SEARCH_THRESHOLD``.
+DEFAULT_GALLERY_THRESHOLDS: dict[str, float] = {"buffalo_l": 0.28, "buffalo_s": 0.28}
+
 
 class Settings(BaseSettings):
     """Every tunable of the service, the evaluation and the library."""
@@ -70,11 +76,16 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"))
     database_url: str | None = None  # default: SQLite file in data_dir
     # Gallery (1:N search): exact search up to gallery_exact_max faces, HNSW beyond
+    gallery_thresholds: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_GALLERY_THRESHOLDS)
+    )
+    search_threshold: float | None = None  # overrides the per-pack 1:N threshold
     gallery_exact_max: int = Field(default=100_000, ge=0)
     gallery_hnsw_m: int = Field(default=32, ge=4)
     gallery_hnsw_ef_construction: int = Field(default=80, ge=8)
     gallery_hnsw_ef_search: int = Field(default=64, ge=1)
     gallery_rebuild_deleted_fraction: float = Field(default=0.1, gt=0, le=1)
+    gallery_background_rebuild: bool = True  # False: rebuild inside the write that needs it
     # Feedback (votes on verifications)
     feedback_comment_max: int = Field(default=1000, ge=0)  # characters
     store_feedback_crops: bool = False  # keep the two aligned 112x112 face crops (JPEG)
@@ -96,6 +107,13 @@ class Settings(BaseSettings):
         if self.match_threshold is not None:
             return self.match_threshold
         return self.thresholds.get(self.model_pack, DEFAULT_THRESHOLDS["buffalo_l"])
+
+    @property
+    def gallery_threshold(self) -> float:
+        """The 1:N decision threshold: is the best match someone, or unknown?"""
+        if self.search_threshold is not None:
+            return self.search_threshold
+        return self.gallery_thresholds.get(self.model_pack, DEFAULT_GALLERY_THRESHOLDS["buffalo_l"])
 
     @property
     def session_threads(self) -> int:

@@ -76,7 +76,7 @@ def test_enrol_search_unknown_and_erasure(lib, photo, group_photo, tmp_path):
 
     found = lib.search(photo("Tony_Blair", 4))
     assert not found.unknown and found.identity.person_id == tony.id
-    assert found.identity.score >= lib.threshold
+    assert found.identity.score >= lib.search_threshold
     assert found.identity.image_id in tony.image_ids
     assert found.identity.centroid_score is not None
     assert [h.person_id for h in found.candidates] == [tony.id, bush.id]  # one hit per person

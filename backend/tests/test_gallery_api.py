@@ -8,6 +8,10 @@ import io
 
 import pytest
 
+from likeness.settings import DEFAULT_GALLERY_THRESHOLDS
+
+from paths import TEST_PACK
+
 
 @pytest.fixture(scope="module")
 def photo(lfw_dir):
@@ -66,7 +70,7 @@ def test_persons_enrol_search_delete(client, photo, group_photo):
     result = response.get_json()
     assert result["unknown"] is False and result["identity"]["person_id"] == person["id"]
     assert result["identity"]["name"] == "Hans Blix" and len(result["candidates"]) == 2
-    assert result["threshold"] == pytest.approx(0.28)
+    assert result["threshold"] == pytest.approx(DEFAULT_GALLERY_THRESHOLDS[TEST_PACK])  # 1:N
 
     encoded = base64.b64encode(photo("David_Beckham", 1).read_bytes()).decode()
     stranger = client.post("/api/search", json={"image": encoded}).get_json()

@@ -1,6 +1,6 @@
-"""The gallery's vector index and its consistency with the database, on synthetic
-unit vectors (fast; no models). SQLite and a real PostgreSQL for the database parts;
-PostgreSQL unreachable FAILS (dbtargets)."""
+"""The gallery's vector index, its consistency with the database and its background
+rebuilds, on synthetic unit vectors (fast; no models). SQLite and a real PostgreSQL
+for the database parts; PostgreSQL unreachable FAILS (dbtargets)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -117,8 +118,8 @@ def open_gallery(url: str, path, **kw) -> tuple[Database, Gallery]:
     return database, gallery
 
 
-def assert_consistent(url: str, path) -> Gallery:
-    database, gallery = open_gallery(url, path)
+def assert_consistent(url: str, path, **kw) -> Gallery:
+    database, gallery = open_gallery(url, path, **kw)
     db_ids, db_vectors = gallery.store.embeddings()
     ids, vectors = gallery.index.vectors()
     order = np.argsort(ids)
@@ -224,3 +225,88 @@ def test_writer_killed_mid_write_leaves_db_and_index_in_agreement(db_url, tmp_pa
         assert process.returncode == -signal.SIGKILL, process.stderr.read()
         gallery = assert_consistent(db_url, path)
     assert len(gallery.index) == gallery.store.counts()["faces"] >= 3
+
+
+# --- background rebuilds ------------------------------------------------------------
+def test_rebuild_runs_in_the_background_and_catches_up_with_writes(db_url, tmp_path, monkeypatch):
+    path = tmp_path / "gallery.faiss"
+    database, gallery = open_gallery(db_url, path, exact_max=20)
+    vectors = unit(30, seed=11)
+    gallery.add_images([new_image(vectors[i : i + 1], f"i{i}") for i in range(20)])
+    assert gallery.index.kind == "flat" and gallery.last_build is None
+
+    started, release = threading.Event(), threading.Event()
+    original = VectorIndex.build.__func__
+
+    def slow_build(cls, config, ids, vectors):
+        started.set()
+        assert release.wait(30)
+        return original(cls, config, ids, vectors)
+
+    monkeypatch.setattr(VectorIndex, "build", classmethod(slow_build))
+    # crossing exact_max returns at once: the build waits in its thread
+    gallery.add_images([new_image(vectors[i : i + 1], f"i{i}") for i in range(20, 25)])
+    assert started.wait(10) and not gallery.wait(0)
+    assert gallery.index.kind == "flat"
+    # searches and writes go on against the exact index meanwhile
+    hits = gallery.search(vectors[22], top_k=1)
+    assert hits[0].image_id == "i22" and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    gallery.add_images([new_image(vectors[i : i + 1], f"i{i}") for i in range(25, 28)])
+    gallery.remove_image("i3")
+    release.set()
+    assert gallery.wait(30)
+    assert gallery.index.kind == "hnsw" and gallery.last_build["source"] == "built"
+    assert len(gallery.index) == 27
+    hits = gallery.search(vectors[26], top_k=1)  # written during the build: present
+    assert hits[0].image_id == "i26"
+    assert all(h.image_id != "i3" for h in gallery.search(vectors[3], top_k=30))
+    database.dispose()
+    monkeypatch.undo()
+    reopened = assert_consistent(db_url, path, exact_max=20)  # the saved file is the new one
+    assert reopened.index.kind == "hnsw" and len(reopened.index) == 27
+    assert reopened.last_build is None  # nothing to build
+
+
+def test_a_second_process_loads_the_first_ones_build(db_url, tmp_path, monkeypatch):
+    path = tmp_path / "gallery.faiss"
+    db1, first = open_gallery(db_url, path, exact_max=10)
+    db2, second = open_gallery(db_url, path, exact_max=10)
+    builds = []
+    original = VectorIndex.build.__func__
+
+    def counting_build(cls, config, ids, vectors):
+        builds.append(len(ids))
+        return original(cls, config, ids, vectors)
+
+    monkeypatch.setattr(VectorIndex, "build", classmethod(counting_build))
+    vectors = unit(12, seed=12)
+    first.add_images([new_image(vectors[i : i + 1], f"j{i}") for i in range(12)])
+    assert first.wait(30) and first.index.kind == "hnsw" and builds == [12]
+    # the other process sees the writes before its next search and, needing the
+    # same rebuild, takes the saved file instead of building again
+    assert second.search(vectors[5], top_k=1)[0].image_id == "j5"
+    assert second.wait(30) and second.index.kind == "hnsw"
+    assert second.last_build["source"] == "file" and builds == [12]
+    db1.dispose()
+    db2.dispose()
+
+
+def test_clearing_during_a_build_discards_it(db_url, tmp_path, monkeypatch):
+    path = tmp_path / "gallery.faiss"
+    database, gallery = open_gallery(db_url, path, exact_max=5)
+    started, release = threading.Event(), threading.Event()
+    original = VectorIndex.build.__func__
+
+    def slow_build(cls, config, ids, vectors):
+        started.set()
+        assert release.wait(30)
+        return original(cls, config, ids, vectors)
+
+    monkeypatch.setattr(VectorIndex, "build", classmethod(slow_build))
+    gallery.add_images([new_image(unit(8, seed=13), "many")])
+    assert started.wait(10)
+    gallery.clear()
+    release.set()
+    assert gallery.wait(30)
+    assert len(gallery.index) == 0 and gallery.index.kind == "flat"
+    database.dispose()

@@ -41,14 +41,18 @@ def test_lazy_export():
 
 def test_config_file_index_dir_and_model_name(model_root, engine, tmp_path, monkeypatch):
     config = tmp_path / "likeness.yaml"
-    config.write_text(f"model_root: {model_root}\nmatch_threshold: 0.5\ngallery_exact_max: 7\n")
+    config.write_text(
+        f"model_root: {model_root}\nmatch_threshold: 0.5\nsearch_threshold: 0.45\n"
+        "gallery_exact_max: 7\n"
+    )
     monkeypatch.delenv("LIKENESS_DATABASE_URL", raising=False)
     lib = FaceRecognitionLibrary(
         config_path=config, index_dir=tmp_path / "g", model_name=TEST_PACK, engine=engine
     )
     assert lib.settings.model_pack == TEST_PACK and lib.settings.gallery_exact_max == 7
     assert lib.settings.data_dir == tmp_path / "g" and lib.database.url.endswith("g/likeness.db")
-    assert lib.search_embedding(np.ones(512, np.float32)).threshold == 0.5
+    assert lib.threshold == 0.5  # 1:1
+    assert lib.search_embedding(np.ones(512, np.float32)).threshold == 0.45  # 1:N
     assert lib.gallery.index_path == tmp_path / "g" / "gallery.faiss"
     lib.close()
 

@@ -157,6 +157,7 @@ class FaceEngine:
             "model_root": str(Path(self.settings.model_root)),
             "files": [f.as_dict() for f in self.files],
             "threshold": self.threshold,
+            "search_threshold": self.settings.gallery_threshold,
             "providers": self.providers,
             "available_providers": ort.get_available_providers(),
             "onnxruntime_version": ort.__version__,

@@ -13,13 +13,22 @@ Consistency rules:
   added from the stored embeddings, faces gone from the database are removed.
 * Saving is atomic (temporary file + ``os.replace``). Removals are saved at once so
   erased embeddings do not linger in the file.
+
+Rebuilds (the gallery outgrew exact search, or too many removed faces linger in
+the approximate index) run in a background thread: writes and searches go on
+against the current index, which stays exact and complete; the new index is built
+from a snapshot, brought up to date by id sets and swapped in. One build at a time
+per index file across processes (an ``flock`` beside it): a process that waited
+for another's build loads that file instead of building again.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,12 +88,17 @@ class Gallery:
         config: IndexConfig,
         index_path: str | Path | None,
         autosave: bool = True,
+        background: bool = True,
     ) -> None:
         self.store = store
         self.config = config
         self.index_path = Path(index_path) if index_path else None
         self.autosave = autosave
+        self.background = background  # False: rebuild inside the call that needs it
         self._lock = threading.RLock()
+        self._builder: threading.Thread | None = None
+        self._epoch = 0  # bumped whenever the index is replaced other than by a build
+        self.last_build: dict | None = None
         self.index = VectorIndex(config)
         self.index.meta = {"generation": -1}
         self.last_reconcile: dict | None = None
@@ -113,6 +127,7 @@ class Gallery:
             if loaded.config.dim != self.config.dim:
                 loaded = VectorIndex(self.config)
             self.index = loaded
+            self._epoch += 1
             report = self.sync(force=True)
             if report["added"] or report["removed"] or self.index.needs_rebuild:
                 self._maybe_rebuild()
@@ -132,31 +147,118 @@ class Gallery:
             self.index.save(self.index_path)
 
     def rebuild(self) -> None:
-        """A new index from every embedding in the database."""
+        """A new index from every embedding in the database. With ``background``,
+        a gallery beyond exact search first gets an exact index (a copy: fast) and
+        the approximate one is built in the background."""
         with self._lock:
             generation = self.store.generation()
             ids, vectors = self.store.embeddings()
             if vectors is None:
                 index = VectorIndex(self.config)
+            elif self.background:
+                index = VectorIndex(self.config, "flat")
+                index.add(ids, vectors)
             else:
                 index = VectorIndex.build(self.config, ids, vectors)
             index.meta = {"generation": generation}
             self.index = index
+            self._epoch += 1
             self.sync()  # writes that landed during the build
             self.save()
+            self._maybe_rebuild()
 
     def _maybe_rebuild(self) -> None:
-        if self.index.needs_rebuild:
-            started = time.perf_counter()
-            self.index = self.index.rebuilt()
-            log.info(
-                "gallery index rebuilt",
-                extra={
-                    "kind": self.index.kind,
-                    "faces": self.index.ntotal,
-                    "seconds": round(time.perf_counter() - started, 2),
-                },
-            )
+        """Start a rebuild if the index needs one (caller holds the lock)."""
+        if not self.index.needs_rebuild:
+            return
+        if not self.background:
+            self._build(self._epoch)
+            return
+        if self._builder is not None and self._builder.is_alive():
+            return  # the running build will be brought up to date when it lands
+        self._builder = threading.Thread(
+            target=self._build, args=(self._epoch,), name="likeness-index-build", daemon=True
+        )
+        self._builder.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a running background rebuild; True when none is running."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
+            return not builder.is_alive()
+        return True
+
+    @contextmanager
+    def _build_lock(self):
+        """Exclusive across processes for one index file (no file: no lock)."""
+        if self.index_path is None:
+            yield
+            return
+        self.index_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.index_path.with_name(self.index_path.name + ".lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _build(self, epoch: int) -> None:
+        """Build a fresh index of the right kind without holding the lock, then
+        swap it in. Runs in the builder thread (or inline without ``background``)."""
+        started = time.perf_counter()
+        try:
+            with self._build_lock():
+                with self._lock:
+                    if epoch != self._epoch or not self.index.needs_rebuild:
+                        return
+                    count = self.index.ntotal
+                fresh, source = self._saved_if_fit(count), "file"
+                if fresh is None:
+                    with self._lock:
+                        ids, vectors = self.index.vectors()  # a snapshot (copies)
+                    fresh, source = VectorIndex.build(self.config, ids, vectors), "built"
+                with self._lock:
+                    if epoch != self._epoch:
+                        return  # cleared or reloaded meanwhile: the build is stale
+                    self._catch_up(fresh)
+                    self.index = fresh
+                    self.save()
+                    self.last_build = {
+                        "kind": fresh.kind,
+                        "faces": fresh.ntotal,
+                        "source": source,
+                        "seconds": round(time.perf_counter() - started, 3),
+                    }
+            log.info("gallery index rebuilt", extra=self.last_build)
+        except Exception:  # a failed build leaves the current (exact) index serving
+            log.exception("gallery index rebuild failed")
+
+    def _saved_if_fit(self, count: int) -> VectorIndex | None:
+        """The saved index, when another process has just built one that fits."""
+        if self.index_path is None:
+            return None
+        try:
+            saved = VectorIndex.load(self.index_path, self.config)
+        except (IndexNotFoundError, OSError, ValueError):
+            return None
+        if saved.kind != saved.kind_for(count) or saved.needs_rebuild:
+            return None
+        return saved
+
+    def _catch_up(self, fresh: VectorIndex) -> None:
+        """Make ``fresh`` hold exactly the current index's faces (caller holds the
+        lock): writes that landed while it was being built."""
+        current, built = self.index.ids(), fresh.ids()
+        extra = np.setdiff1d(built, current, assume_unique=True)
+        missing = np.setdiff1d(current, built, assume_unique=True)
+        if len(extra):
+            fresh.remove(extra)
+        if len(missing):
+            ids, vectors = self.store.embeddings(missing)
+            if vectors is not None:
+                fresh.add(ids, vectors)
+        fresh.meta = dict(self.index.meta)
 
     # -- consistency --------------------------------------------------------------
     def sync(self, force: bool = False) -> dict:
@@ -184,6 +286,7 @@ class Gallery:
             }
             if len(missing) or len(extra):
                 log.info("gallery index reconciled with the database", extra=report)
+                self._maybe_rebuild()
             self.last_reconcile = report
             return report
 
@@ -224,6 +327,7 @@ class Gallery:
         with self._lock:
             self.index = VectorIndex(self.config)
             self.index.meta = {"generation": change.generation}
+            self._epoch += 1
             self.save()
         return change
 
