@@ -32,9 +32,11 @@ DEFAULT_THRESHOLDS: dict[str, float] = {"buffalo_l": 0.28, "buffalo_s": 0.28}
 
 #: 1:N thresholds (gallery search) per model pack. Higher than 1:1: a stranger is
 #: compared with every enrolled person and only the best score counts, so the 1:1
-#: threshold lets far more strangers through. Calibrated on LFW identification
-#: (README "Gallery"); override with ``LIKENESS_SEARCH_THRESHOLD``.
-DEFAULT_GALLERY_THRESHOLDS: dict[str, float] = {"buffalo_l": 0.28, "buffalo_s": 0.28}
+#: threshold lets far more strangers through (14% at 0.28 with 1,559 people
+#: enrolled). buffalo_s: the lowest threshold with under 1% of LFW strangers
+#: matched (bench_identification.py; README "Gallery"); buffalo_l is not calibrated
+#: here. Override with ``LIKENESS_SEARCH_THRESHOLD``.
+DEFAULT_GALLERY_THRESHOLDS: dict[str, float] = {"buffalo_l": 0.36, "buffalo_s": 0.36}
 
 
 class Settings(BaseSettings):
@@ -76,14 +78,15 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"))
     database_url: str | None = None  # default: SQLite file in data_dir
     # Gallery (1:N search): exact search up to gallery_exact_max faces, HNSW beyond
+    # (chosen by measurement: bench_gallery.py, README "Gallery search speed")
     gallery_thresholds: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_GALLERY_THRESHOLDS)
     )
     search_threshold: float | None = None  # overrides the per-pack 1:N threshold
-    gallery_exact_max: int = Field(default=100_000, ge=0)
+    gallery_exact_max: int = Field(default=250_000, ge=0)  # exact p50 ~18 ms here
     gallery_hnsw_m: int = Field(default=32, ge=4)
     gallery_hnsw_ef_construction: int = Field(default=80, ge=8)
-    gallery_hnsw_ef_search: int = Field(default=64, ge=1)
+    gallery_hnsw_ef_search: int = Field(default=128, ge=1)  # recall@10 0.99 at 1M
     gallery_rebuild_deleted_fraction: float = Field(default=0.1, gt=0, le=1)
     gallery_background_rebuild: bool = True  # False: rebuild inside the write that needs it
     # Feedback (votes on verifications)

@@ -29,18 +29,24 @@ import faiss
 import numpy as np
 
 from likeness.errors import IndexNotFoundError
+from likeness.settings import Settings
 
 FORMAT = 1
+
+
+def _default(name: str):
+    """A setting's default: the one place such numbers live is ``Settings``."""
+    return Settings.model_fields[name].default
 
 
 @dataclass(frozen=True)
 class IndexConfig:
     dim: int = 512
-    exact_max: int = 100_000
-    hnsw_m: int = 32
-    ef_construction: int = 80
-    ef_search: int = 64
-    rebuild_deleted_fraction: float = 0.1
+    exact_max: int = _default("gallery_exact_max")
+    hnsw_m: int = _default("gallery_hnsw_m")
+    ef_construction: int = _default("gallery_hnsw_ef_construction")
+    ef_search: int = _default("gallery_hnsw_ef_search")
+    rebuild_deleted_fraction: float = _default("gallery_rebuild_deleted_fraction")
 
     @classmethod
     def from_settings(cls, settings, dim: int = 512) -> IndexConfig:
