@@ -17,7 +17,7 @@ LFW_DIR ?= $(SHARED)/datasets/lfw
 
 export LIKENESS_SHARED := $(SHARED)
 
-.PHONY: help install run serve test test-backend lint bench bench-eval models eval up clean
+.PHONY: help install run serve test test-backend lint bench bench-gallery bench-eval models eval up clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,6 +65,21 @@ lint: install ## ruff
 
 bench: install ## API vs engine latency and 1 vs 2 worker throughput (buffalo_s)
 	$(PY) backend/benchmarks/bench_api.py --model-root $(TEST_MODEL_ROOT) --lfw-dir $(LFW_DIR)
+
+# 1:N gallery: identification on LFW, bulk indexing, search speed/recall (GALLERY_SIZES,
+# e.g. GALLERY_SIZES="100000 1000000"; 1M takes about 10 minutes per data kind).
+GALLERY_SIZES ?= 100000
+BENCH_OUT ?= var/bench
+
+bench-gallery: install ## 1:N: LFW rank-1/open set, bulk indexing vs a plain loop, search p50/recall
+	@mkdir -p $(BENCH_OUT)
+	$(PY) backend/benchmarks/bench_identification.py --model-root $(TEST_MODEL_ROOT) --lfw-dir $(LFW_DIR)
+	$(PY) backend/benchmarks/bench_bulk.py --images 400 --model-root $(TEST_MODEL_ROOT) --lfw-dir $(LFW_DIR)
+	$(PY) backend/benchmarks/lfw_embeddings.py --model-root $(TEST_MODEL_ROOT) --lfw-dir $(LFW_DIR) \
+	  --out $(BENCH_OUT)/lfw-embeddings.npz
+	$(PY) backend/benchmarks/bench_gallery.py --sizes $(GALLERY_SIZES) --data lfw clustered random \
+	  --lfw-embeddings $(BENCH_OUT)/lfw-embeddings.npz --exact-sizes 200000 250000 300000 \
+	  --out $(BENCH_OUT)/gallery.jsonl
 
 # Evaluation harness (eval/README.md). DATA_DIR: a folder with the pair list and images,
 # or an InsightFace .bin file. Extra options via EVAL_ARGS, e.g. EVAL_ARGS="--flip --limit 600".

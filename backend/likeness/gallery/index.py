@@ -87,7 +87,6 @@ class VectorIndex:
         else:
             raise ValueError(f"unknown index kind {self.kind!r}")
         self._labels = np.zeros(0, np.int64)  # hnsw: internal position -> face id
-        self._position: dict[int, int] = {}  # hnsw: face id -> internal position
         self._deleted: set[int] = set()  # hnsw: internal positions of removed faces
         self._params = None
 
@@ -149,11 +148,8 @@ class VectorIndex:
             if self.kind == "flat":
                 self._index.add_with_ids(matrix, ids)
             else:
-                start = int(self._index.ntotal)
                 self._index.add(matrix)
                 self._labels = np.concatenate([self._labels, ids])
-                for offset, face_id in enumerate(ids.tolist()):
-                    self._position[face_id] = start + offset
             self._params = None
 
     def remove(self, ids) -> int:
@@ -168,14 +164,14 @@ class VectorIndex:
             n = int(self._index.ntotal)
             xb = faiss.rev_swig_ptr(storage.get_xb(), n * self.config.dim)
             xb = xb.reshape(n, self.config.dim)  # a view on FAISS memory
-            removed = 0
-            for face_id in ids.tolist():
-                position = self._position.pop(face_id, None)
-                if position is None:
-                    continue
-                xb[position] = 0.0  # the embedding itself is erased now
-                self._deleted.add(position)
-                removed += 1
+            # positions of these ids (no per-face Python dict: 1M faces would cost ~100 MB)
+            hit = np.isin(self._labels, ids)
+            if self._deleted:
+                hit[list(self._deleted)] = False
+            positions = np.flatnonzero(hit)
+            xb[positions] = 0.0  # the embeddings themselves are erased now
+            self._deleted.update(positions.tolist())
+            removed = len(positions)
             self._params = None
             return removed
 
@@ -200,16 +196,21 @@ class VectorIndex:
 
     # -- search ----------------------------------------------------------------
     def _search_params(self, k: int):
+        """HNSW search parameters; the tombstone filter is built once per change
+        (caller holds the lock)."""
         if self.kind == "flat":
             return None
         ef = max(self.config.ef_search, k)
-        if self._deleted:
-            keep = faiss.IDSelectorBatch(np.fromiter(self._deleted, np.int64))
-            selector = faiss.IDSelectorNot(keep)
-            params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
-            params._refs = (keep, selector)  # keep the C++ objects alive
-            return params
-        return faiss.SearchParametersHNSW(efSearch=ef)
+        if self._params is None or self._params.efSearch != ef:
+            if self._deleted:
+                removed = faiss.IDSelectorBatch(np.fromiter(self._deleted, np.int64))
+                selector = faiss.IDSelectorNot(removed)
+                params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
+                params._refs = (removed, selector)  # keep the C++ objects alive
+            else:
+                params = faiss.SearchParametersHNSW(efSearch=ef)
+            self._params = params
+        return self._params
 
     def search(self, queries, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(similarities, face ids) of the ``k`` nearest faces of each query; missing
@@ -284,9 +285,4 @@ class VectorIndex:
                 index._index.hnsw.efSearch = config.ef_search
                 index._labels = data["labels"].astype(np.int64)
                 index._deleted = set(data["deleted"].tolist())
-                index._position = {
-                    int(face_id): position
-                    for position, face_id in enumerate(index._labels.tolist())
-                    if position not in index._deleted
-                }
         return index
