@@ -3,7 +3,9 @@
 For each size and data kind, builds the exact index (IndexFlatIP) and the
 approximate candidates (HNSW, IVF-Flat), then reports per single query (one
 thread, ``faiss.omp_set_num_threads(1)``): p50/p99 latency, recall@1 and
-recall@10 against exact search, memory per vector and build time.
+recall@10 against exact search, memory per vector and build time. ``match_recall``:
+of the exact top-10 neighbours at or above the default 1:N threshold (the ones
+that would be answered as a match), the share found; none exist in random data.
 
 Data kinds:
   random     uniform on the unit sphere: the worst case for any ANN index.
@@ -32,6 +34,8 @@ import time
 
 import faiss
 import numpy as np
+
+from likeness.settings import DEFAULT_GALLERY_THRESHOLDS
 
 DIM = 512
 
@@ -175,7 +179,20 @@ def recall(found: np.ndarray, truth: np.ndarray, k: int) -> float:
     return float(np.mean(hits))
 
 
-def row(name, size, kind, build_s, nbytes, p50, p99, r1, r10, extra=""):
+MATCHES: dict = {"ids": []}  # per run: query -> exact top-10 ids at or above the 1:N threshold
+
+
+def match_recall(found: np.ndarray) -> float | None:
+    """Of the exact top-10 neighbours that would count as a match (cosine >= the
+    default 1:N threshold), the share found; None when the data has none."""
+    total = sum(len(m) for m in MATCHES["ids"])
+    if not total:
+        return None
+    hits = sum(len(m & set(f[:10])) for m, f in zip(MATCHES["ids"], found, strict=False))
+    return round(hits / total, 4)
+
+
+def row(name, size, kind, build_s, nbytes, p50, p99, r1, r10, extra="", found=None):
     out = {
         "index": name,
         "n": size,
@@ -186,8 +203,11 @@ def row(name, size, kind, build_s, nbytes, p50, p99, r1, r10, extra=""):
         "p99_ms": round(p99, 3),
         "recall@1": round(r1, 4),
         "recall@10": round(r10, 4),
+        "match_recall": 1.0 if found is None and any(MATCHES["ids"]) else None,
         "param": extra,
     }
+    if found is not None:
+        out["match_recall"] = match_recall(found)
     print(json.dumps(out), flush=True)
     return out
 
@@ -202,7 +222,9 @@ def run(size: int, kind: str, args) -> list[dict]:
     flat = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
     flat.add_with_ids(base, np.arange(size, dtype=np.int64))
     build = time.perf_counter() - start
-    _, truth = flat.search(queries, 10)
+    scores, truth = flat.search(queries, 10)
+    threshold = DEFAULT_GALLERY_THRESHOLDS["buffalo_s"]
+    MATCHES["ids"] = [set(t[sc >= threshold].tolist()) for sc, t in zip(scores, truth, strict=True)]
     n_exact = min(len(queries), args.exact_queries)
     p50, p99, found = latency(flat, queries[:n_exact], 10)
     results.append(row("flat", size, kind, build, size * DIM * 4 + size * 16, p50, p99, 1.0, 1.0))
@@ -233,6 +255,7 @@ def run(size: int, kind: str, args) -> list[dict]:
                         recall(found, truth, 1),
                         recall(found, truth, 10),
                         f"efSearch={ef} efConstruction={args.ef_construction}",
+                        found,
                     )
                 )
             del hnsw
@@ -265,6 +288,7 @@ def run(size: int, kind: str, args) -> list[dict]:
                         recall(found, truth, 1),
                         recall(found, truth, 10),
                         f"nprobe={nprobe}",
+                        found,
                     )
                 )
             del ivf
