@@ -231,7 +231,7 @@ class Gallery:
                         "seconds": round(time.perf_counter() - started, 3),
                     }
             log.info("gallery index rebuilt", extra=self.last_build)
-        except Exception:  # a failed build leaves the current (exact) index serving
+        except Exception:  # a failed build leaves the current index serving; retried later
             log.exception("gallery index rebuild failed")
 
     def _saved_if_fit(self, count: int) -> VectorIndex | None:
