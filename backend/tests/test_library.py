@@ -100,8 +100,10 @@ def test_cli_enroll_index_search(model_root, lfw_dir, photo, tmp_path):
     base = [sys.executable, "-m", "likeness.cli"]
     where = ["--index-dir", str(tmp_path / "g")]
 
-    def run(*args):
-        done = subprocess.run([*base, *args, *where], env=env, capture_output=True, text=True)
+    def run(*args, **extra_env):
+        done = subprocess.run(
+            [*base, *args, *where], env={**env, **extra_env}, capture_output=True, text=True
+        )
         assert done.returncode in (0, 1), done.stderr
         return done
 
@@ -111,8 +113,17 @@ def test_cli_enroll_index_search(model_root, lfw_dir, photo, tmp_path):
     folder = tmp_path / "photos" / "Hans Blix"
     folder.mkdir(parents=True)
     (folder / "a.jpg").write_bytes(photo("Hans_Blix", 1).read_bytes())
-    done = run("index", str(tmp_path / "photos"), "--person-from-folder", "--json")
-    assert json.loads(done.stdout)["indexed"] == 1
+    # two faces > exact_max 1: the HNSW index is built in the background and the
+    # command waits for it before it exits
+    done = run(
+        "index",
+        str(tmp_path / "photos"),
+        "--person-from-folder",
+        "--json",
+        LIKENESS_GALLERY_EXACT_MAX="1",
+    )
+    body = json.loads(done.stdout)
+    assert body["indexed"] == 1 and body["gallery"]["index_kind"] == "hnsw"
     done = run("search", str(photo("Wen_Jiabao", 2)), "--json")
     assert json.loads(done.stdout)["identity"]["name"] == "Wen Jiabao"
     done = run("search", str(photo("Hans_Blix", 2)))

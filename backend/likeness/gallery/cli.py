@@ -37,6 +37,14 @@ def cmd_index(args: argparse.Namespace) -> int:
             person_from_folder=args.person_from_folder,
             progress_bar=not args.json and sys.stderr.isatty(),
         )
+        if not lib.wait(0):
+            print(
+                f"Building the search index for {lib.stats()['faces']} faces; "
+                "waiting for it to finish (Ctrl-C is safe: it is rebuilt on next open).",
+                file=sys.stderr,
+                flush=True,
+            )
+            lib.wait()
         body = report.as_dict()
         body["gallery"] = lib.stats()
     if args.json:
