@@ -231,6 +231,13 @@ def run(size: int, kind: str, args) -> list[dict]:
     del flat
     gc.collect()
 
+    def sweep(name, index, build, nbytes, settings) -> None:
+        """One row per search setting ``(label, params)`` of a built index."""
+        for label, params in settings:
+            p50, p99, found = latency(index, queries, 10, params)
+            r1, r10 = recall(found, truth, 1), recall(found, truth, 10)
+            results.append(row(name, size, kind, build, nbytes, p50, p99, r1, r10, label, found))
+
     if "hnsw" in args.indexes:
         for m in args.hnsw_m:
             faiss.omp_set_num_threads(threads)
@@ -239,25 +246,14 @@ def run(size: int, kind: str, args) -> list[dict]:
             hnsw.hnsw.efConstruction = args.ef_construction
             hnsw.add(base)
             build = time.perf_counter() - start
-            nbytes = index_bytes(hnsw) + size * 16  # + id map
-            for ef in args.ef_search:
-                params = faiss.SearchParametersHNSW(efSearch=ef)
-                p50, p99, found = latency(hnsw, queries, 10, params)
-                results.append(
-                    row(
-                        f"hnsw{m}",
-                        size,
-                        kind,
-                        build,
-                        nbytes,
-                        p50,
-                        p99,
-                        recall(found, truth, 1),
-                        recall(found, truth, 10),
-                        f"efSearch={ef} efConstruction={args.ef_construction}",
-                        found,
-                    )
+            settings = [
+                (
+                    f"efSearch={ef} efConstruction={args.ef_construction}",
+                    faiss.SearchParametersHNSW(efSearch=ef),
                 )
+                for ef in args.ef_search
+            ]
+            sweep(f"hnsw{m}", hnsw, build, index_bytes(hnsw) + size * 16, settings)  # + id map
             del hnsw
             gc.collect()
 
@@ -272,25 +268,11 @@ def run(size: int, kind: str, args) -> list[dict]:
             ivf.train(train)
             ivf.add_with_ids(base, np.arange(size, dtype=np.int64))
             build = time.perf_counter() - start
-            nbytes = index_bytes(ivf)
-            for nprobe in args.nprobe:
-                params = faiss.SearchParametersIVF(nprobe=nprobe)
-                p50, p99, found = latency(ivf, queries, 10, params)
-                results.append(
-                    row(
-                        f"ivf{nlist},flat",
-                        size,
-                        kind,
-                        build,
-                        nbytes,
-                        p50,
-                        p99,
-                        recall(found, truth, 1),
-                        recall(found, truth, 10),
-                        f"nprobe={nprobe}",
-                        found,
-                    )
-                )
+            settings = [
+                (f"nprobe={nprobe}", faiss.SearchParametersIVF(nprobe=nprobe))
+                for nprobe in args.nprobe
+            ]
+            sweep(f"ivf{nlist},flat", ivf, build, index_bytes(ivf), settings)
             del ivf
             gc.collect()
     return results
