@@ -228,13 +228,9 @@ def test_writer_killed_mid_write_leaves_db_and_index_in_agreement(db_url, tmp_pa
 
 
 # --- background rebuilds ------------------------------------------------------------
-def test_rebuild_runs_in_the_background_and_catches_up_with_writes(db_url, tmp_path, monkeypatch):
-    path = tmp_path / "gallery.faiss"
-    database, gallery = open_gallery(db_url, path, exact_max=20)
-    vectors = unit(30, seed=11)
-    gallery.add_images([new_image(vectors[i : i + 1], f"i{i}") for i in range(20)])
-    assert gallery.index.kind == "flat" and gallery.last_build is None
-
+@pytest.fixture
+def held_build(monkeypatch):
+    """Index builds wait for ``release``; ``started`` is set when one begins."""
     started, release = threading.Event(), threading.Event()
     original = VectorIndex.build.__func__
 
@@ -244,6 +240,20 @@ def test_rebuild_runs_in_the_background_and_catches_up_with_writes(db_url, tmp_p
         return original(cls, config, ids, vectors)
 
     monkeypatch.setattr(VectorIndex, "build", classmethod(slow_build))
+    yield started, release
+    release.set()
+
+
+def test_rebuild_runs_in_the_background_and_catches_up_with_writes(
+    db_url, tmp_path, held_build, monkeypatch
+):
+    path = tmp_path / "gallery.faiss"
+    database, gallery = open_gallery(db_url, path, exact_max=20)
+    vectors = unit(30, seed=11)
+    gallery.add_images([new_image(vectors[i : i + 1], f"i{i}") for i in range(20)])
+    assert gallery.index.kind == "flat" and gallery.last_build is None
+
+    started, release = held_build
     # crossing exact_max returns at once: the build waits in its thread
     gallery.add_images([new_image(vectors[i : i + 1], f"i{i}") for i in range(20, 25)])
     assert started.wait(10) and not gallery.wait(0)
@@ -291,18 +301,10 @@ def test_a_second_process_loads_the_first_ones_build(db_url, tmp_path, monkeypat
     db2.dispose()
 
 
-def test_clearing_during_a_build_discards_it(db_url, tmp_path, monkeypatch):
+def test_clearing_during_a_build_discards_it(db_url, tmp_path, held_build):
     path = tmp_path / "gallery.faiss"
     database, gallery = open_gallery(db_url, path, exact_max=5)
-    started, release = threading.Event(), threading.Event()
-    original = VectorIndex.build.__func__
-
-    def slow_build(cls, config, ids, vectors):
-        started.set()
-        assert release.wait(30)
-        return original(cls, config, ids, vectors)
-
-    monkeypatch.setattr(VectorIndex, "build", classmethod(slow_build))
+    started, release = held_build
     gallery.add_images([new_image(unit(8, seed=13), "many")])
     assert started.wait(10)
     gallery.clear()
