@@ -84,19 +84,13 @@ class SearchResult:
 
 
 @dataclass
-class Rejection:
-    index: int
-    source: str
-    code: str
-    message: str
+class Rejection(Failure):
+    """A photo refused at enrolment: a bulk failure plus its place in the request."""
+
+    index: int = -1
 
     def as_dict(self) -> dict:
-        return {
-            "index": self.index,
-            "source": self.source,
-            "code": self.code,
-            "message": self.message,
-        }
+        return {"index": self.index, **super().as_dict()}
 
 
 @dataclass
@@ -321,11 +315,13 @@ class FaceRecognitionLibrary:
             try:
                 item, faces = self._embed_one(source, STRICT)
             except LikenessError as error:
-                result.rejected.append(Rejection(index, label, error.code, error.message))
+                result.rejected.append(Rejection(label, error.code, error.message, index=index))
                 continue
             if self.store.face_ids_of_hash(item.content_hash, person.id) is not None:
                 result.rejected.append(
-                    Rejection(index, label, "DUPLICATE_IMAGE", "This photo is already enrolled.")
+                    Rejection(
+                        label, "DUPLICATE_IMAGE", "This photo is already enrolled.", index=index
+                    )
                 )
                 continue
             image_id = f"p{person.id}-{item.content_hash[:40]}"
