@@ -122,9 +122,7 @@ def delete_image(image_id: str):
 
 @bp.get("/gallery")
 def gallery_stats():
-    stats = library().stats()
-    stats.pop("index_path", None)
-    return jsonify(stats)
+    return jsonify(library().stats())
 
 
 def _enrol_images(max_bytes: int) -> list[bytes]:

@@ -1,25 +1,29 @@
 """The gallery: the database (source of truth) plus the vector index derived from it,
-kept in step.
+kept in step by the database's change log.
 
 Consistency rules:
 
-* Every change of faces is one database transaction that also bumps
-  ``gallery_state.generation``. Only after the commit is the in-memory index
-  patched, and the index records the generation it now reflects.
-* The index file stores that generation (and count / max id). On load, and before
-  every search (one tiny query), the database generation is compared with the
-  index's; if they differ (a crash between commit and save, or another process
-  wrote), the index is reconciled with the database by id sets: missing faces are
-  added from the stored embeddings, faces gone from the database are removed.
-* Saving is atomic (temporary file + ``os.replace``). Removals are saved at once so
-  erased embeddings do not linger in the file.
+* Every change of faces is one database transaction that bumps
+  ``gallery_state.generation`` and appends a row to ``gallery_changes`` (the face
+  ids it added and removed, ``seq`` = the new generation). Ids are never reused.
+* Every index records the generation it reflects (and the gallery's random
+  ``instance`` id). Before every search (one tiny query) and before every save, a
+  process that is behind replays the log from the generation it reflects: removals
+  at once, additions read from the database. Replay is idempotent (an id already
+  present is not added twice, an absent one is not removed), so a snapshot taken
+  at any moment converges. A log that cannot bridge the gap (pruned, or a gap)
+  means a full rebuild from the database.
+* The index file is written by one process at a time, under a lock beside it,
+  and only after bringing the index to the database's newest generation, so a
+  stale process can never put an erased vector back. Saving is atomic (temporary
+  file + ``os.replace``); a removal is saved before the call that made it returns.
 
 Rebuilds (the gallery outgrew exact search, or too many removed faces linger in
 the approximate index) run in a background thread: writes and searches go on
 against the current index, which stays exact and complete; the new index is built
-from a snapshot, brought up to date by id sets and swapped in. One build at a time
-per index file across processes (an ``flock`` beside it): a process that waited
-for another's build loads that file instead of building again.
+from a snapshot, brought up to date and swapped in. One build at a time per index
+file across processes (a second lock file, so saves never wait for a build): a
+process that waited for another's build loads that file instead of building again.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from likeness.errors import IndexNotFoundError
+from likeness.errors import IndexNotFoundError, ValidationError
 from likeness.gallery.index import IndexConfig, VectorIndex
 from likeness.gallery.store import Change, FaceInfo, GalleryStore, NewImage
 
@@ -79,6 +83,10 @@ class Hit:
         }
 
 
+class _LogGap(Exception):
+    """The change log cannot bring an index to the wanted generation."""
+
+
 class Gallery:
     """Thread-safe within a process; several processes may share one database."""
 
@@ -99,15 +107,20 @@ class Gallery:
         self._builder: threading.Thread | None = None
         self._epoch = 0  # bumped whenever the index is replaced other than by a build
         self.last_build: dict | None = None
-        self.index = VectorIndex(config)
-        self.index.meta = {"generation": -1}
         self.last_reconcile: dict | None = None
         self.store.ensure_state()
+        self.instance = self.store.instance()
+        self.index = self._empty(-1)
+
+    def _empty(self, generation: int, kind: str | None = None) -> VectorIndex:
+        index = VectorIndex(self.config, kind)
+        index.meta = {"generation": generation, "instance": self.instance}
+        return index
 
     # -- opening / persistence ---------------------------------------------------
     def open(self) -> Gallery:
-        """Load the saved index if there is one (and reconcile it), else build from
-        the database."""
+        """Load the saved index if there is a usable one (and bring it up to date),
+        else build from the database."""
         try:
             self.load()
         except IndexNotFoundError:
@@ -118,26 +131,41 @@ class Gallery:
     def generation(self) -> int:
         return int(self.index.meta.get("generation", -1))
 
-    def load(self) -> dict:
-        """Read the index file and bring it up to the database's state."""
+    def _read_file(self) -> VectorIndex:
+        """The saved index, if it is this gallery's and fits the config."""
         if self.index_path is None:
             raise IndexNotFoundError("This gallery has no index file.")
+        loaded = VectorIndex.load(self.index_path, self.config)
+        if loaded.meta.get("instance") != self.instance:
+            raise IndexNotFoundError(f"{self.index_path} belongs to another gallery.")
+        return loaded
+
+    def load(self) -> dict:
+        """Read the index file and bring it up to the database's state."""
         with self._lock:
-            loaded = VectorIndex.load(self.index_path, self.config)
-            if loaded.config.dim != self.config.dim:
-                loaded = VectorIndex(self.config)
-            self.index = loaded
+            self.index = self._read_file()
             self._epoch += 1
-            report = self.sync(force=True)
+            report = self._sync_locked(force=True)
             if report["added"] or report["removed"] or self.index.needs_rebuild:
-                self._maybe_rebuild()
                 self.save()
+                self._maybe_rebuild()
             return report
 
     def save(self) -> None:
+        """Write the index file: under the cross-process lock, after catching up with
+        the database, so no process ever writes an older state over a newer one."""
         if self.index_path is None:
             return
-        with self._lock:
+        with self._lock, self._file_lock("lock"):
+            self._sync_locked()
+            on_disk = VectorIndex.read_meta(self.index_path)
+            if (
+                on_disk is not None
+                and on_disk.get("instance") == self.instance
+                and int(on_disk.get("generation", -1)) > self.generation
+            ):  # cannot happen after the catch-up under the lock; never go backwards
+                log.warning("index file is newer than this process; not overwritten")
+                return
             ids = self.index.ids()
             self.index.meta.update(
                 count=len(ids),
@@ -151,35 +179,41 @@ class Gallery:
         a gallery beyond exact search first gets an exact index (a copy: fast) and
         the approximate one is built in the background."""
         with self._lock:
-            generation = self.store.generation()
-            ids, vectors = self.store.embeddings()
-            if vectors is None:
-                index = VectorIndex(self.config)
-            elif self.background:
-                index = VectorIndex(self.config, "flat")
-                index.add(ids, vectors)
-            else:
-                index = VectorIndex.build(self.config, ids, vectors)
-            index.meta = {"generation": generation}
-            self.index = index
+            self.index = self._from_database(exact_first=self.background)
             self._epoch += 1
-            self.sync()  # writes that landed during the build
+            self._sync_locked(force=True)  # writes that landed during the read
             self.save()
             self._maybe_rebuild()
 
+    def _from_database(self, exact_first: bool) -> VectorIndex:
+        """Every face in the database; the generation is read FIRST, so replaying the
+        log from it afterwards (idempotent) covers whatever landed during the read."""
+        generation = self.store.generation()
+        ids, vectors = self.store.embeddings()
+        if vectors is None:
+            index = self._empty(generation)
+        elif exact_first:
+            index = self._empty(generation, "flat")
+            index.add(ids, vectors)
+        else:
+            index = VectorIndex.build(self.config, ids, vectors)
+        index.meta = {"generation": generation, "instance": self.instance}
+        return index
+
     def _maybe_rebuild(self) -> None:
-        """Start a rebuild if the index needs one (caller holds the lock)."""
-        if not self.index.needs_rebuild:
-            return
-        if not self.background:
-            self._build(self._epoch)
-            return
-        if self._builder is not None and self._builder.is_alive():
-            return  # the running build will be brought up to date when it lands
-        self._builder = threading.Thread(
-            target=self._build, args=(self._epoch,), name="likeness-index-build", daemon=True
-        )
-        self._builder.start()
+        """Start a rebuild if the index needs one."""
+        with self._lock:
+            if not self.index.needs_rebuild:
+                return
+            if not self.background:
+                self._build(self._epoch)
+                return
+            if self._builder is not None and self._builder.is_alive():
+                return  # the running build will be brought up to date when it lands
+            self._builder = threading.Thread(
+                target=self._build, args=(self._epoch,), name="likeness-index-build", daemon=True
+            )
+            self._builder.start()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a running background rebuild; True when none is running."""
@@ -190,25 +224,35 @@ class Gallery:
         return True
 
     @contextmanager
-    def _build_lock(self):
-        """Exclusive across processes for one index file (no file: no lock)."""
+    def _file_lock(self, suffix: str, blocking: bool = True):
+        """Exclusive across processes for one index file; yields False when not
+        ``blocking`` and another process holds it (no file: always True)."""
         if self.index_path is None:
-            yield
+            yield True
             return
         self.index_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.index_path.with_name(self.index_path.name + ".lock"), "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        path = self.index_path.with_name(f"{self.index_path.name}.{suffix}")
+        with open(path, "a") as handle:
             try:
-                yield
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _build(self, epoch: int) -> None:
         """Build a fresh index of the right kind without holding the lock, then
-        swap it in. Runs in the builder thread (or inline without ``background``)."""
+        swap it in. Runs in the builder thread (or inline without ``background``,
+        where a build already running in another process is not waited for: this
+        one is retried on a later write)."""
         started = time.perf_counter()
         try:
-            with self._build_lock():
+            with self._file_lock("build.lock", blocking=self.background) as mine:
+                if not mine:
+                    return
                 with self._lock:
                     if epoch != self._epoch or not self.index.needs_rebuild:
                         return
@@ -217,11 +261,15 @@ class Gallery:
                 if fresh is None:
                     with self._lock:
                         ids, vectors = self.index.vectors()  # a snapshot (copies)
+                        meta = dict(self.index.meta)
                     fresh, source = VectorIndex.build(self.config, ids, vectors), "built"
+                    fresh.meta = meta
                 with self._lock:
                     if epoch != self._epoch:
                         return  # cleared or reloaded meanwhile: the build is stale
-                    self._catch_up(fresh)
+                    self._sync_locked()
+                    if not self._bring_to(fresh, self.generation):
+                        return  # the log cannot bridge it: retried on a later write
                     self.index = fresh
                     self.save()
                     self.last_build = {
@@ -236,62 +284,99 @@ class Gallery:
 
     def _saved_if_fit(self, count: int) -> VectorIndex | None:
         """The saved index, when another process has just built one that fits."""
-        if self.index_path is None:
-            return None
         try:
-            saved = VectorIndex.load(self.index_path, self.config)
+            saved = self._read_file()
         except (IndexNotFoundError, OSError, ValueError):
             return None
         if saved.kind != saved.kind_for(count) or saved.needs_rebuild:
             return None
         return saved
 
-    def _catch_up(self, fresh: VectorIndex) -> None:
-        """Make ``fresh`` hold exactly the current index's faces (caller holds the
-        lock): writes that landed while it was being built."""
-        current, built = self.index.ids(), fresh.ids()
-        extra = np.setdiff1d(built, current, assume_unique=True)
-        missing = np.setdiff1d(current, built, assume_unique=True)
-        if len(extra):
-            fresh.remove(extra)
-        if len(missing):
-            ids, vectors = self.store.embeddings(missing)
-            if vectors is not None:
-                fresh.add(ids, vectors)
-        fresh.meta = dict(self.index.meta)
-
     # -- consistency --------------------------------------------------------------
     def sync(self, force: bool = False) -> dict:
-        """Bring the index to the database's current state if the generations
-        differ (or always with ``force``). Cheap when nothing changed."""
+        """Bring the index to the database's newest generation (cheap when nothing
+        changed); start a rebuild if the index then needs one."""
         with self._lock:
-            generation = self.store.generation()  # read BEFORE the ids: conservative
+            report = self._sync_locked(force)
+        if report["added"] or report["removed"]:
+            self._maybe_rebuild()
+        return report
+
+    def _sync_locked(self, force: bool = False) -> dict:
+        with self._lock:
+            generation = self.store.generation()
             if not force and generation == self.generation:
                 return {"added": 0, "removed": 0, "generation": generation}
-            db_ids = self.store.face_ids()
-            index_ids = self.index.ids()
-            missing = np.setdiff1d(db_ids, index_ids, assume_unique=True)
-            extra = np.setdiff1d(index_ids, db_ids, assume_unique=True)
-            if len(extra):
-                self.index.remove(extra)
-            if len(missing):
-                ids, vectors = self.store.embeddings(missing)
-                if vectors is not None:
-                    self.index.add(ids, vectors)
-            self.index.meta["generation"] = generation
-            report = {
-                "added": int(len(missing)),
-                "removed": int(len(extra)),
-                "generation": generation,
-            }
-            if len(missing) or len(extra):
-                log.info("gallery index reconciled with the database", extra=report)
-                self._maybe_rebuild()
+            try:
+                report = self._replay(self.index)
+            except _LogGap as gap:
+                log.info("gallery index rebuilt from the database", extra={"why": str(gap)})
+                before = self.index.ids()
+                self.index = self._from_database(exact_first=True)
+                self._epoch += 1
+                report = self._replay(self.index)
+                after = self.index.ids()
+                report["added"] = int(len(np.setdiff1d(after, before)))
+                report["removed"] = int(len(np.setdiff1d(before, after)))
+            if report["added"] or report["removed"]:
+                log.info("gallery index caught up with the database", extra=report)
             self.last_reconcile = report
             return report
 
+    def _replay(self, index: VectorIndex, target: int | None = None) -> dict:
+        """Apply the change log to ``index`` from the generation it reflects up to
+        ``target`` (default: the newest). Raises ``_LogGap`` if the log cannot."""
+        current = int(index.meta.get("generation", -1))
+        if current < 0:
+            raise _LogGap("the index reflects no generation")
+        pending: set[int] = set()
+        removed = 0
+        while target is None or current < target:
+            entries = self.store.changes_since(current)
+            if target is not None:
+                entries = [entry for entry in entries if entry.seq <= target]
+            if not entries:
+                break
+            for entry in entries:
+                if entry.seq != current + 1:
+                    raise _LogGap(f"the change log has no entry {current + 1}")
+                if entry.cleared:
+                    removed += index.ntotal
+                    index.reset("flat")
+                    pending.clear()
+                if len(entry.removed):
+                    removed += index.remove(entry.removed)
+                    pending.difference_update(entry.removed.tolist())
+                pending.update(entry.added.tolist())
+                current = entry.seq
+        if target is not None and current != target:
+            raise _LogGap(f"the change log ends at {current}, not {target}")
+        added = 0
+        if pending:
+            wanted = np.fromiter(pending, np.int64, len(pending))
+            wanted = wanted[~index.contains(wanted)]  # idempotent: never twice
+            if len(wanted):
+                ids, vectors = self.store.embeddings(wanted)
+                if vectors is not None:
+                    index.add(ids, vectors)
+                    added = len(ids)
+        index.meta["generation"] = current
+        index.meta["instance"] = self.instance
+        return {"added": int(added), "removed": int(removed), "generation": current}
+
+    def _bring_to(self, fresh: VectorIndex, generation: int) -> bool:
+        """Bring a built or loaded index to ``generation`` (caller holds the lock)."""
+        if int(fresh.meta.get("generation", -1)) > generation:
+            return False
+        try:
+            self._replay(fresh, generation)
+        except _LogGap:
+            return False
+        return True
+
     def apply(self, change: Change, save: bool | None = None) -> None:
-        """Patch the index after a committed change."""
+        """Patch the index after a committed change: directly when it is the next
+        generation, else by replaying the log (another thread or process wrote)."""
         with self._lock:
             if change.generation == self.generation + 1:
                 if change.removed_ids:
@@ -299,15 +384,22 @@ class Gallery:
                 if change.added_ids:
                     self.index.add(change.added_ids, np.vstack(change.added_vectors))
                 self.index.meta["generation"] = change.generation
-            else:  # someone else wrote in between: reconcile by id sets
-                self.sync(force=True)
-            self._maybe_rebuild()
+            elif change.generation > self.generation:
+                self._sync_locked(force=True)
             wanted = self.autosave if save is None else save
             if wanted or change.removed_ids:  # erased embeddings must leave the file now
                 self.save()
+        self._maybe_rebuild()
 
     # -- writes ------------------------------------------------------------------
     def add_images(self, images: list[NewImage], save: bool | None = None) -> list[list[int]]:
+        for image in images:
+            for face in image.faces:
+                if np.asarray(face.embedding).reshape(-1).shape[0] != self.config.dim:
+                    raise ValidationError(
+                        f"An embedding has {np.asarray(face.embedding).size} values; this "
+                        f"gallery's have {self.config.dim}."
+                    )
         change, per_image = self.store.add_images(images)
         self.apply(change, save)
         return per_image
@@ -325,9 +417,9 @@ class Gallery:
     def clear(self) -> Change:
         change = self.store.clear()
         with self._lock:
-            self.index = VectorIndex(self.config)
-            self.index.meta = {"generation": change.generation}
-            self._epoch += 1
+            if change.generation > self.generation:
+                self.index = self._empty(change.generation)
+                self._epoch += 1
             self.save()
         return change
 
@@ -393,6 +485,5 @@ class Gallery:
                 index_kind=self.index.kind,
                 index_faces=self.index.ntotal,
                 generation=self.generation,
-                index_path=str(self.index_path) if self.index_path else None,
             )
         return counts

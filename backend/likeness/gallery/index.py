@@ -31,7 +31,7 @@ import numpy as np
 from likeness.errors import IndexNotFoundError
 from likeness.settings import Settings
 
-FORMAT = 1
+FORMAT = 2  # 2: metadata carries the gallery instance; files of format 1 are rebuilt
 
 
 def _default(name: str):
@@ -61,8 +61,12 @@ class IndexConfig:
 
 
 def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:
-    matrix = np.ascontiguousarray(np.asarray(vectors, np.float32).reshape(-1, dim))
-    return matrix
+    matrix = np.asarray(vectors, np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix.reshape(1, -1)
+    if matrix.ndim != 2 or matrix.shape[1] != dim:
+        raise ValueError(f"vectors of shape {matrix.shape} do not fit an index of {dim} values")
+    return np.ascontiguousarray(matrix)
 
 
 class VectorIndex:
@@ -89,6 +93,13 @@ class VectorIndex:
         self._labels = np.zeros(0, np.int64)  # hnsw: internal position -> face id
         self._deleted: set[int] = set()  # hnsw: internal positions of removed faces
         self._params = None
+
+    def reset(self, kind: str | None = None) -> None:
+        """Empty the index (of ``kind``, default the same); the metadata stays."""
+        with self._lock:
+            if kind is not None:
+                self.kind = kind
+            self._reset()
 
     def kind_for(self, count: int) -> str:
         return "flat" if count <= self.config.exact_max else "hnsw"
@@ -121,6 +132,20 @@ class VectorIndex:
             live = np.ones(len(self._labels), bool)
             live[list(self._deleted)] = False
             return np.sort(self._labels[live])
+
+    def contains(self, ids) -> np.ndarray:
+        """A boolean mask: which of ``ids`` are live in the index."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        with self._lock:
+            if self.kind == "flat":
+                present = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            elif self._deleted:
+                live = np.ones(len(self._labels), bool)
+                live[list(self._deleted)] = False
+                present = self._labels[live]
+            else:
+                present = self._labels
+            return np.isin(ids, present)
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of every live face, for a rebuild."""
@@ -269,20 +294,41 @@ class VectorIndex:
         except OSError:
             pass
 
+    @staticmethod
+    def read_meta(path: str | os.PathLike[str]) -> dict | None:
+        """The metadata of a saved index (only its small header is read), or None."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(bytes(data["header"]).decode())
+        except (OSError, ValueError, KeyError):
+            return None
+        return header.get("meta") if header.get("format") == FORMAT else None
+
     @classmethod
     def load(cls, path: str | os.PathLike[str], config: IndexConfig) -> VectorIndex:
+        """A saved index; ``IndexNotFoundError`` when there is none or it cannot serve
+        this config (unknown format, other dimension, unreadable): rebuild then."""
         path = Path(path)
         if not path.is_file():
             raise IndexNotFoundError(f"No saved index at {path}.")
-        with np.load(path, allow_pickle=False) as data:
-            header = json.loads(bytes(data["header"]).decode())
-            if header.get("format") != FORMAT:
-                raise IndexNotFoundError(f"{path} has an unknown format {header.get('format')}.")
-            index = cls(config, header["kind"])
-            index._index = faiss.deserialize_index(data["index"])
-            index.meta = header.get("meta", {})
-            if index.kind == "hnsw":
-                index._index.hnsw.efSearch = config.ef_search
-                index._labels = data["labels"].astype(np.int64)
-                index._deleted = set(data["deleted"].tolist())
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(bytes(data["header"]).decode())
+                if header.get("format") != FORMAT:
+                    raise IndexNotFoundError(f"{path} has another format ({header.get('format')}).")
+                index = cls(config, header["kind"])
+                index._index = faiss.deserialize_index(data["index"])
+                index.meta = header.get("meta", {})
+                if index._index.d != config.dim:
+                    raise IndexNotFoundError(
+                        f"{path} holds {index._index.d}-value vectors; {config.dim} are needed."
+                    )
+                if index.kind == "hnsw":
+                    index._index.hnsw.efSearch = config.ef_search
+                    index._labels = data["labels"].astype(np.int64)
+                    index._deleted = set(data["deleted"].tolist())
+        except IndexNotFoundError:
+            raise
+        except Exception as exc:  # a damaged file is rebuilt from the database
+            raise IndexNotFoundError(f"{path} cannot be read ({exc}).") from exc
         return index

@@ -1,9 +1,12 @@
-"""The gallery in the database: persons, images, faces (embeddings), and the
-generation counter bumped in the same transaction as every change of faces.
-The database is the source of truth; the vector index is derived from it."""
+"""The gallery in the database: persons, images, faces (embeddings), the
+generation counter bumped in the same transaction as every change of faces, and
+the change log (``gallery_changes``) that records, in that same transaction, which
+face ids the change added and removed. The database is the source of truth; the
+vector index is derived from it by replaying the log. Ids are never reused."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -19,9 +22,27 @@ from likeness.errors import (
     PersonNotFoundError,
 )
 from likeness.storage import Database
-from likeness.storage.models import GalleryFace, GalleryImage, GalleryPerson, GalleryState
+from likeness.storage.models import (
+    GalleryChange,
+    GalleryFace,
+    GalleryImage,
+    GalleryPerson,
+    GalleryState,
+)
 
 STATE_ID = 1
+#: Change-log rows kept; a process further behind than this rebuilds its index from
+#: the database instead of replaying.
+LOG_KEEP = 100_000
+_PRUNE_EVERY = 1_000
+
+
+def ids_to_bytes(ids) -> bytes:
+    return np.asarray(list(ids), "<i8").tobytes()
+
+
+def ids_from_bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, "<i8").astype(np.int64)
 
 
 def to_bytes(vector: np.ndarray) -> bytes:
@@ -62,6 +83,16 @@ class Change:
     removed_ids: list[int] = field(default_factory=list)
     image_ids: list[str] = field(default_factory=list)
     person_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class LogEntry:
+    """One replayable row of the change log."""
+
+    seq: int
+    added: np.ndarray
+    removed: np.ndarray
+    cleared: bool
 
 
 @dataclass
@@ -110,9 +141,11 @@ class GalleryStore:
             query = query.with_for_update()
         state = session.scalars(query).first()
         if state is None:
-            state = GalleryState(id=STATE_ID, generation=0)
+            state = GalleryState(id=STATE_ID, generation=0, instance=uuid.uuid4().hex)
             session.add(state)
             session.flush()
+        elif state.instance is None:
+            state.instance = uuid.uuid4().hex
         return state
 
     def ensure_state(self) -> int:
@@ -147,7 +180,7 @@ class GalleryStore:
             .values(generation=GalleryState.generation + 1)
         )
         if result.rowcount == 0:
-            session.add(GalleryState(id=STATE_ID, generation=1))
+            session.add(GalleryState(id=STATE_ID, generation=1, instance=uuid.uuid4().hex))
             session.flush()
         state = self._state(session)
         session.refresh(state)
@@ -163,6 +196,46 @@ class GalleryStore:
                 select(GalleryState.generation).where(GalleryState.id == STATE_ID)
             )
             return int(value or 0)
+
+    def instance(self) -> str | None:
+        """The gallery's random id (an index file of another gallery is not trusted)."""
+        with self.db.session() as session:
+            return session.scalar(select(GalleryState.instance).where(GalleryState.id == STATE_ID))
+
+    # -- change log ------------------------------------------------------------------
+    def _log(self, session: Session, change: Change, cleared: bool = False) -> None:
+        """Append ``change`` to the log inside its own transaction."""
+        session.add(
+            GalleryChange(
+                seq=change.generation,
+                added=ids_to_bytes(change.added_ids),
+                removed=ids_to_bytes(change.removed_ids),
+                cleared=cleared,
+            )
+        )
+        if change.generation % _PRUNE_EVERY == 0:
+            session.execute(
+                delete(GalleryChange).where(GalleryChange.seq <= change.generation - LOG_KEEP)
+            )
+
+    def changes_since(self, generation: int, limit: int = 10_000) -> list[LogEntry]:
+        """Log rows after ``generation``, oldest first (at most ``limit``)."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(
+                    GalleryChange.seq,
+                    GalleryChange.added,
+                    GalleryChange.removed,
+                    GalleryChange.cleared,
+                )
+                .where(GalleryChange.seq > int(generation))
+                .order_by(GalleryChange.seq)
+                .limit(limit)
+            ).all()
+        return [
+            LogEntry(int(seq), ids_from_bytes(a), ids_from_bytes(r), bool(c))
+            for seq, a, r, c in rows
+        ]
 
     # -- persons ---------------------------------------------------------------
     def create_person(self, name: str, metadata: dict | None = None) -> PersonInfo:
@@ -323,6 +396,7 @@ class GalleryStore:
             for person_id in persons:
                 self._refresh_person(session, person_id)
             change.person_ids = sorted(persons)
+            self._log(session, change)
         return change, per_image
 
     def _delete_images(self, session: Session, image_pks: list[int], change: Change) -> None:
@@ -349,6 +423,7 @@ class GalleryStore:
             if person_id is not None:
                 self._refresh_person(session, person_id)
                 change.person_ids = [person_id]
+            self._log(session, change)
         return change
 
     def remove_person(self, person_id: int) -> Change:
@@ -373,6 +448,7 @@ class GalleryStore:
             change.removed_ids.extend(stray)
             session.execute(delete(GalleryFace).where(GalleryFace.person_id == person.id))
             session.delete(person)
+            self._log(session, change)
         return change
 
     def clear(self) -> Change:
@@ -385,6 +461,7 @@ class GalleryStore:
             session.execute(delete(GalleryPerson))
             state = self._state(session)
             state.model_pack = state.model_version = None
+            self._log(session, Change(generation), cleared=True)
         return change
 
     # -- reading for the index and for answers ----------------------------------

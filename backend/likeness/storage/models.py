@@ -4,14 +4,53 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from likeness.storage.db import Base
+
+#: SQLite reuses the highest rowid after a delete unless a table says AUTOINCREMENT.
+#: Ids of faces, images, persons and votes are never reused (an index or a client
+#: that still holds an old id must never find someone else under it).
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """One rule on every database: stored as UTC, read back as an aware UTC datetime
+    (SQLite returns naive values, PostgreSQL values in the session's time zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
 
 
 class Verification(Base):
@@ -21,7 +60,7 @@ class Verification(Base):
     __tablename__ = "verifications"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     model_pack: Mapped[str] = mapped_column(String(64))
     model_version: Mapped[str] = mapped_column(String(64))  # recogniser file SHA-256
     similarity: Mapped[float] = mapped_column(Float)
@@ -51,13 +90,14 @@ class Feedback(Base):
     record stands alone; the link is cleared if the verification is deleted."""
 
     __tablename__ = "feedback"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     verification_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("verifications.id", ondelete="SET NULL"), unique=True
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     model_pack: Mapped[str] = mapped_column(String(64))
     model_version: Mapped[str] = mapped_column(String(64))
     similarity: Mapped[float] = mapped_column(Float)
@@ -73,7 +113,6 @@ class Feedback(Base):
 
 
 # --- gallery (1:N search) -------------------------------------------------------
-from sqlalchemy import JSON, BigInteger  # noqa: E402  (gallery block appended on its own)
 
 
 class GalleryPerson(Base):
@@ -81,13 +120,14 @@ class GalleryPerson(Base):
     embeddings (float32 bytes), kept up to date on enrolment and removal."""
 
     __tablename__ = "gallery_persons"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(255), index=True)
     meta: Mapped[dict | None] = mapped_column("metadata", JSON, nullable=True)
     centroid: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     face_count: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class GalleryImage(Base):
@@ -96,6 +136,7 @@ class GalleryImage(Base):
     skip files it has already done."""
 
     __tablename__ = "gallery_images"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     image_id: Mapped[str] = mapped_column(String(255), unique=True)
@@ -107,7 +148,7 @@ class GalleryImage(Base):
     meta: Mapped[dict | None] = mapped_column("metadata", JSON, nullable=True)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class GalleryFace(Base):
@@ -115,6 +156,7 @@ class GalleryFace(Base):
     detection. ``id`` is the face's id in the vector index."""
 
     __tablename__ = "gallery_faces"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     image_pk: Mapped[int] = mapped_column(
@@ -127,7 +169,7 @@ class GalleryFace(Base):
     det_score: Mapped[float] = mapped_column(Float)
     norm: Mapped[float] = mapped_column(Float)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class GalleryState(Base):
@@ -139,5 +181,23 @@ class GalleryState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: A random id given to the gallery when its state row is made: an index file of
+    #: another database (or of a gallery dropped and made again) is never trusted.
+    instance: Mapped[str | None] = mapped_column(String(32), nullable=True)
     model_pack: Mapped[str | None] = mapped_column(String(64), nullable=True)
     model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class GalleryChange(Base):
+    """The gallery's change log: one row per committed change of faces, written in
+    the same transaction, ``seq`` being the generation that change produced. Every
+    process brings its index up to date by replaying the rows after the generation
+    it reflects (face ids only: no embeddings live here)."""
+
+    __tablename__ = "gallery_changes"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    added: Mapped[bytes] = mapped_column(LargeBinary)  # int64 face ids, little-endian
+    removed: Mapped[bytes] = mapped_column(LargeBinary)
+    cleared: Mapped[bool] = mapped_column(Boolean, default=False)  # every face removed first
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
