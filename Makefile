@@ -59,9 +59,10 @@ test: install frontend/node_modules ## install everything and run every test (ne
 	LIKENESS_TEST_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_TEST_LFW_DIR=$(LFW_DIR) \
 	  $(BIN)/pytest backend/tests eval/tests -q
 
-lint: install ## ruff
-	$(BIN)/ruff check backend
-	$(BIN)/ruff format --check backend
+lint: install frontend/node_modules ## ruff (backend, eval) and ESLint (web app); CI runs it
+	$(BIN)/ruff check backend eval
+	$(BIN)/ruff format --check backend eval
+	npm --prefix frontend run --silent lint
 
 bench: install ## API vs engine latency and 1 vs 2 worker throughput (buffalo_s)
 	$(PY) backend/benchmarks/bench_api.py --model-root $(TEST_MODEL_ROOT) --lfw-dir $(LFW_DIR)

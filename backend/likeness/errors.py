@@ -52,6 +52,31 @@ class ValidationError(LikenessError):
     default_message = "The request is not valid."
 
 
+class InvalidJsonError(ValidationError):
+    code = "INVALID_JSON"
+    default_message = "The body is not valid JSON."
+
+
+class InvalidTextError(ValidationError):
+    code = "INVALID_TEXT"
+    default_message = "Text must be valid Unicode (no lone surrogates)."
+
+
+class MetadataTooLargeError(ValidationError):
+    code = "METADATA_TOO_LARGE"
+    default_message = "The metadata is too large or nested too deeply."
+
+
+class ThresholdTooLowError(ValidationError):
+    code = "THRESHOLD_TOO_LOW"
+    default_message = "The threshold may be raised, not lowered below the server's."
+
+
+class TooManyPartsError(ValidationError):
+    code = "TOO_MANY_PARTS"
+    default_message = "The form has too many parts."
+
+
 class MissingFieldError(ValidationError):
     code = "MISSING_FIELD"
     default_message = "A required field is missing."
@@ -105,6 +130,11 @@ class ImageTooManyPixelsError(ImageLoadError):
     default_message = "The image has too many pixels."
 
 
+class ImageTooComplexError(ImageLoadError):
+    code = "IMAGE_TOO_COMPLEX"
+    default_message = "The image would take too long to decode."
+
+
 class ImageTooSmallError(ImageLoadError):
     code = "IMAGE_TOO_SMALL"
     default_message = "The image is too small to hold a face."
@@ -118,6 +148,23 @@ class FaceError(LikenessError):
 class NoFaceError(FaceError):
     code = "NO_FACE"
     default_message = "No face was found in the image."
+
+
+class FaceMismatchError(FaceError):
+    code = "FACE_MISMATCH"
+    default_message = "The face does not match the person's enrolled faces."
+
+
+class NoPhotoAcceptedError(FaceError):
+    """No photo of an enrolment was accepted; nothing was stored. ``rejected``
+    holds the reason for each photo."""
+
+    code = "NO_PHOTO_ACCEPTED"
+    default_message = "No photo was enrolled."
+
+    def __init__(self, message: str | None = None, *, rejected: list | None = None) -> None:
+        super().__init__(message, field="image")
+        self.rejected = list(rejected or [])
 
 
 class MultipleFacesError(FaceError):

@@ -24,15 +24,18 @@ from likeness.engine import FaceEngine
 from likeness.errors import (
     ImageNotFoundError,
     LikenessError,
+    NoPhotoAcceptedError,
     NotFoundError,
     PersonNotFoundError,
     ValidationError,
 )
+from likeness.gallery import enrolment
 from likeness.gallery.bulk import BulkIndexer, BulkReport, Failure
 from likeness.gallery.faces import ALL, ONE, STRICT, ImageSource, list_images, prepare
 from likeness.gallery.gallery import INDEX_FILE, Gallery, Hit
 from likeness.gallery.index import IndexConfig
 from likeness.gallery.store import GalleryStore, NewFace, NewImage, PersonInfo
+from likeness.gallery.validation import check_metadata, check_name
 from likeness.imaging import ImageLimits
 from likeness.settings import Settings, load_settings
 from likeness.storage import Database
@@ -214,6 +217,7 @@ class FaceRecognitionLibrary:
             existing = self.store.face_ids_of_hash(digest, person_id)
             if existing is not None:
                 return existing
+        metadata = check_metadata(metadata)
         item, faces = self._embed_one(image, ONE if person_id is not None else ALL)
         new = NewImage(
             content_hash=item.content_hash,
@@ -284,9 +288,7 @@ class FaceRecognitionLibrary:
 
     # -- persons ------------------------------------------------------------------
     def create_person(self, name: str, metadata: dict | None = None) -> PersonInfo:
-        if not name or not name.strip():
-            raise ValidationError("A person needs a name.", field="name")
-        return self.store.create_person(name.strip(), metadata)
+        return self.store.create_person(check_name(name), check_metadata(metadata))
 
     def get_person(self, person_id: int) -> PersonInfo:
         return self.store.get_person(person_id)
@@ -300,50 +302,69 @@ class FaceRecognitionLibrary:
         images: Sequence[ImageSource],
         metadata: dict | None = None,
         person_id: int | None = None,
+        *,
+        allow_mismatch: bool = False,
     ) -> EnrolmentResult:
-        """Enrol photos for a person (new unless ``person_id``). Photos with no face
-        or several faces, or unreadable ones, are rejected with a reason; the others
-        are stored (each embedding, and the person's centroid is updated)."""
+        """Enrol photos for a person (new unless ``person_id``). A photo is rejected,
+        with a reason, when it is unreadable, shows no face or several, repeats a
+        photo already enrolled or sent, or (unless ``allow_mismatch``, for a person
+        who changed a lot) does not match the person above the 1:1 threshold. The
+        others are stored and the person's centroid is updated. When no photo is
+        accepted nothing is stored (a new person is not created) and
+        ``NoPhotoAcceptedError`` carries the reasons."""
         if person_id is None:
-            person = self.create_person(name or "", metadata)
+            name, metadata = check_name(name), check_metadata(metadata)
+            template = None
         else:
             person = self.store.get_person(person_id)
-        result = EnrolmentResult(person)
-        new_images, positions = [], []
+            template = self.store.centroid(person.id)
+        plan = enrolment.Plan(self.threshold, template, allow_mismatch)
         for index, source in enumerate(images):
             label = str(source) if isinstance(source, (str, Path)) else f"image {index}"
             try:
                 item, faces = self._embed_one(source, STRICT)
             except LikenessError as error:
-                result.rejected.append(Rejection(label, error.code, error.message, index=index))
+                plan.reject(index, label, error.code, error.message)
                 continue
-            if self.store.face_ids_of_hash(item.content_hash, person.id) is not None:
-                result.rejected.append(
-                    Rejection(
-                        label, "DUPLICATE_IMAGE", "This photo is already enrolled.", index=index
-                    )
-                )
+            if person_id is not None and self.store.face_ids_of_hash(item.content_hash, person_id):
+                plan.reject(index, label, "DUPLICATE_IMAGE", "This photo is already enrolled.")
                 continue
-            image_id = f"p{person.id}-{item.content_hash[:40]}"
-            new_images.append(
-                NewImage(
-                    content_hash=item.content_hash,
-                    width=item.width,
-                    height=item.height,
-                    faces=faces,
-                    image_id=image_id,
-                    source=label,
-                    person_id=person.id,
-                )
+            plan.offer(index, label, item, faces)
+        candidates = plan.decide()
+        rejected = [Rejection(r.source, r.code, r.message, index=r.index) for r in plan.rejected]
+        if not candidates:
+            first = rejected[0].message if rejected else "no photo was sent"
+            raise NoPhotoAcceptedError(
+                f"No photo was enrolled; first reason: {first}", rejected=rejected
             )
-            positions.append((index, label))
-        if new_images:
+        new_images = [
+            NewImage(
+                content_hash=c.item.content_hash,
+                width=c.item.width,
+                height=c.item.height,
+                faces=c.faces,
+                image_id=f"p{person_id}-{c.item.content_hash[:40]}" if person_id else None,
+                source=c.label,
+                person_id=person_id,
+            )
+            for c in candidates
+        ]
+        if person_id is None:  # the person and its photos in one transaction
+            per_image = self.gallery.add_images(new_images, new_person=(name, metadata))
+            person_id = new_images[0].person_id
+        else:
             per_image = self.gallery.add_images(new_images)
-            for (index, label), new, ids in zip(positions, new_images, per_image, strict=True):
-                result.accepted.append(
-                    {"index": index, "source": label, "image_id": new.image_id, "face_id": ids[0]}
-                )
-        result.person = self.store.get_person(person.id)
+        result = EnrolmentResult(self.store.get_person(person_id), rejected=rejected)
+        for candidate, new, ids in zip(candidates, new_images, per_image, strict=True):
+            result.accepted.append(
+                {
+                    "index": candidate.index,
+                    "source": candidate.label,
+                    "image_id": new.image_id,
+                    "face_id": ids[0],
+                }
+            )
+        result.accepted.sort(key=lambda a: a["index"])
         return result
 
     # -- search -------------------------------------------------------------------

@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     match_threshold: float | None = None  # overrides the per-pack threshold
     # Input limits
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    max_image_pixels: int = Field(default=25_000_000, ge=1)  # 6000x4000 (24 Mpx) fits
+    max_jpeg_scans: int = Field(default=64, ge=1)  # progressive JPEGs have about 10
+    max_large_decodes: int = Field(default=1, ge=1)  # per process, images > 4 Mpx
     min_image_side: int = Field(default=16, ge=1)
     max_faces: int = Field(default=100, ge=1)
     # Server

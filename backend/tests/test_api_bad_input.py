@@ -6,6 +6,7 @@ cost a worker its life."""
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 import requests
@@ -143,7 +144,7 @@ def test_json_not_object_and_wrong_types(gunicorn_server):
         data=b"{not json",
         headers={"Content-Type": "application/json"},
     )
-    _expect(r, 400, "VALIDATION_ERROR")
+    _expect(r, 400, "INVALID_JSON")
 
 
 def test_image_over_byte_limit(gunicorn_server, good):
@@ -221,3 +222,79 @@ def test_unknown_route_and_method(gunicorn_server):
     _expect(
         requests.get(f"{gunicorn_server.url}/api/verify", timeout=10), 405, "METHOD_NOT_ALLOWED"
     )
+
+
+# --- issue 9: inputs that used to give 500s, or cost a worker too much ----------------
+def test_deeply_nested_json_and_lone_surrogates(gunicorn_server):
+    deep = b'{"name": "x", "metadata": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    for path in ("/api/persons", "/api/verify", "/api/feedback"):
+        r = _post(gunicorn_server, path, data=deep, headers={"Content-Type": "application/json"})
+        _expect(r, 400, "INVALID_JSON")
+    r = _post(
+        gunicorn_server,
+        "/api/persons",
+        data=b'{"name": "bad \\ud800 name"}',
+        headers={"Content-Type": "application/json"},
+    )
+    _expect(r, 400, "INVALID_TEXT")
+
+
+def test_huge_ids_and_offsets(gunicorn_server, good):
+    huge = "99999999999999999999999"
+    url = gunicorn_server.url
+    for response in (
+        requests.get(f"{url}/api/persons/{huge}", timeout=30),
+        requests.delete(f"{url}/api/persons/{huge}", timeout=30),
+        requests.get(f"{url}/api/persons/2147483648", timeout=30),
+        _post(gunicorn_server, f"/api/persons/{huge}/faces", files=_files(image=good)),
+    ):
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "PERSON_NOT_FOUND"
+    _expect(requests.get(f"{url}/api/persons?offset={huge}", timeout=30), 400, "VALIDATION_ERROR")
+
+
+def test_too_many_form_parts_is_named_as_such(gunicorn_server):
+    fields = {f"f{i}": "x" for i in range(1100)}
+    r = _post(gunicorn_server, "/api/verify", files={k: (None, v) for k, v in fields.items()})
+    _expect(r, 413, "TOO_MANY_PARTS")
+
+
+def test_metadata_is_capped(gunicorn_server):
+    body = {"name": "Big", "metadata": {"blob": "x" * 100_000}}
+    _expect(_post(gunicorn_server, "/api/persons", json=body), 400, "METADATA_TOO_LARGE")
+
+
+def test_search_threshold_may_not_be_lowered(gunicorn_server, good):
+    r = _post(gunicorn_server, "/api/search", files=_files(image=good), data={"threshold": "-1"})
+    _expect(r, 400, "THRESHOLD_TOO_LOW", "threshold")
+    r = _post(gunicorn_server, "/api/search", files=_files(image=good), data={"threshold": "0.9"})
+    assert r.status_code == 200 and r.json()["threshold"] == 0.9
+
+
+def test_enrolment_json_is_sized_before_decoding(gunicorn_server):
+    person = _post(gunicorn_server, "/api/persons", json={"name": "Sized"}).json()
+    big = "A" * (4 * (LIMIT // 3 + 100))
+    r = _post(gunicorn_server, f"/api/persons/{person['id']}/faces", json={"images": [big]})
+    _expect(r, 413, "IMAGE_TOO_LARGE", "images")
+    many = {"images": ["AAAA"] * 11}
+    _expect(
+        _post(gunicorn_server, f"/api/persons/{person['id']}/faces", json=many),
+        400,
+        "VALIDATION_ERROR",
+        "images",
+    )
+
+
+def test_progressive_jpeg_scan_bomb_is_refused(gunicorn_server, good):
+    from test_imaging import scan_bomb
+
+    r = _post(gunicorn_server, "/api/detect", files=_files(image=scan_bomb(150)))
+    _expect(r, 422, "IMAGE_TOO_COMPLEX", "image")
+
+
+def test_answers_hold_no_server_paths_or_pids(gunicorn_server):
+    models = requests.get(f"{gunicorn_server.url}/api/models", timeout=30).json()
+    assert "model_root" not in models and all("path" not in f for f in models["files"])
+    assert str(gunicorn_server.env["LIKENESS_MODEL_ROOT"]) not in json.dumps(models)
+    health = requests.get(f"{gunicorn_server.url}/api/health", timeout=30).json()
+    assert "pid" not in health

@@ -156,7 +156,7 @@ def test_validation_errors(client, lfw):
 
 def test_export_jsonl_and_csv(client, lfw):
     results = [verify(client, lfw, GENUINE), verify(client, lfw, IMPOSTOR)]
-    votes = [("up", "right"), ("down", 'wrong, "quoted",\nmultiline')]
+    votes = [("up", '=HYPERLINK("http://x")'), ("down", 'wrong, "quoted",\nmultiline')]
     for result, (vote, comment) in zip(results, votes, strict=True):
         body = {"verification_id": result["verification_id"], "vote": vote, "comment": comment}
         assert client.post("/api/feedback", json=body).status_code == 201
@@ -181,7 +181,14 @@ def test_export_jsonl_and_csv(client, lfw):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert len(rows) == 2 and tuple(rows[0]) == EXPORT_FIELDS
+    # a cell that would start a formula is neutralised with a leading apostrophe
+    assert rows[0]["comment"] == "'" + records[0]["comment"]
+    for row in rows:  # what still starts like a formula is a plain number
+        for value in row.values():
+            if value.startswith(("=", "+", "-", "@")):
+                float(value)
     for row, record in zip(rows, records, strict=True):
+        row = {k: v.removeprefix("'") for k, v in row.items()}
         assert row["comment"] == record["comment"] and row["vote"] == record["vote"]
         assert row["is_match"] == str(record["is_match"])
         e1 = np.frombuffer(base64.b64decode(row["embedding1"]), "<f4")

@@ -10,8 +10,11 @@ from sqlalchemy import func, select
 
 from likeness.errors import (
     ImageLoadError,
+    InvalidTextError,
+    MetadataTooLargeError,
     MultipleFacesError,
     NoFaceDetectedError,
+    NoPhotoAcceptedError,
     NotFoundError,
     PersonNotFoundError,
 )
@@ -70,8 +73,9 @@ def test_enrol_search_unknown_and_erasure(lib, photo, group_photo, tmp_path):
     tony = result.person
     assert tony.face_count == 2 and tony.metadata == {"team": "uk"}
     # enrolling the same photo again is refused, with a reason
-    again = lib.enroll(None, [photo("Tony_Blair", 1)], person_id=tony.id)
-    assert again.rejected[0].code == "DUPLICATE_IMAGE"
+    with pytest.raises(NoPhotoAcceptedError) as refused:
+        lib.enroll(None, [photo("Tony_Blair", 1)], person_id=tony.id)
+    assert refused.value.rejected[0].code == "DUPLICATE_IMAGE"
     bush = lib.enroll("Hans Blix", [photo("Hans_Blix", 1)]).person
 
     found = lib.search(photo("Tony_Blair", 4))
@@ -177,5 +181,71 @@ def test_index_images_bulk_resume_and_failures(lib, photo, group_photo, tmp_path
 
 
 def test_enrol_rejects_multiple_faces_error_class(lib, group_photo):
-    result = lib.enroll("Group", [group_photo])
-    assert not result.accepted and result.rejected[0].code == MultipleFacesError.code
+    with pytest.raises(NoPhotoAcceptedError) as refused:
+        lib.enroll("Group", [group_photo])
+    assert refused.value.rejected[0].code == MultipleFacesError.code
+    assert refused.value.code == "NO_PHOTO_ACCEPTED"
+
+
+def test_a_failed_enrolment_leaves_nothing(lib, photo, tmp_path):
+    """Every photo refused, or a missing file: no empty person is left behind."""
+    before = lib.store.counts()
+    for images in ([tmp_path / "missing.jpg"], [b"not an image"], []):
+        with pytest.raises(NoPhotoAcceptedError):
+            lib.enroll("Nobody", images)
+    assert lib.store.counts() == before and lib.store.find_persons("Nobody") == []
+
+
+def test_enrolment_refuses_a_face_of_someone_else(lib, photo):
+    """A photo of another person enrolled into "Alice" would make that person match
+    as Alice: refused with FACE_MISMATCH unless explicitly allowed."""
+    tony = lib.enroll("Tony Blair", [photo("Tony_Blair", 1), photo("Tony_Blair", 3)]).person
+    with pytest.raises(NoPhotoAcceptedError) as refused:
+        lib.enroll(None, [photo("Hans_Blix", 1)], person_id=tony.id)
+    assert refused.value.rejected[0].code == "FACE_MISMATCH"
+    assert lib.search(photo("Hans_Blix", 2)).unknown
+    # in one request: the stranger is refused, Tony's own photo accepted
+    mixed = lib.enroll(None, [photo("Hans_Blix", 1), photo("Tony_Blair", 4)], person_id=tony.id)
+    assert [a["index"] for a in mixed.accepted] == [1]
+    assert [(r.index, r.code) for r in mixed.rejected] == [(0, "FACE_MISMATCH")]
+    # a new person from photos of two people: the odd one out is refused
+    new = lib.enroll(
+        "Hans Blix", [photo("Hans_Blix", 1), photo("Tony_Blair", 5), photo("Hans_Blix", 2)]
+    )
+    assert [a["index"] for a in new.accepted] == [0, 2]
+    assert new.rejected[0].code == "FACE_MISMATCH"
+    # the explicit override, for a person who changed a lot
+    forced = lib.enroll(None, [photo("Hans_Blix", 3)], person_id=tony.id, allow_mismatch=True)
+    assert forced.accepted and forced.person.face_count == 4
+
+
+def test_the_same_photo_twice_in_one_request_rejects_the_repeat_alone(lib, photo):
+    result = lib.enroll("Tony", [photo("Tony_Blair", 1), photo("Tony_Blair", 1)])
+    assert [a["index"] for a in result.accepted] == [0]
+    assert [(r.index, r.code) for r in result.rejected] == [(1, "DUPLICATE_IMAGE")]
+    assert result.person.face_count == 1
+
+
+def test_timestamps_are_utc_with_offset_on_create_and_read(lib):
+    created = lib.create_person("Clock")
+    read = lib.get_person(created.id)
+    listed = [p for p in lib.list_persons()[0] if p.id == created.id][0]
+    for person in (created, read, listed):
+        stamp = person.as_dict()["created_at"]
+        assert stamp.endswith("+00:00"), stamp
+    assert abs((read.created_at - created.created_at).total_seconds()) < 0.001
+
+
+def test_names_and_metadata_are_checked(lib):
+    with pytest.raises(InvalidTextError):
+        lib.create_person("bad \ud800 name")
+    with pytest.raises(MetadataTooLargeError):
+        lib.create_person("Big", {"blob": "x" * 20_000})
+    deep: dict = {}
+    node = deep
+    for _ in range(20):
+        node["a"] = {}
+        node = node["a"]
+    with pytest.raises(MetadataTooLargeError):
+        lib.create_person("Deep", deep)
+    assert lib.store.find_persons("Big") == [] and lib.store.find_persons("Deep") == []

@@ -133,3 +133,35 @@ def test_gallery_errors_use_the_one_shape(client, photo, group_photo):
     blank = base64.b64encode(group_photo.read_bytes()[:10]).decode()
     error(client.post("/api/search", json={"image": blank}), 400, "INVALID_IMAGE", "image")
     assert "message" in body
+
+
+def test_enrolment_mismatch_and_override_over_http(client, photo):
+    person = client.post("/api/persons", json={"name": "Tony Blair"}).get_json()
+    url = f"/api/persons/{person['id']}/faces"
+    ok = client.post(url, data={"image": files(photo("Tony_Blair", 1))})
+    assert ok.status_code == 201
+    refused = client.post(url, data={"image": files(photo("Hans_Blix", 1))})
+    assert refused.status_code == 422
+    body = refused.get_json()
+    assert body["error"]["code"] == "NO_PHOTO_ACCEPTED"
+    assert body["rejected"][0]["code"] == "FACE_MISMATCH"
+    assert body["person"]["face_count"] == 1
+    forced = client.post(
+        url, data={"image": files(photo("Hans_Blix", 1)), "allow_mismatch": "true"}
+    )
+    assert forced.status_code == 201 and forced.get_json()["person"]["face_count"] == 2
+    twice = client.post(url, data={"image": files(photo("Tony_Blair", 3), photo("Tony_Blair", 3))})
+    assert twice.status_code == 201
+    assert [r["code"] for r in twice.get_json()["rejected"]] == ["DUPLICATE_IMAGE"]
+
+
+def test_search_answers_name_files_not_server_paths(client, photo):
+    from likeness.api.routes_gallery import LIBRARY
+
+    path = photo("Hans_Blix", 1)
+    client.application.extensions[LIBRARY].index_image(path)
+    response = client.post("/api/search", data={"image": files(photo("Hans_Blix", 2))})
+    assert response.status_code == 200
+    sources = [c["source"] for c in response.get_json()["candidates"]]
+    assert sources == [path.name]
+    assert str(path.parent) not in response.get_data(as_text=True)

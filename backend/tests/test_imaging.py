@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import base64
+import io
 
+import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from likeness import errors
-from likeness.imaging import ImageLimits, decode_base64, decode_image, load_image
+from likeness.imaging import (
+    ImageLimits,
+    count_jpeg_scans,
+    decode_base64,
+    decode_image,
+    load_image,
+)
 
 import imagefactory as make
 
@@ -99,3 +108,77 @@ def test_load_image_sources(photo):
     assert load_image(from_path[:, :, 0]).shape == (250, 250, 3)
     with pytest.raises(errors.ImageLoadError):
         load_image(photo.parent / "missing.jpg")
+
+
+# --- hostile and odd inputs (issue 9) ------------------------------------------------
+def _progressive(width: int = 300, height: int = 200) -> bytes:
+    rng = np.random.default_rng(0)
+    pixels = (rng.random((height, width, 3)) * 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", progressive=True, quality=90)
+    return out.getvalue()
+
+
+def scan_bomb(extra_scans: int = 500) -> bytes:
+    """A progressive JPEG whose last scan is repeated: every scan is one more pass
+    over the whole image (the attack: thousands of them in a small file)."""
+    data = _progressive()
+    last, end = data.rindex(b"\xff\xda"), data.rindex(b"\xff\xd9")
+    return data[:end] + data[last:end] * extra_scans + data[end:]
+
+
+def test_jpeg_scans_are_counted_from_the_markers():
+    data = _progressive()
+    assert count_jpeg_scans(data) == 10  # an ordinary progressive JPEG
+    comment = b"\xff\xfe" + (2 + 200).to_bytes(2, "big") + b"\xff\xda" * 100
+    assert count_jpeg_scans(data[:2] + comment + data[2:]) == 10  # inside a segment: not scans
+    assert count_jpeg_scans(scan_bomb(500)) == 510
+    assert count_jpeg_scans(scan_bomb(500), stop_after=64) == 65
+
+
+def test_scan_bomb_is_refused_before_decoding():
+    with pytest.raises(errors.ImageTooComplexError) as refused:
+        decode_image(scan_bomb())
+    assert refused.value.code == "IMAGE_TOO_COMPLEX"
+    assert decode_image(_progressive()).shape == (200, 300, 3)
+
+
+def test_default_pixel_limit_fits_a_camera_photo_not_a_bomb():
+    limits = ImageLimits()
+    assert 6000 * 4000 <= limits.max_pixels < 6320 * 6320
+
+
+def test_16bit_png_of_12bit_data_is_scaled_by_its_range(photo):
+    eight = decode_image(photo.read_bytes())
+    twelve = np.round(cv2.imread(str(photo)).astype(np.float32) * 4095 / 255).astype(np.uint16)
+    ok, png = cv2.imencode(".png", twelve)
+    decoded = decode_image(png.tobytes())
+    assert np.abs(decoded.astype(int) - eight.astype(int)).max() <= 1
+    gray = np.round(cv2.imread(str(photo), 0).astype(np.float32) * 4095 / 255).astype(np.uint16)
+    ok, png = cv2.imencode(".png", gray)
+    assert (
+        np.abs(decode_image(png.tobytes())[..., 0].astype(int) - cv2.imread(str(photo), 0)).max()
+        <= 1
+    )
+
+
+def test_arrays_of_any_numeric_type_become_bgr_uint8(photo):
+    bgr = cv2.imread(str(photo))
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    cases = {
+        "uint16 2-D": gray.astype(np.uint16) * 257,
+        "uint16 12-bit": np.round(gray.astype(np.float32) * 4095 / 255).astype(np.uint16),
+        "float64 0..1": gray / 255.0,
+        "float32 0..255": gray.astype(np.float32),
+        "(H, W, 1)": gray[..., None],
+    }
+    for name, array in cases.items():
+        out = load_image(array)
+        assert out.dtype == np.uint8 and out.shape == (250, 250, 3), name
+        assert np.abs(out[..., 0].astype(int) - gray).max() <= 1, name
+    assert load_image(np.ones((64, 64), bool)).max() == 255
+    for bad in (np.zeros((64, 64, 2)), np.zeros((2, 64, 64, 3)), np.full((64, 64), np.nan)):
+        with pytest.raises(errors.ImageLoadError):
+            load_image(bad)
+    with pytest.raises(errors.ImageTooManyPixelsError):
+        load_image(np.zeros((6000, 6000), np.uint8))

@@ -168,11 +168,36 @@ def load_lfw(data_dir: str | Path, pairs_file: str | Path | None = None) -> Pair
     return _build("lfw", root, names_a, names_b, issame, folds, hashes)
 
 
+def _identity(filename: str) -> str:
+    """The person in a CALFW/CPLFW file name: ``Name_NNNN.jpg`` / ``Name_N.jpg``."""
+    stem = Path(filename).stem
+    return stem.rsplit("_", 1)[0] if "_" in stem else stem
+
+
+def _folds_by_class(issame: np.ndarray, n_folds: int) -> np.ndarray:
+    """The i-th pair of each class goes to fold i * n_folds // (pairs of that class):
+    the same as consecutive folds for a list that interleaves the classes fold by
+    fold, and still both classes in every fold for one that lists a class at a time."""
+    folds = np.empty(len(issame), np.int64)
+    for same in (True, False):
+        members = np.flatnonzero(issame == same)
+        folds[members] = np.arange(len(members)) * n_folds // max(len(members), 1)
+    return folds
+
+
 def load_xlfw(
     data_dir: str | Path, dataset: str, pairs_file: str | Path | None = None, n_folds: int = 10
 ) -> PairSet:
-    """CALFW / CPLFW: no header; each pair is two consecutive lines ``filename label``
-    with the same label (1 same person, 0 different); consecutive equal folds."""
+    """CALFW / CPLFW: no header; each pair is two consecutive lines ``filename token``
+    with the same token on both. Two conventions are in use, told apart by the tokens:
+
+    * fold numbers (the official ``pairs_CALFW.txt``): a genuine pair's token is its
+      fold, 1..10, an impostor pair's is 0 (impostors: the i-th one in fold
+      i // (impostors / 10));
+    * labels: 1 same person, 0 different (folds by order within each class).
+
+    The labels are checked against the person names in the file names, and every
+    fold must hold both classes; anything else fails loudly."""
     if dataset not in ("calfw", "cplfw"):
         raise ValueError(dataset)
     data_dir = Path(data_dir)
@@ -181,23 +206,51 @@ def load_xlfw(
     if len(lines) % 2:
         raise DatasetError(f"{path}: odd number of lines ({len(lines)}); pairs are 2 lines each")
     n_pairs = len(lines) // 2
-    if n_pairs % n_folds:
-        raise DatasetError(f"{path}: {n_pairs} pairs do not split into {n_folds} equal folds")
-    per_fold = n_pairs // n_folds
-    names_a, names_b, issame, folds = [], [], [], []
+    names_a, names_b, tokens = [], [], []
     for p in range(n_pairs):
         first, second = lines[2 * p], lines[2 * p + 1]
         if len(first) != 2 or len(second) != 2 or first[1] != second[1]:
             raise DatasetError(
-                f"{path}: lines {2 * p + 1}-{2 * p + 2} must be 'filename label' "
-                "with the same label on both lines"
+                f"{path}: lines {2 * p + 1}-{2 * p + 2} must be 'filename token' "
+                "with the same token on both lines"
             )
-        if first[1] not in ("0", "1"):
-            raise DatasetError(f"{path}: line {2 * p + 1}: label must be 0 or 1, got {first[1]}")
+        if not first[1].isdigit():
+            raise DatasetError(f"{path}: line {2 * p + 1}: token must be a number, got {first[1]}")
         names_a.append(first[0])
         names_b.append(second[0])
-        issame.append(first[1] == "1")
-        folds.append(p // per_fold)
+        tokens.append(int(first[1]))
+    token_array = np.asarray(tokens, np.int64)
+    issame = token_array != 0
+    if token_array.max(initial=0) > 1:  # fold numbers
+        if token_array.max() > n_folds:
+            raise DatasetError(
+                f"{path}: tokens go up to {token_array.max()}; fold numbers are 1..{n_folds}"
+            )
+        folds = _folds_by_class(issame, n_folds)
+        folds[issame] = token_array[issame] - 1
+        convention = "fold numbers"
+    else:
+        folds = _folds_by_class(issame, n_folds)
+        convention = "0/1 labels"
+    by_name = np.array(
+        [_identity(a) == _identity(b) for a, b in zip(names_a, names_b, strict=True)]
+    )
+    wrong = np.flatnonzero(by_name != issame)
+    if len(wrong):
+        shown = ", ".join(
+            f"line {2 * p + 1} ({names_a[p]} / {names_b[p]}, token {tokens[p]})" for p in wrong[:3]
+        )
+        raise DatasetError(
+            f"{path}: {len(wrong)} pairs' tokens ({convention}) disagree with the person names "
+            f"in their file names, e.g. {shown}"
+        )
+    for fold in range(n_folds):
+        kinds = set(issame[folds == fold].tolist())
+        if kinds != {True, False}:
+            raise DatasetError(
+                f"{path}: {n_pairs} pairs do not split into {n_folds} folds that each hold "
+                f"genuine and impostor pairs (fold {fold + 1} holds {len(kinds)} kind(s))"
+            )
     root = find_image_dir(data_dir, dataset, names_a[0])
     hashes = {path.name: sha256_file(path)}
     return _build(dataset, root, names_a, names_b, issame, folds, hashes)

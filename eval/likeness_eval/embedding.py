@@ -93,18 +93,14 @@ class EmbeddingCache:
 
 
 def cache_config(engine: FaceEngine, flip: bool, aligned: bool) -> dict:
-    s = engine.settings
+    """The cache key: every engine setting that can change an embedding (the
+    engine lists them) plus this pipeline's own choices."""
     return {
+        **engine.embedding_settings(),
         "pipeline_version": PIPELINE_VERSION,
-        "detector_sha256": engine.files[0].sha256,
-        "recognizer_sha256": engine.files[1].sha256,
         "flip": bool(flip),
         "aligned_input": bool(aligned),
         "policy": POLICY.value,
-        "det_threshold": s.det_threshold,
-        "nms_threshold": s.nms_threshold,
-        "det_min_size": s.det_min_size,
-        "det_max_size": s.det_max_size,
     }
 
 

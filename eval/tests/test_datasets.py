@@ -89,7 +89,7 @@ def test_calfw_errors(tmp_path):
     bad = list(lines)
     bad[1] = bad[1].replace(" 1", " 0")
     path.write_text("\n".join(bad) + "\n")
-    with pytest.raises(DatasetError, match="same label"):
+    with pytest.raises(DatasetError, match="same token"):
         load_xlfw(tmp_path, "calfw")
     path.write_text("\n".join(lines[:-2]) + "\n")  # 19 pairs: not 10 equal folds
     with pytest.raises(DatasetError, match="folds"):
@@ -139,3 +139,69 @@ def test_subset_is_balanced_per_fold(tmp_path):
 def test_tiny_jpeg_helper(tmp_path):
     tiny_jpeg(tmp_path / "a.jpg", 1)
     assert (tmp_path / "a.jpg").read_bytes()[:2] == b"\xff\xd8"
+
+
+def _official_calfw(root, per_fold: int = 2, folds: int = 10):
+    """The official pairs_CALFW.txt layout: every genuine pair first, its token the
+    fold number 1..10, then every impostor pair with token 0."""
+    folder = root / "aligned images"
+    lines, k = [], 0
+    for fold in range(1, folds + 1):
+        for i in range(per_fold):
+            a, b = f"G{fold}x{i}_0001.jpg", f"G{fold}x{i}_0002.jpg"
+            lines += [f"{a} {fold}", f"{b} {fold}"]
+            for f in (a, b):
+                tiny_jpeg(folder / f, k)
+                k += 1
+    for j in range(folds * per_fold):
+        a, b = f"N{j}_0001.jpg", f"M{j}_0001.jpg"
+        lines += [f"{a} 0", f"{b} 0"]
+        for f in (a, b):
+            tiny_jpeg(folder / f, k)
+            k += 1
+    (root / "pairs_CALFW.txt").write_text("\n".join(lines) + "\n")
+    return lines
+
+
+def test_official_calfw_layout_folds_come_from_the_tokens(tmp_path):
+    _official_calfw(tmp_path)
+    ps = load_dataset("calfw", tmp_path)
+    assert len(ps) == 40 and ps.issame.sum() == 20
+    assert ps.issame.tolist() == [True] * 20 + [False] * 20
+    assert ps.folds[:20].tolist() == [f for f in range(10) for _ in range(2)]  # tokens 1..10
+    assert ps.folds[20:].tolist() == [j // 2 for j in range(20)]  # i-th impostor: i // 2
+    for fold in range(10):  # every fold holds both classes (not blocks of one class)
+        assert set(ps.issame[ps.folds == fold].tolist()) == {True, False}
+
+
+def test_label_layout_listed_one_class_at_a_time_still_mixes_folds(tmp_path):
+    make_xlfw(tmp_path, "calfw", n_pairs=20)
+    path = tmp_path / "pairs_CALFW.txt"
+    lines = path.read_text().splitlines()
+    pairs = [lines[i : i + 2] for i in range(0, len(lines), 2)]
+    genuine = [p for p in pairs if p[0].endswith(" 1")]
+    impostor = [p for p in pairs if p[0].endswith(" 0")]
+    path.write_text("\n".join(sum(genuine + impostor, [])) + "\n")
+    ps = load_xlfw(tmp_path, "calfw")
+    for fold in range(10):
+        assert set(ps.issame[ps.folds == fold].tolist()) == {True, False}
+
+
+def test_tokens_are_checked_against_the_names(tmp_path):
+    lines = _official_calfw(tmp_path)
+    path = tmp_path / "pairs_CALFW.txt"
+    bad = list(lines)
+    bad[40], bad[41] = bad[40].replace(" 0", " 3"), bad[41].replace(" 0", " 3")  # a stranger pair
+    path.write_text("\n".join(bad) + "\n")
+    with pytest.raises(DatasetError, match="disagree with the person names"):
+        load_xlfw(tmp_path, "calfw")
+    bad = list(lines)
+    bad[0], bad[1] = bad[0].replace(" 1", " 11"), bad[1].replace(" 1", " 11")
+    path.write_text("\n".join(bad) + "\n")
+    with pytest.raises(DatasetError, match="fold numbers are 1..10"):
+        load_xlfw(tmp_path, "calfw")
+    bad = list(lines)
+    bad[0], bad[1] = bad[0].replace(" 1", " x"), bad[1].replace(" 1", " x")
+    path.write_text("\n".join(bad) + "\n")
+    with pytest.raises(DatasetError, match="must be a number"):
+        load_xlfw(tmp_path, "calfw")

@@ -1,6 +1,7 @@
 """End to end through the real engine (buffalo_s) on real LFW images."""
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -172,3 +173,36 @@ def test_embed_pairset_runs_no_face_fallback(tmp_path, engine):
     run = embed_pairset(engine, ps, progress=False)
     assert run.no_face.tolist() == [True, True]
     assert np.allclose(np.linalg.norm(run.embeddings, axis=1), 1, atol=1e-5)
+
+
+def test_cache_is_keyed_by_every_setting_that_changes_an_embedding(tmp_path, model_root, engine):
+    """With max_faces=1 the detector keeps one face of a group photo, so the face
+    chosen (and its embedding) can differ: the cache must not hand back the other."""
+    import insightface
+
+    from likeness_eval.cli import build_engine
+    from likeness_eval.datasets import PairSet
+
+    group = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "t1.jpg").write_bytes(group.read_bytes())
+    (tmp_path / "img" / "a.jpg").write_bytes(group.read_bytes()[:-1] + b"\xd9")
+    ps = PairSet(
+        "x",
+        "pairs",
+        ["t1.jpg", "a.jpg"],
+        np.array([[0, 1]]),
+        np.array([True]),
+        np.array([0]),
+        image_root=tmp_path / "img",
+    )
+    cache = tmp_path / "cache"
+    first = embed_pairset(engine, ps, cache_dir=cache, progress=False)
+    one_face = build_engine("buffalo_s", model_root, max_faces=1)
+    assert one_face.embedding_settings() != engine.embedding_settings()
+    cached = embed_pairset(one_face, ps, cache_dir=cache, progress=False)
+    fresh = embed_pairset(one_face, ps, cache_dir=None, progress=False)
+    assert cached.cached == 0 and first.computed == 2
+    assert np.allclose(cached.embeddings, fresh.embeddings, atol=1e-5)
+    again = embed_pairset(one_face, ps, cache_dir=cache, progress=False)
+    assert again.cached == 2 and np.allclose(again.embeddings, fresh.embeddings, atol=1e-5)

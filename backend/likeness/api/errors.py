@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from likeness import errors as e
@@ -16,6 +16,7 @@ STATUS: dict[type[e.LikenessError], int] = {
     e.ValidationError: 400,
     e.MissingFieldError: 400,
     e.PayloadTooLargeError: 413,
+    e.TooManyPartsError: 413,
     e.UnsupportedMediaTypeError: 415,
     e.ImageLoadError: 400,
     e.EmptyImageError: 400,
@@ -25,9 +26,12 @@ STATUS: dict[type[e.LikenessError], int] = {
     e.ImageTooLargeError: 413,
     e.ImageTooManyPixelsError: 413,
     e.ImageTooSmallError: 422,
+    e.ImageTooComplexError: 422,
     e.FaceError: 422,
     e.NoFaceError: 422,
     e.MultipleFacesError: 422,
+    e.FaceMismatchError: 422,
+    e.NoPhotoAcceptedError: 422,
     e.NotFoundError: 404,
     e.IndexNotFoundError: 404,
     e.PersonNotFoundError: 404,
@@ -71,8 +75,15 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error: RequestEntityTooLarge):
+        limit = request.max_content_length
+        length = request.content_length
+        if limit is not None and length is not None and length <= limit:
+            # Werkzeug says "too large" for too many multipart parts as well
+            parts = request.max_form_parts
+            g.error_code = e.TooManyPartsError.code
+            message = f"The form has more than {parts} parts."
+            return jsonify(error_body(g.error_code, message)), 413
         g.error_code = "PAYLOAD_TOO_LARGE"
-        limit = app.config.get("MAX_CONTENT_LENGTH")
         message = f"The request body is larger than {limit} bytes."
         return jsonify(error_body("PAYLOAD_TOO_LARGE", message)), 413
 

@@ -14,7 +14,7 @@ class PersonCreate(Schema):
 
 
 class PersonListQuery(Schema):
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2_147_483_647))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
@@ -27,6 +27,11 @@ class SearchOptions(Schema):
 
 class EnrolOptions(Schema):
     """Options beside the ``image`` files of ``POST /api/persons/<id>/faces``."""
+
+    allow_mismatch = fields.Boolean(
+        load_default=False,
+        metadata={"description": "enrol faces that do not match the person (it changed a lot)"},
+    )
 
 
 # --- responses ----------------------------------------------------------------

@@ -16,12 +16,11 @@ from marshmallow import ValidationError as SchemaError
 
 from likeness.api.schemas import FeedbackExportQuery, FeedbackRequest, FeedbackResponse
 from likeness.api.state import AFTER_VERIFY, DATABASE, ENGINE, database, image_limits
-from likeness.api.uploads import _schema_error
+from likeness.api.uploads import _schema_error, json_object
 from likeness.errors import (
     CommentTooLongError,
     NotFoundError,
     UnsupportedMediaTypeError,
-    ValidationError,
 )
 from likeness.imaging import decode_base64, decode_image
 from likeness.storage.feedback import (
@@ -50,10 +49,7 @@ def _load(schema, data) -> dict:
 def submit_feedback():
     if not request.is_json:
         raise UnsupportedMediaTypeError("Send a JSON body (Content-Type: application/json).")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("The body must be a JSON object.")
-    data = _load(_request, body)
+    data = _load(_request, json_object())
     comment = data.get("comment", KEEP)
     limit = current_app.config["LIKENESS"].feedback_comment_max
     if isinstance(comment, str) and len(comment) > limit:
@@ -90,7 +86,7 @@ def _uploaded_bytes(field: str) -> bytes:
         stream = request.files[field].stream
         stream.seek(0)
         return stream.read()
-    return decode_base64(request.get_json(silent=True)[field])
+    return decode_base64(json_object()[field])
 
 
 def _crop_recorder(app: Flask):

@@ -33,11 +33,13 @@ from likeness.api.gallery_schemas import (
     SearchResponse,
 )
 from likeness.api.state import DATABASE, ENGINE, image_limits
-from likeness.api.uploads import _schema_error, read_upload
+from likeness.api.uploads import _schema_error, base64_fits, json_object, read_upload
 from likeness.errors import (
     ImageTooLargeError,
     LikenessError,
     MissingFieldError,
+    NoPhotoAcceptedError,
+    ThresholdTooLowError,
     UnsupportedMediaTypeError,
     ValidationError,
 )
@@ -70,9 +72,7 @@ def _load(schema, data) -> dict:
 @bp.post("/persons")
 def create_person():
     if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise ValidationError("The body must be a JSON object.")
+        body = json_object()
     elif request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         body = request.form.to_dict()
     else:
@@ -125,7 +125,7 @@ def gallery_stats():
     return jsonify(library().stats())
 
 
-def _enrol_images(max_bytes: int) -> list[bytes]:
+def _enrol_images(max_bytes: int) -> tuple[list[bytes], dict]:
     if request.mimetype == "multipart/form-data":
         unknown = set(request.files) - {"image"}
         if unknown:
@@ -142,11 +142,9 @@ def _enrol_images(max_bytes: int) -> list[bytes]:
                     f"A photo is larger than the limit of {max_bytes} bytes.", field="image"
                 )
             raw.append(data)
-        _load(_enrol_options, request.form.to_dict())
+        options = _load(_enrol_options, request.form.to_dict())
     elif request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise ValidationError("The body must be a JSON object.")
+        body = json_object()
         values = body.get("images")
         if values is None:
             raise MissingFieldError("Field 'images' is required.", field="images")
@@ -154,18 +152,24 @@ def _enrol_images(max_bytes: int) -> list[bytes]:
             raise ValidationError("'images' must be a list of base64 strings.", field="images")
         if not values:
             raise MissingFieldError("Field 'images' is empty.", field="images")
+        if len(values) > MAX_ENROL_PHOTOS:
+            raise ValidationError(f"At most {MAX_ENROL_PHOTOS} photos per request.", field="images")
+        if not all(base64_fits(value, max_bytes) for value in values):
+            raise ImageTooLargeError(
+                f"A photo is larger than the limit of {max_bytes} bytes.", field="images"
+            )
+        options = _load(_enrol_options, {k: v for k, v in body.items() if k != "images"})
         raw = []
-        for value in values[: MAX_ENROL_PHOTOS + 1]:
+        for value in values:
             try:
                 raw.append(decode_base64(value))
             except LikenessError as exc:
                 raise exc.with_field("images") from None
-        _load(_enrol_options, {k: v for k, v in body.items() if k != "images"})
     else:
         raise UnsupportedMediaTypeError()
     if len(raw) > MAX_ENROL_PHOTOS:
         raise ValidationError(f"At most {MAX_ENROL_PHOTOS} photos per request.", field="image")
-    return raw
+    return raw, options
 
 
 @bp.post("/persons/<int:person_id>/faces")
@@ -174,20 +178,24 @@ def enrol_faces(person_id: int):
     # several photos: a larger body than the app-wide two-image limit
     request.max_content_length = MAX_ENROL_PHOTOS * (limits.max_bytes * 4 // 3 + 4) + 64 * 1024
     lib = library()
-    lib.get_person(person_id)  # 404 before reading the photos
-    photos = _enrol_images(limits.max_bytes)
-    result = lib.enroll(None, photos, person_id=person_id)
-    body = _enrol_response.dump(result.as_dict())
-    if not result.accepted:
-        first = result.rejected[0]
-        body["error"] = {
-            "code": "NO_PHOTO_ACCEPTED",
-            "message": f"No photo was enrolled; first reason: {first.message}",
-            "field": "image",
-        }
-        g.error_code = "NO_PHOTO_ACCEPTED"
+    person = lib.get_person(person_id)  # 404 before reading the photos
+    photos, options = _enrol_images(limits.max_bytes)
+    try:
+        result = lib.enroll(
+            None, photos, person_id=person_id, allow_mismatch=options["allow_mismatch"]
+        )
+    except NoPhotoAcceptedError as error:
+        body = _enrol_response.dump(
+            {
+                "person": person.as_dict(),
+                "accepted": [],
+                "rejected": [r.as_dict() for r in error.rejected],
+            }
+        )
+        body["error"] = {"code": error.code, "message": error.message, "field": "image"}
+        g.error_code = error.code
         return jsonify(body), 422
-    return jsonify(body), 201
+    return jsonify(_enrol_response.dump(result.as_dict())), 201
 
 
 @bp.post("/search")
@@ -197,7 +205,15 @@ def search():
     upload = read_upload(request, ("image",), _search_options, limits.max_bytes)
     options = upload.options
     try:
-        result = library().search(upload.images["image"], options["top_k"], options["threshold"])
+        lib = library()
+        threshold = options["threshold"]
+        if threshold is not None and threshold < lib.search_threshold:
+            raise ThresholdTooLowError(
+                f"The threshold may be raised above the server's {lib.search_threshold}, "
+                "not lowered below it.",
+                field="threshold",
+            )
+        result = lib.search(upload.images["image"], options["top_k"], threshold)
     except LikenessError as error:
         raise error.with_field("image") from None
     timings = dict(result.timings_ms)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from flask import Blueprint, current_app, jsonify
 
 from likeness import __version__
@@ -15,7 +13,7 @@ bp = Blueprint("system", __name__, url_prefix="/api")
 @bp.get("/health")
 def health():
     """The process is up (no model work)."""
-    return jsonify({"status": "ok", "version": __version__, "pid": os.getpid()})
+    return jsonify({"status": "ok", "version": __version__})
 
 
 @bp.get("/ready")
@@ -29,5 +27,5 @@ def ready():
 
 @bp.get("/models")
 def models():
-    """Model pack, files with hashes, threshold, providers."""
-    return jsonify(engine().info())
+    """Model pack, files with hashes, threshold, providers (no server paths)."""
+    return jsonify(engine().info(public=True))

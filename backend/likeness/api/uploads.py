@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Request
+from flask import Request, request
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
 from likeness.errors import (
     ImageTooLargeError,
+    InvalidJsonError,
+    InvalidTextError,
     LikenessError,
     MissingFieldError,
     UnsupportedMediaTypeError,
@@ -38,6 +40,55 @@ def _schema_error(error: SchemaError) -> ValidationError:
     return ValidationError(f"{field}: {problem}", field=field)
 
 
+#: JSON bodies nest at most this deep (Python's parser itself stops near 1,000).
+MAX_JSON_DEPTH = 32
+
+
+def _check_json(value) -> None:
+    """Depth and text of a parsed JSON value, without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InvalidTextError() from None
+        elif isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidJsonError(
+                    f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep."
+                )
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+
+
+def json_object() -> dict:
+    """The current request's JSON body as an object: a clear 400 for malformed,
+    too deeply nested or non-object JSON, and for text no database can store."""
+    try:
+        body = request.get_json(silent=False)
+    except RecursionError:
+        raise InvalidJsonError(
+            f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep."
+        ) from None
+    except Exception:  # werkzeug's BadRequest for malformed JSON or a wrong charset
+        raise InvalidJsonError() from None
+    if not isinstance(body, dict):
+        raise ValidationError("The body must be a JSON object.")
+    _check_json(body)
+    return body
+
+
+def base64_fits(value: str, max_bytes: int) -> bool:
+    """Whether base64 text can decode to at most ``max_bytes`` (checked before decoding)."""
+    return len(value) * 3 // 4 <= max_bytes + 3 + 64  # + a data-URL prefix
+
+
 def read_upload(request: Request, image_fields: tuple[str, ...], schema: Schema, max_bytes: int):
     """Images (as bytes) and options from multipart or JSON; errors carry the field."""
     if request.mimetype == "multipart/form-data":
@@ -62,9 +113,7 @@ def read_upload(request: Request, image_fields: tuple[str, ...], schema: Schema,
             images[field] = data
         raw_options = request.form.to_dict()
     elif request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise ValidationError("The body must be a JSON object.")
+        body = json_object()
         images = {}
         for field in image_fields:
             value = body.get(field)
@@ -72,7 +121,7 @@ def read_upload(request: Request, image_fields: tuple[str, ...], schema: Schema,
                 raise MissingFieldError(f"Field '{field}' is required.", field=field)
             if not isinstance(value, str):
                 raise ValidationError(f"Field '{field}' must be a base64 string.", field=field)
-            if len(value) * 3 // 4 > max_bytes + 3:
+            if not base64_fits(value, max_bytes):
                 raise ImageTooLargeError(
                     f"The image is larger than the limit of {max_bytes} bytes.", field=field
                 )

@@ -151,11 +151,32 @@ class FaceEngine:
         return Comparison(similarity, self.threshold, similarity >= self.threshold)
 
     # -- description -----------------------------------------------------------
-    def info(self) -> dict:
+    def embedding_settings(self) -> dict:
+        """Everything that can change which face is found or the embedding it gets:
+        a cache of embeddings must be keyed by all of it."""
+        detector = self.detector
         return {
+            "detector_sha256": self.files[0].sha256,
+            "recognizer_sha256": self.files[1].sha256,
+            "det_threshold": float(detector.model.det_thresh),
+            "nms_threshold": float(detector.model.nms_thresh),
+            "det_min_size": detector.min_size,
+            "det_max_size": detector.max_size,
+            "max_faces": detector.max_faces,
+            "flip_tta": bool(self.recognizer.flip),
+            "crop_size": self.recognizer.crop_size,
+        }
+
+    def info(self, public: bool = False) -> dict:
+        """What runs; ``public`` (HTTP answers) leaves out server paths."""
+        files = [f.as_dict() for f in self.files]
+        if public:
+            for entry in files:
+                entry.pop("path", None)
+        info = {
             "pack": self.settings.model_pack,
             "model_root": str(Path(self.settings.model_root)),
-            "files": [f.as_dict() for f in self.files],
+            "files": files,
             "threshold": self.threshold,
             "search_threshold": self.settings.gallery_threshold,
             "providers": self.providers,
@@ -171,3 +192,6 @@ class FaceEngine:
             },
             "load_ms": round(self.load_ms, 1),
         }
+        if public:
+            info.pop("model_root")
+        return info

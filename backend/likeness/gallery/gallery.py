@@ -47,6 +47,14 @@ log = logging.getLogger(__name__)
 INDEX_FILE = "gallery.faiss"
 
 
+def display_name(source: str | None) -> str | None:
+    """What answers show of where an image came from: its file name, never the
+    server's folders."""
+    if not source:
+        return source
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 @dataclass
 class Hit:
     """One ranked answer: a person (best face of that person), or an unlabelled face."""
@@ -78,7 +86,7 @@ class Hit:
             "is_match": bool(self.is_match),
             "face_id": self.face_id,
             "image_id": self.image_id,
-            "source": self.source,
+            "source": display_name(self.source),
             "box": self.box,
         }
 
@@ -392,7 +400,12 @@ class Gallery:
         self._maybe_rebuild()
 
     # -- writes ------------------------------------------------------------------
-    def add_images(self, images: list[NewImage], save: bool | None = None) -> list[list[int]]:
+    def add_images(
+        self,
+        images: list[NewImage],
+        save: bool | None = None,
+        new_person: tuple[str, dict | None] | None = None,
+    ) -> list[list[int]]:
         for image in images:
             for face in image.faces:
                 if np.asarray(face.embedding).reshape(-1).shape[0] != self.config.dim:
@@ -400,7 +413,7 @@ class Gallery:
                         f"An embedding has {np.asarray(face.embedding).size} values; this "
                         f"gallery's have {self.config.dim}."
                     )
-        change, per_image = self.store.add_images(images)
+        change, per_image = self.store.add_images(images, new_person)
         self.apply(change, save)
         return per_image
 

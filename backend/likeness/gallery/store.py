@@ -31,6 +31,22 @@ from likeness.storage.models import (
 )
 
 STATE_ID = 1
+#: Ids are 32-bit database integers; a larger number is no one's id (and must not
+#: reach the database, which would fail on it).
+MAX_ID = 2_147_483_647
+
+
+def person_pk(person_id) -> int:
+    """``person_id`` as a key, or PersonNotFoundError for a number no row can have."""
+    try:
+        value = int(person_id)
+    except (TypeError, ValueError):
+        raise PersonNotFoundError(f"No person with id {person_id!r}.") from None
+    if not 1 <= value <= MAX_ID:
+        raise PersonNotFoundError(f"No person with id {person_id}.")
+    return value
+
+
 #: Change-log rows kept; a process further behind than this rebuilds its index from
 #: the database instead of replaying.
 LOG_KEEP = 100_000
@@ -257,7 +273,7 @@ class GalleryStore:
 
     def get_person(self, person_id: int) -> PersonInfo:
         with self.db.session() as session:
-            person = session.get(GalleryPerson, int(person_id))
+            person = session.get(GalleryPerson, person_pk(person_id))
             if person is None:
                 raise PersonNotFoundError(f"No person with id {person_id}.")
             return self._person_info(session, person)
@@ -270,6 +286,7 @@ class GalleryStore:
             return [self._person_info(session, p) for p in rows]
 
     def list_persons(self, offset: int = 0, limit: int = 100) -> tuple[list[PersonInfo], int]:
+        offset, limit = min(max(int(offset), 0), MAX_ID), min(max(int(limit), 0), MAX_ID)
         with self.db.session() as session:
             total = session.scalar(select(func.count(GalleryPerson.id))) or 0
             rows = session.scalars(
@@ -282,7 +299,7 @@ class GalleryStore:
     def centroid(self, person_id: int) -> np.ndarray | None:
         with self.db.session() as session:
             data = session.scalar(
-                select(GalleryPerson.centroid).where(GalleryPerson.id == int(person_id))
+                select(GalleryPerson.centroid).where(GalleryPerson.id == person_pk(person_id))
             )
             return None if data is None else from_bytes(data)
 
@@ -346,17 +363,31 @@ class GalleryStore:
                 ).all()
             )
 
-    def add_images(self, images: list[NewImage]) -> tuple[Change, list[list[int]]]:
+    def add_images(
+        self, images: list[NewImage], new_person: tuple[str, dict | None] | None = None
+    ) -> tuple[Change, list[list[int]]]:
         """Insert images and their faces in ONE transaction; returns the change and
-        the face ids per image."""
+        the face ids per image. With ``new_person`` (name, metadata), that person is
+        created in the same transaction and owns every image (``person_id`` is set
+        on them): a failed write leaves no empty person behind."""
         with self.db.session() as session:
             generation = self._bump(session, stamp_model=True)
             change = Change(generation)
             per_image: list[list[int]] = []
             persons: set[int] = set()
+            if new_person is not None:
+                person = GalleryPerson(name=new_person[0], meta=new_person[1] or None, face_count=0)
+                session.add(person)
+                session.flush()
+                for new in images:
+                    new.person_id = person.id
+                    new.image_id = new.image_id or f"p{person.id}-{new.content_hash[:40]}"
             for new in images:
                 image_id = new.image_id or new.content_hash
-                if new.person_id is not None and session.get(GalleryPerson, new.person_id) is None:
+                if (
+                    new.person_id is not None
+                    and session.get(GalleryPerson, person_pk(new.person_id)) is None
+                ):
                     raise PersonNotFoundError(f"No person with id {new.person_id}.")
                 exists = session.scalar(
                     select(GalleryImage.id).where(GalleryImage.image_id == image_id)
@@ -429,8 +460,9 @@ class GalleryStore:
     def remove_person(self, person_id: int) -> Change:
         """The person, every image and face enrolled for it: one transaction."""
         with self.db.session() as session:
+            pk = person_pk(person_id)
             generation = self._bump(session)
-            person = session.get(GalleryPerson, int(person_id))
+            person = session.get(GalleryPerson, pk)
             if person is None:
                 raise PersonNotFoundError(f"No person with id {person_id}.")
             change = Change(generation, person_ids=[person.id])

@@ -75,6 +75,18 @@ def _utc(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat()
 
 
+#: A spreadsheet runs a cell that begins with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV cell that a spreadsheet shows as text: a string that would start a
+    formula gets a leading apostrophe (OWASP's advice; strip it to read the value)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _b64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode("ascii")
 
@@ -221,7 +233,7 @@ class FeedbackStore:
         for row in self.iter_records():
             buffer.seek(0)
             buffer.truncate()
-            writer.writerow(export_dict(row, fmt))
+            writer.writerow({k: csv_cell(v) for k, v in export_dict(row, fmt).items()})
             yield buffer.getvalue()
 
 

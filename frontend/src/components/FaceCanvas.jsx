@@ -12,17 +12,19 @@ export default function FaceCanvas({ file, analysis, label }) {
   const [picture, setPicture] = useState(null);
   const [state, setState] = useState(file ? 'loading' : 'empty');
   const [drawn, setDrawn] = useState({ shapes: [], overlay: false });
+  // A new file resets the picture during render (React's pattern for state that
+  // follows a prop), so the effect below only loads.
+  const [shownFile, setShownFile] = useState(file);
+  if (shownFile !== file) {
+    setShownFile(file);
+    setPicture(null);
+    setState(file ? 'loading' : 'empty');
+  }
 
   useEffect(() => {
-    if (!file) {
-      setPicture(null);
-      setState('empty');
-      return undefined;
-    }
+    if (!file) return undefined;
     let cancelled = false;
     let loaded = null;
-    setPicture(null);
-    setState('loading');
     loadPicture(file)
       .then((result) => {
         loaded = result;

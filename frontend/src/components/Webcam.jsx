@@ -32,21 +32,19 @@ function stop(stream) {
 export default function Webcam({ label, onCapture, onClose }) {
   const videoRef = useRef(null);
   const streamRef = useRef(null);
+  const supported = Boolean(navigator.mediaDevices?.getUserMedia);
   const [devices, setDevices] = useState([]);
   const [deviceId, setDeviceId] = useState('');
-  const [status, setStatus] = useState('starting');
-  const [error, setError] = useState('');
+  const [activeId, setActiveId] = useState('');
+  const [status, setStatus] = useState(supported ? 'starting' : 'error');
+  const [error, setError] = useState(() =>
+    supported ? '' : cameraErrorMessage({ name: window.isSecureContext === false ? 'InsecureContext' : 'Unsupported' }),
+  );
 
   useEffect(() => {
+    if (!supported) return undefined;
     let cancelled = false;
     const media = navigator.mediaDevices;
-    if (!media?.getUserMedia) {
-      setStatus('error');
-      setError(cameraErrorMessage({ name: window.isSecureContext === false ? 'InsecureContext' : 'Unsupported' }));
-      return undefined;
-    }
-    setStatus('starting');
-    setError('');
     const video = deviceId
       ? { deviceId: { exact: deviceId } }
       : { facingMode: 'user', width: { ideal: 1280 }, height: { ideal: 720 } };
@@ -55,6 +53,7 @@ export default function Webcam({ label, onCapture, onClose }) {
       .then(async (stream) => {
         if (cancelled) return stop(stream);
         streamRef.current = stream;
+        setActiveId(deviceId || stream.getVideoTracks()[0]?.getSettings?.().deviceId || '');
         const element = videoRef.current;
         if (element) {
           element.srcObject = stream;
@@ -77,7 +76,13 @@ export default function Webcam({ label, onCapture, onClose }) {
       stop(streamRef.current);
       streamRef.current = null;
     };
-  }, [deviceId]);
+  }, [deviceId, supported]);
+
+  const chooseCamera = (event) => {
+    setStatus('starting');
+    setError('');
+    setDeviceId(event.target.value);
+  };
 
   const capture = useCallback(() => {
     const video = videoRef.current;
@@ -97,8 +102,6 @@ export default function Webcam({ label, onCapture, onClose }) {
     );
   }, [onCapture]);
 
-  const activeId = deviceId || streamRef.current?.getVideoTracks()[0]?.getSettings?.().deviceId || '';
-
   return (
     <div className="webcam" data-status={status}>
       {status !== 'error' && (
@@ -114,7 +117,7 @@ export default function Webcam({ label, onCapture, onClose }) {
         {devices.length > 1 && (
           <label className="field">
             <span>Camera</span>
-            <select value={activeId} onChange={(event) => setDeviceId(event.target.value)}>
+            <select value={activeId} onChange={chooseCamera}>
               {devices.map((device, index) => (
                 <option key={device.deviceId || index} value={device.deviceId}>
                   {device.label || `Camera ${index + 1}`}

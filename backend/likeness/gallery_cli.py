@@ -7,6 +7,8 @@ import argparse
 import json
 import sys
 
+from likeness.errors import NoPhotoAcceptedError
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML settings file (else LIKENESS_CONFIG / env)")
@@ -82,7 +84,15 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             found = lib.store.find_persons(args.name)
             if len(found) == 1:
                 person_id = found[0].id
-        result = lib.enroll(args.name, args.images, person_id=person_id)
+        try:
+            result = lib.enroll(
+                args.name, args.images, person_id=person_id, allow_mismatch=args.allow_mismatch
+            )
+        except NoPhotoAcceptedError as error:
+            print(f"error: {error.code}: {error.message}", file=sys.stderr)
+            for rejection in error.rejected:
+                print(f"  rejected {rejection.source}: {rejection.code}: {rejection.message}")
+            return 1
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, default=str))
     else:
@@ -119,6 +129,11 @@ def register(subparsers) -> None:
     enroll.add_argument("images", nargs="+")
     enroll.add_argument("--person-id", type=int, help="add to this existing person")
     enroll.add_argument("--new", action="store_true", help="always create a new person")
+    enroll.add_argument(
+        "--allow-mismatch",
+        action="store_true",
+        help="enrol faces that do not match the person's other photos (it changed a lot)",
+    )
     _common(enroll)
     enroll.set_defaults(func=cmd_enroll)
 

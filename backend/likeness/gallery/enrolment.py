@@ -1,0 +1,89 @@
+"""Which photos of an enrolment are accepted: one face each, no repeats, and
+faces that match the person (its existing template, or, for a new person, the
+other photos sent with it) above the 1:1 threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from likeness.gallery.faces import PreparedImage
+from likeness.gallery.store import NewFace
+
+
+@dataclass
+class Candidate:
+    index: int
+    label: str
+    item: PreparedImage
+    faces: list[NewFace]
+
+    @property
+    def embedding(self) -> np.ndarray:
+        return np.asarray(self.faces[0].embedding, np.float32)
+
+
+@dataclass
+class Refusal:
+    index: int
+    source: str
+    code: str
+    message: str
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
+@dataclass
+class Plan:
+    threshold: float
+    template: np.ndarray | None  # the person's centroid (None: a new person)
+    allow_mismatch: bool = False
+    offered: list[Candidate] = field(default_factory=list)
+    rejected: list[Refusal] = field(default_factory=list)
+
+    def reject(self, index: int, source: str, code: str, message: str) -> None:
+        self.rejected.append(Refusal(index, source, code, message))
+
+    def offer(self, index: int, label: str, item: PreparedImage, faces: list[NewFace]) -> None:
+        if any(c.item.content_hash == item.content_hash for c in self.offered):
+            self.reject(index, label, "DUPLICATE_IMAGE", "The same photo was sent twice.")
+            return
+        self.offered.append(Candidate(index, label, item, faces))
+
+    def decide(self) -> list[Candidate]:
+        """The accepted candidates; the others are added to ``rejected``. Against an
+        existing person's template; for a new person, each photo against the mean of
+        the OTHER photos (so one stranger among them cannot become the template)."""
+        if self.allow_mismatch or not self.offered:
+            return list(self.offered)
+        vectors = np.stack([c.embedding for c in self.offered])
+        accepted = []
+        for i, candidate in enumerate(self.offered):
+            if self.template is not None:
+                reference = np.asarray(self.template, np.float32)
+            elif len(self.offered) > 1:
+                reference = _unit(vectors.sum(axis=0) - vectors[i])
+            else:
+                accepted.append(candidate)
+                continue
+            score = float(np.dot(vectors[i], _unit(reference)))
+            if score >= self.threshold:
+                accepted.append(candidate)
+            else:
+                whom = (
+                    "the person's enrolled faces"
+                    if self.template is not None
+                    else ("the other photos sent")
+                )
+                self.reject(
+                    candidate.index,
+                    candidate.label,
+                    "FACE_MISMATCH",
+                    f"This face does not match {whom} (similarity {score:.3f}, threshold "
+                    f"{self.threshold:.2f}); send allow_mismatch to enrol it anyway.",
+                )
+        self.rejected.sort(key=lambda r: r.index)
+        return accepted

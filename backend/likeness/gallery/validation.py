@@ -1,0 +1,69 @@
+"""Checks of caller-supplied values the gallery stores: names and metadata."""
+
+from __future__ import annotations
+
+import json
+
+from likeness.errors import InvalidTextError, MetadataTooLargeError, ValidationError
+
+#: Metadata of a person or an image: a JSON object of at most this many bytes
+#: (UTF-8, compact) and this many levels of nesting.
+METADATA_MAX_BYTES = 16 * 1024
+METADATA_MAX_DEPTH = 8
+NAME_MAX_CHARS = 255
+
+
+def check_text(value: str, field: str) -> str:
+    """``value`` unless it holds lone surrogates (which no database can store)."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidTextError(f"'{field}' is not valid Unicode text.", field=field) from None
+    return value
+
+
+def check_name(name: str | None, field: str = "name") -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("A person needs a name.", field=field)
+    name = check_text(name.strip(), field)
+    if len(name) > NAME_MAX_CHARS:
+        raise ValidationError(f"A name has at most {NAME_MAX_CHARS} characters.", field=field)
+    return name
+
+
+def _depth(value, limit: int) -> int:
+    """Nesting depth of a JSON value, without recursion; stops past ``limit``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def check_metadata(metadata, field: str = "metadata") -> dict | None:
+    """A metadata object within the size and depth limits (None stays None)."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise ValidationError("Metadata must be a JSON object.", field=field)
+    if _depth(metadata, METADATA_MAX_DEPTH) > METADATA_MAX_DEPTH:
+        raise MetadataTooLargeError(
+            f"Metadata may be nested at most {METADATA_MAX_DEPTH} levels deep.", field=field
+        )
+    try:
+        size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+    except (TypeError, ValueError, UnicodeEncodeError):
+        raise ValidationError(
+            "Metadata must be JSON text, numbers and lists.", field=field
+        ) from None
+    if size > METADATA_MAX_BYTES:
+        raise MetadataTooLargeError(
+            f"Metadata is {size} bytes; the limit is {METADATA_MAX_BYTES} bytes.", field=field
+        )
+    return metadata or None
