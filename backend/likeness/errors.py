@@ -214,6 +214,11 @@ class ImageNotFoundError(NotFoundError):
     default_message = "No such image in the gallery."
 
 
+class ForbiddenError(LikenessError):
+    code = "FORBIDDEN"
+    default_message = "This server does not allow that."
+
+
 class ConflictError(LikenessError):
     code = "CONFLICT"
     default_message = "The request conflicts with the gallery's state."

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=25_000_000, ge=1)  # 6000x4000 (24 Mpx) fits
     max_jpeg_scans: int = Field(default=64, ge=1)  # progressive JPEGs have about 10
     max_large_decodes: int = Field(default=1, ge=1)  # per process, images > 4 Mpx
+    max_decode_seconds: float = Field(default=10.0, gt=0)  # JPEGs of several scans
     min_image_side: int = Field(default=16, ge=1)
     max_faces: int = Field(default=100, ge=1)
     # Server
@@ -91,6 +92,9 @@ class Settings(BaseSettings):
     gallery_hnsw_ef_search: int = Field(default=128, ge=1)  # recall@10 0.99 at 1M
     gallery_rebuild_deleted_fraction: float = Field(default=0.1, gt=0, le=1)
     gallery_background_rebuild: bool = True  # False: rebuild inside the write that needs it
+    # Enrolment over HTTP may force faces that do not match the person (allow_mismatch)
+    # only when this is on: until API keys with an admin scope exist, anyone could.
+    enrol_allow_mismatch: bool = False
     # Feedback (votes on verifications)
     feedback_comment_max: int = Field(default=1000, ge=0)  # characters
     store_feedback_crops: bool = False  # keep the two aligned 112x112 face crops (JPEG)

@@ -225,6 +225,41 @@ def test_unknown_route_and_method(gunicorn_server):
 
 
 # --- issue 9: inputs that used to give 500s, or cost a worker too much ----------------
+def test_json_bodies_are_bounded_before_parsing(gunicorn_server):
+    """Millions of tiny values would cost gigabytes as Python objects: refused from
+    the raw bytes; NaN and Infinity are not JSON."""
+    body = b'{"images": ["AA=="], "x": [' + b"0.0," * 2_000_000 + b"0.0]}"
+    person = _post(gunicorn_server, "/api/persons", json={"name": "Bounded"}).json()
+    r = _post(
+        gunicorn_server,
+        f"/api/persons/{person['id']}/faces",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    _expect(r, 400, "INVALID_JSON")
+    for constant in (b"NaN", b"Infinity", b"-Infinity"):
+        r = _post(
+            gunicorn_server,
+            "/api/persons",
+            data=b'{"name": "n", "metadata": {"x": ' + constant + b"}}",
+            headers={"Content-Type": "application/json"},
+        )
+        _expect(r, 400, "INVALID_JSON")
+
+
+def test_nul_characters_never_reach_the_database(gunicorn_server):
+    url = gunicorn_server.url
+    _expect(_post(gunicorn_server, "/api/persons", json={"name": "a\u0000b"}), 400, "INVALID_TEXT")
+    _expect(_post(gunicorn_server, "/api/persons", data={"name": "a\x00b"}), 400, "INVALID_TEXT")
+    body = {"verification_id": "a\u0000", "vote": "up"}
+    _expect(_post(gunicorn_server, "/api/feedback", json=body), 400, "INVALID_TEXT")
+    for response in (
+        requests.delete(f"{url}/api/gallery/images/a%00b", timeout=30),
+        requests.get(f"{url}/api/feedback/a%00b", timeout=30),
+    ):
+        assert response.status_code == 404, response.text
+
+
 def test_deeply_nested_json_and_lone_surrogates(gunicorn_server):
     deep = b'{"name": "x", "metadata": ' + b"[" * 1000 + b"]" * 1000 + b"}"
     for path in ("/api/persons", "/api/verify", "/api/feedback"):

@@ -17,6 +17,7 @@ from likeness.errors import (
     NoPhotoAcceptedError,
     NotFoundError,
     PersonNotFoundError,
+    ValidationError,
 )
 from likeness.library import FaceRecognitionLibrary
 from likeness.storage.models import GalleryFace, GalleryImage, GalleryPerson
@@ -237,8 +238,13 @@ def test_timestamps_are_utc_with_offset_on_create_and_read(lib):
 
 
 def test_names_and_metadata_are_checked(lib):
+    for bad in ("bad \ud800 name", "nul \x00 name"):
+        with pytest.raises(InvalidTextError):
+            lib.create_person(bad)
     with pytest.raises(InvalidTextError):
-        lib.create_person("bad \ud800 name")
+        lib.create_person("Ok", {"k\x00": "v"})
+    with pytest.raises(ValidationError):
+        lib.create_person("Ok", {"x": float("nan")})
     with pytest.raises(MetadataTooLargeError):
         lib.create_person("Big", {"blob": "x" * 20_000})
     deep: dict = {}

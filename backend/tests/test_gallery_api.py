@@ -136,6 +136,7 @@ def test_gallery_errors_use_the_one_shape(client, photo, group_photo):
 
 
 def test_enrolment_mismatch_and_override_over_http(client, photo):
+    """The override is off over HTTP unless the server allows it (no keys yet)."""
     person = client.post("/api/persons", json={"name": "Tony Blair"}).get_json()
     url = f"/api/persons/{person['id']}/faces"
     ok = client.post(url, data={"image": files(photo("Tony_Blair", 1))})
@@ -146,9 +147,20 @@ def test_enrolment_mismatch_and_override_over_http(client, photo):
     assert body["error"]["code"] == "NO_PHOTO_ACCEPTED"
     assert body["rejected"][0]["code"] == "FACE_MISMATCH"
     assert body["person"]["face_count"] == 1
-    forced = client.post(
-        url, data={"image": files(photo("Hans_Blix", 1)), "allow_mismatch": "true"}
+
+    def force():
+        return client.post(
+            url, data={"image": files(photo("Hans_Blix", 1)), "allow_mismatch": "true"}
+        )
+
+    refused = force()
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "FORBIDDEN"
+    settings = client.application.config["LIKENESS"]
+    client.application.config["LIKENESS"] = settings.model_copy(
+        update={"enrol_allow_mismatch": True}
     )
+    forced = force()
+    client.application.config["LIKENESS"] = settings
     assert forced.status_code == 201 and forced.get_json()["person"]["face_count"] == 2
     twice = client.post(url, data={"image": files(photo("Tony_Blair", 3), photo("Tony_Blair", 3))})
     assert twice.status_code == 201

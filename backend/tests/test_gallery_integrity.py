@@ -105,6 +105,21 @@ def test_migration_keeps_rows_and_continues_ids(tmp_path):
     gallery = Gallery(GalleryStore(database), IndexConfig(dim=DIM), tmp_path / "g.faiss").open()
     assert gallery.index.ids().tolist() == [1]
     assert gallery.add_images([image(9)])[0][0] == 3
+    # an index file of the first format knows the highest id ever given (8 here,
+    # erased before the upgrade): those are never given again
+    old = tmp_path / "old.faiss"
+    legacy = VectorIndex.build(IndexConfig(dim=DIM), np.arange(1, 2), vector(1)[None])
+    legacy.meta = {"generation": 5, "max_id": 8}
+    import likeness.gallery.index as index_module
+
+    format_now = index_module.FORMAT
+    index_module.FORMAT = 1
+    try:
+        legacy.save(old)
+    finally:
+        index_module.FORMAT = format_now
+    reopened = Gallery(GalleryStore(database), IndexConfig(dim=DIM), old).open()
+    assert reopened.add_images([image(10)])[0][0] == 9
     database.dispose()
 
 
@@ -306,3 +321,33 @@ def test_no_process_ever_serves_or_saves_an_erased_face(db_url, tmp_path, exact_
     finally:
         for worker in workers:
             worker.close()
+
+
+def test_a_restored_database_is_never_mixed_with_an_index_of_another_history(tmp_path):
+    """A backup restored under running processes: same instance, generation numbers
+    that repeat with other changes (and, on SQLite, reused ids)."""
+    import sqlite3
+
+    def copy(source, target) -> None:  # SQLite's online backup API, as an operator would
+        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+
+    db_file, backup = tmp_path / "g.db", tmp_path / "backup.db"
+    url = f"sqlite:///{db_file}"
+    Database(url).migrate()
+    path = tmp_path / "g.faiss"
+    stale = open_gallery(url, path)
+    stale.add_images([image(1), image(2)])
+    copy(db_file, backup)  # the backup, at generation 1
+    stale.add_images([image(3)])
+    stale.add_images([image(4)])  # generation 3; the stale process and file hold face 3
+    stale.store.db.dispose()
+    copy(backup, db_file)  # restored while `stale` keeps running
+    fresh = open_gallery(url, path)  # a restarted worker
+    fresh.add_images([image(99)])  # generation 2 again, under other changes
+    fresh.add_images([image(98)])  # generation 3 again: the same number as `stale`'s
+    for gallery in (stale, fresh):
+        hits = gallery.search(vector(3), top_k=5)
+        assert all(h.image_id != "img3" and h.score < 0.95 for h in hits), hits
+        assert gallery.search(vector(99), top_k=1)[0].image_id == "img99"
+    assert vector(3).tobytes() not in path.read_bytes()

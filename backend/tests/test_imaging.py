@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import zlib
 
 import cv2
 import numpy as np
@@ -182,3 +183,58 @@ def test_arrays_of_any_numeric_type_become_bgr_uint8(photo):
             load_image(bad)
     with pytest.raises(errors.ImageTooManyPixelsError):
         load_image(np.zeros((6000, 6000), np.uint8))
+
+
+def hidden_scans(copies: int = 300) -> bytes:
+    """Scans hidden behind a stuffed zero that a naive walker would read as a
+    segment length (libjpeg decodes every one of them)."""
+    data = _progressive()
+    last, end = data.rindex(b"\xff\xda"), data.rindex(b"\xff\xd9")
+    scan = data[last:end]
+    per = max(1, 60_000 // len(scan))
+    fake = scan[:10] + b"\xff\x00" + (2 + per * len(scan)).to_bytes(2, "big")
+    return data[:end] + (fake + scan * per) * (copies // per + 1) + data[end:]
+
+
+def test_scan_counting_is_linear_and_sees_hidden_scans():
+    import time
+
+    data = _progressive()
+    sos = data.index(b"\xff\xda")
+    header_end = sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")
+    fill = data[:header_end] + b"\x00" + b"\xff" * 2_000_000 + b"\x00" + data[header_end:]
+    start = time.perf_counter()
+    count_jpeg_scans(fill)
+    assert time.perf_counter() - start < 5  # quadratic before: days for this size
+    assert count_jpeg_scans(hidden_scans(), stop_after=64) > 64
+    with pytest.raises(errors.ImageTooComplexError):
+        decode_image(hidden_scans())
+
+
+def test_multi_scan_jpegs_are_decoded_against_a_deadline(photo):
+    data = _progressive(2000, 2000)
+    assert decode_image(data).shape == (2000, 2000, 3)
+    with pytest.raises(errors.ImageTooComplexError):
+        decode_image(data, ImageLimits(max_decode_seconds=0.001))
+    truncated = data[: len(data) // 2]
+    with pytest.raises(errors.TruncatedImageError):
+        decode_image(truncated)
+
+
+def test_png_sbit_and_alpha_do_not_skew_the_colour_depth(photo):
+    bgr = cv2.imread(str(photo))
+    twelve = np.round(bgr.astype(np.float32) * 4095 / 255).astype(np.uint16)
+    alpha = np.full(bgr.shape[:2] + (1,), 65535, np.uint16)  # opaque, full 16 bits
+    ok, png = cv2.imencode(".png", np.concatenate([twelve, alpha], axis=2))
+    assert np.abs(decode_image(png.tobytes()).astype(int) - bgr).max() <= 1
+    # a dark 16-bit photo (largest value 20000) keeps its brightness
+    dark = (bgr.astype(np.uint32) * 20000 // 255).astype(np.uint16)
+    ok, png = cv2.imencode(".png", dark)
+    expected = np.round(dark.astype(np.float64) * 255 / 65535)
+    assert np.abs(decode_image(png.tobytes()).astype(int) - expected).max() <= 1
+    # an sBIT chunk (significant bits: 12) is believed
+    data = bytearray(png.tobytes())
+    chunk = b"sBIT" + bytes([12, 12, 12])
+    sbit = (3).to_bytes(4, "big") + chunk + zlib.crc32(chunk).to_bytes(4, "big")
+    data[33:33] = sbit  # right after IHDR
+    assert decode_image(bytes(data)).max() > decode_image(png.tobytes()).max()

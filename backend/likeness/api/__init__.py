@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 from flask_cors import CORS
 
 from likeness.api import routes_faces, routes_feedback, routes_gallery, routes_system
@@ -11,6 +11,7 @@ from likeness.api.logs import configure_logging, install_request_logging
 from likeness.api.spa import register_spa
 from likeness.api.state import DATABASE, ENGINE, after_verify_hooks
 from likeness.engine import FaceEngine
+from likeness.errors import NotFoundError
 from likeness.settings import Settings, get_settings
 from likeness.storage import Database
 from likeness.storage.verifications import VerificationStore
@@ -36,6 +37,12 @@ def create_app(
     if settings.cors_origins:
         CORS(app, resources={r"/api/*": {"origins": settings.cors_origins}})
     register_error_handlers(app)
+
+    @app.before_request
+    def _no_nul_in_paths():
+        if "\x00" in request.path:  # no id holds one; PostgreSQL cannot even compare it
+            raise NotFoundError("No such resource.")
+
     install_request_logging(app)
     app.register_blueprint(routes_system.bp)
     app.register_blueprint(routes_faces.bp)

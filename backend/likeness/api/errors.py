@@ -36,6 +36,7 @@ STATUS: dict[type[e.LikenessError], int] = {
     e.IndexNotFoundError: 404,
     e.PersonNotFoundError: 404,
     e.ImageNotFoundError: 404,
+    e.ForbiddenError: 403,
     e.ConflictError: 409,
     e.DuplicateImageError: 409,
     e.EmbeddingModelMismatchError: 409,

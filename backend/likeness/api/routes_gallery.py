@@ -35,6 +35,7 @@ from likeness.api.gallery_schemas import (
 from likeness.api.state import DATABASE, ENGINE, image_limits
 from likeness.api.uploads import _schema_error, base64_fits, json_object, read_upload
 from likeness.errors import (
+    ForbiddenError,
     ImageTooLargeError,
     LikenessError,
     MissingFieldError,
@@ -180,6 +181,11 @@ def enrol_faces(person_id: int):
     lib = library()
     person = lib.get_person(person_id)  # 404 before reading the photos
     photos, options = _enrol_images(limits.max_bytes)
+    if options["allow_mismatch"] and not current_app.config["LIKENESS"].enrol_allow_mismatch:
+        raise ForbiddenError(
+            "allow_mismatch is turned off on this server (LIKENESS_ENROL_ALLOW_MISMATCH).",
+            field="allow_mismatch",
+        )
     try:
         result = lib.enroll(
             None, photos, person_id=person_id, allow_mismatch=options["allow_mismatch"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Request, request
+from flask import Request, g, request
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
@@ -19,6 +20,7 @@ from likeness.errors import (
     ValidationError,
 )
 from likeness.imaging import decode_base64
+from likeness.text import storable
 
 
 @dataclass
@@ -44,17 +46,23 @@ def _schema_error(error: SchemaError) -> ValidationError:
 MAX_JSON_DEPTH = 32
 
 
+#: A JSON body holds at most this many values (commas and colons, counted on the
+#: raw bytes before parsing: 100 MB of "0," would cost gigabytes as Python objects).
+MAX_JSON_VALUES = 100_000
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def _check_json(value) -> None:
     """Depth and text of a parsed JSON value, without recursion."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if not item.isascii():
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise InvalidTextError() from None
+            if not storable(item):
+                raise InvalidTextError()
         elif isinstance(item, (dict, list)):
             if depth > MAX_JSON_DEPTH:
                 raise InvalidJsonError(
@@ -70,17 +78,24 @@ def _check_json(value) -> None:
 def json_object() -> dict:
     """The current request's JSON body as an object: a clear 400 for malformed,
     too deeply nested or non-object JSON, and for text no database can store."""
+    cached = g.get("likeness_json")
+    if cached is not None:
+        return cached
+    raw = request.get_data(cache=True)
+    if raw.count(b",") + raw.count(b":") > MAX_JSON_VALUES:
+        raise InvalidJsonError(f"The JSON holds more than {MAX_JSON_VALUES} values.")
     try:
-        body = request.get_json(silent=False)
+        body = json.loads(raw, parse_constant=_no_constant)  # no NaN or Infinity
     except RecursionError:
         raise InvalidJsonError(
             f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep."
         ) from None
-    except Exception:  # werkzeug's BadRequest for malformed JSON or a wrong charset
+    except ValueError:  # malformed, a wrong encoding, NaN/Infinity
         raise InvalidJsonError() from None
     if not isinstance(body, dict):
         raise ValidationError("The body must be a JSON object.")
     _check_json(body)
+    g.likeness_json = body
     return body
 
 

@@ -120,15 +120,23 @@ class Gallery:
         self.instance = self.store.instance()
         self.index = self._empty(-1)
 
-    def _empty(self, generation: int, kind: str | None = None) -> VectorIndex:
+    def _empty(
+        self, generation: int, kind: str | None = None, tag: str | None = None
+    ) -> VectorIndex:
         index = VectorIndex(self.config, kind)
-        index.meta = {"generation": generation, "instance": self.instance}
+        index.meta = {"generation": generation, "tag": tag, "instance": self.instance}
         return index
 
     # -- opening / persistence ---------------------------------------------------
     def open(self) -> Gallery:
         """Load the saved index if there is a usable one (and bring it up to date),
         else build from the database."""
+        if self.index_path is not None:
+            # A file of the first format (before the change log) knows the highest
+            # face id ever indexed; SQLite may have given erased ones out again.
+            legacy = VectorIndex.read_meta(self.index_path, any_format=True) or {}
+            if legacy.get("max_id") and "instance" not in legacy:
+                self.store.reserve_face_ids(int(legacy["max_id"]))
         try:
             self.load()
         except IndexNotFoundError:
@@ -138,6 +146,10 @@ class Gallery:
     @property
     def generation(self) -> int:
         return int(self.index.meta.get("generation", -1))
+
+    @property
+    def tag(self) -> str | None:
+        return self.index.meta.get("tag")
 
     def _read_file(self) -> VectorIndex:
         """The saved index, if it is this gallery's and fits the config."""
@@ -165,15 +177,11 @@ class Gallery:
         if self.index_path is None:
             return
         with self._lock, self._file_lock("lock"):
-            self._sync_locked()
+            self._sync_locked()  # now at the database's newest generation
             on_disk = VectorIndex.read_meta(self.index_path)
-            if (
-                on_disk is not None
-                and on_disk.get("instance") == self.instance
-                and int(on_disk.get("generation", -1)) > self.generation
-            ):  # cannot happen after the catch-up under the lock; never go backwards
-                log.warning("index file is newer than this process; not overwritten")
-                return
+            if on_disk is not None and int(on_disk.get("generation", -1)) > self.generation:
+                # only a database restored to an older state can leave such a file
+                log.warning("index file ahead of the database (restored?); replaced")
             ids = self.index.ids()
             self.index.meta.update(
                 count=len(ids),
@@ -196,16 +204,19 @@ class Gallery:
     def _from_database(self, exact_first: bool) -> VectorIndex:
         """Every face in the database; the generation is read FIRST, so replaying the
         log from it afterwards (idempotent) covers whatever landed during the read."""
-        generation = self.store.generation()
+        position = self.store.position()
         ids, vectors = self.store.embeddings()
-        if vectors is None:
-            index = self._empty(generation)
-        elif exact_first:
-            index = self._empty(generation, "flat")
-            index.add(ids, vectors)
-        else:
+        if vectors is not None and not exact_first:
             index = VectorIndex.build(self.config, ids, vectors)
-        index.meta = {"generation": generation, "instance": self.instance}
+        else:
+            index = VectorIndex(self.config, "flat")
+            if vectors is not None:
+                index.add(ids, vectors)
+        index.meta = {
+            "generation": position.generation,
+            "tag": position.tag,
+            "instance": self.instance,
+        }
         return index
 
     def _maybe_rebuild(self) -> None:
@@ -312,10 +323,14 @@ class Gallery:
 
     def _sync_locked(self, force: bool = False) -> dict:
         with self._lock:
-            generation = self.store.generation()
-            if not force and generation == self.generation:
-                return {"added": 0, "removed": 0, "generation": generation}
+            position = self.store.position()
+            same = position.generation == self.generation
+            if not force and same and position.tag == self.tag:
+                return {"added": 0, "removed": 0, "generation": position.generation}
             try:
+                if position.generation < self.generation or (same and position.tag != self.tag):
+                    # another history than the index followed (a restored backup, say)
+                    raise _LogGap(f"the database is at {position}, the index elsewhere")
                 report = self._replay(self.index)
             except _LogGap as gap:
                 log.info("gallery index rebuilt from the database", extra={"why": str(gap)})
@@ -334,13 +349,20 @@ class Gallery:
     def _replay(self, index: VectorIndex, target: int | None = None) -> dict:
         """Apply the change log to ``index`` from the generation it reflects up to
         ``target`` (default: the newest). Raises ``_LogGap`` if the log cannot."""
-        current = int(index.meta.get("generation", -1))
+        current, tag = int(index.meta.get("generation", -1)), index.meta.get("tag")
         if current < 0:
             raise _LogGap("the index reflects no generation")
         pending: set[int] = set()
         removed = 0
+        first = True
         while target is None or current < target:
-            entries = self.store.changes_since(current)
+            # from the index's own entry on: its token must be the one the index saw
+            entries = self.store.changes_since(current - 1 if first else current)
+            if first and entries and entries[0].seq == current:
+                if entries[0].tag != tag:
+                    raise _LogGap(f"change {current} is not the one the index followed")
+                entries = entries[1:]
+            first = False
             if target is not None:
                 entries = [entry for entry in entries if entry.seq <= target]
             if not entries:
@@ -356,7 +378,7 @@ class Gallery:
                     removed += index.remove(entry.removed)
                     pending.difference_update(entry.removed.tolist())
                 pending.update(entry.added.tolist())
-                current = entry.seq
+                current, tag = entry.seq, entry.tag
         if target is not None and current != target:
             raise _LogGap(f"the change log ends at {current}, not {target}")
         added = 0
@@ -368,8 +390,7 @@ class Gallery:
                 if vectors is not None:
                     index.add(ids, vectors)
                     added = len(ids)
-        index.meta["generation"] = current
-        index.meta["instance"] = self.instance
+        index.meta.update(generation=current, tag=tag, instance=self.instance)
         return {"added": int(added), "removed": int(removed), "generation": current}
 
     def _bring_to(self, fresh: VectorIndex, generation: int) -> bool:
@@ -386,12 +407,12 @@ class Gallery:
         """Patch the index after a committed change: directly when it is the next
         generation, else by replaying the log (another thread or process wrote)."""
         with self._lock:
-            if change.generation == self.generation + 1:
+            if change.generation == self.generation + 1 and change.previous_tag == self.tag:
                 if change.removed_ids:
                     self.index.remove(change.removed_ids)
                 if change.added_ids:
                     self.index.add(change.added_ids, np.vstack(change.added_vectors))
-                self.index.meta["generation"] = change.generation
+                self.index.meta.update(generation=change.generation, tag=change.tag)
             elif change.generation > self.generation:
                 self._sync_locked(force=True)
             wanted = self.autosave if save is None else save
@@ -431,7 +452,7 @@ class Gallery:
         change = self.store.clear()
         with self._lock:
             if change.generation > self.generation:
-                self.index = self._empty(change.generation)
+                self.index = self._empty(change.generation, tag=change.tag)
                 self._epoch += 1
             self.save()
         return change

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -99,6 +99,23 @@ class Change:
     removed_ids: list[int] = field(default_factory=list)
     image_ids: list[str] = field(default_factory=list)
     person_ids: list[int] = field(default_factory=list)
+    tag: str | None = None  # a random token of this change (and of the state after it)
+    previous_tag: str | None = None  # the token of the state it followed
+
+    @classmethod
+    def at(cls, position: Position, **fields) -> Change:
+        return cls(position.generation, tag=position.tag, previous_tag=position.previous, **fields)
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the gallery stands: its generation and the random token of the change
+    that made it. A token that differs at the same generation means the database
+    is not the one the index followed (restored from a backup, say)."""
+
+    generation: int
+    tag: str | None
+    previous: str | None = None
 
 
 @dataclass
@@ -109,6 +126,7 @@ class LogEntry:
     added: np.ndarray
     removed: np.ndarray
     cleared: bool
+    tag: str | None = None
 
 
 @dataclass
@@ -186,7 +204,7 @@ class GalleryStore:
                 "re-index with the same model."
             )
 
-    def _bump(self, session: Session, stamp_model: bool = False) -> int:
+    def _bump(self, session: Session, stamp_model: bool = False) -> Position:
         """Increment the generation inside the caller's transaction. It is the
         transaction's FIRST statement, so it takes the write lock (row lock on
         PostgreSQL, the database lock on SQLite) before anything is read."""
@@ -204,14 +222,39 @@ class GalleryStore:
             self._check_model(state)
             if state.model_version is None:
                 state.model_pack, state.model_version = self.model_pack, self.model_version
-        return int(state.generation)
+        previous, state.tag = state.tag, uuid.uuid4().hex[:16]
+        return Position(int(state.generation), state.tag, previous)
 
     def generation(self) -> int:
+        return self.position().generation
+
+    def position(self) -> Position:
+        """The current generation and its token (one small query)."""
         with self.db.session() as session:
-            value = session.scalar(
-                select(GalleryState.generation).where(GalleryState.id == STATE_ID)
-            )
-            return int(value or 0)
+            row = session.execute(
+                select(GalleryState.generation, GalleryState.tag).where(GalleryState.id == STATE_ID)
+            ).first()
+        return Position(0, None) if row is None else Position(int(row[0] or 0), row[1])
+
+    def reserve_face_ids(self, highest: int) -> None:
+        """Never give out a face id up to ``highest`` again (SQLite's AUTOINCREMENT
+        counter; PostgreSQL sequences never go back)."""
+        if self.db.backend != "sqlite":
+            return
+        with self.db.session() as session:
+            current = session.execute(
+                text("SELECT seq FROM sqlite_sequence WHERE name = 'gallery_faces'")
+            ).scalar()
+            if current is None:
+                session.execute(
+                    text("INSERT INTO sqlite_sequence (name, seq) VALUES ('gallery_faces', :n)"),
+                    {"n": int(highest)},
+                )
+            elif int(current) < highest:
+                session.execute(
+                    text("UPDATE sqlite_sequence SET seq = :n WHERE name = 'gallery_faces'"),
+                    {"n": int(highest)},
+                )
 
     def instance(self) -> str | None:
         """The gallery's random id (an index file of another gallery is not trusted)."""
@@ -227,6 +270,7 @@ class GalleryStore:
                 added=ids_to_bytes(change.added_ids),
                 removed=ids_to_bytes(change.removed_ids),
                 cleared=cleared,
+                tag=change.tag,
             )
         )
         if change.generation % _PRUNE_EVERY == 0:
@@ -243,14 +287,15 @@ class GalleryStore:
                     GalleryChange.added,
                     GalleryChange.removed,
                     GalleryChange.cleared,
+                    GalleryChange.tag,
                 )
                 .where(GalleryChange.seq > int(generation))
                 .order_by(GalleryChange.seq)
                 .limit(limit)
             ).all()
         return [
-            LogEntry(int(seq), ids_from_bytes(a), ids_from_bytes(r), bool(c))
-            for seq, a, r, c in rows
+            LogEntry(int(seq), ids_from_bytes(a), ids_from_bytes(r), bool(c), tag)
+            for seq, a, r, c, tag in rows
         ]
 
     # -- persons ---------------------------------------------------------------
@@ -371,8 +416,7 @@ class GalleryStore:
         created in the same transaction and owns every image (``person_id`` is set
         on them): a failed write leaves no empty person behind."""
         with self.db.session() as session:
-            generation = self._bump(session, stamp_model=True)
-            change = Change(generation)
+            change = Change.at(self._bump(session, stamp_model=True))
             per_image: list[list[int]] = []
             persons: set[int] = set()
             if new_person is not None:
@@ -442,13 +486,13 @@ class GalleryStore:
 
     def remove_image(self, image_id: str) -> Change:
         with self.db.session() as session:
-            generation = self._bump(session)
+            position = self._bump(session)
             image = session.scalars(
                 select(GalleryImage).where(GalleryImage.image_id == str(image_id))
             ).first()
             if image is None:
                 raise ImageNotFoundError(f"No image with id {image_id!r}.")
-            change = Change(generation, image_ids=[image.image_id])
+            change = Change.at(position, image_ids=[image.image_id])
             person_id = image.person_id
             self._delete_images(session, [image.id], change)
             if person_id is not None:
@@ -461,11 +505,11 @@ class GalleryStore:
         """The person, every image and face enrolled for it: one transaction."""
         with self.db.session() as session:
             pk = person_pk(person_id)
-            generation = self._bump(session)
+            position = self._bump(session)
             person = session.get(GalleryPerson, pk)
             if person is None:
                 raise PersonNotFoundError(f"No person with id {person_id}.")
-            change = Change(generation, person_ids=[person.id])
+            change = Change.at(position, person_ids=[person.id])
             images = session.execute(
                 select(GalleryImage.id, GalleryImage.image_id).where(
                     GalleryImage.person_id == person.id
@@ -485,15 +529,15 @@ class GalleryStore:
 
     def clear(self) -> Change:
         with self.db.session() as session:
-            generation = self._bump(session)
-            change = Change(generation)
+            position = self._bump(session)
+            change = Change.at(position)
             change.removed_ids = list(session.scalars(select(GalleryFace.id)).all())
             session.execute(delete(GalleryFace))
             session.execute(delete(GalleryImage))
             session.execute(delete(GalleryPerson))
             state = self._state(session)
             state.model_pack = state.model_version = None
-            self._log(session, Change(generation), cleared=True)
+            self._log(session, Change.at(position), cleared=True)
         return change
 
     # -- reading for the index and for answers ----------------------------------

@@ -5,22 +5,13 @@ from __future__ import annotations
 import json
 
 from likeness.errors import InvalidTextError, MetadataTooLargeError, ValidationError
+from likeness.text import check_text, storable
 
 #: Metadata of a person or an image: a JSON object of at most this many bytes
 #: (UTF-8, compact) and this many levels of nesting.
 METADATA_MAX_BYTES = 16 * 1024
 METADATA_MAX_DEPTH = 8
 NAME_MAX_CHARS = 255
-
-
-def check_text(value: str, field: str) -> str:
-    """``value`` unless it holds lone surrogates (which no database can store)."""
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidTextError(f"'{field}' is not valid Unicode text.", field=field) from None
-    return value
 
 
 def check_name(name: str | None, field: str = "name") -> str:
@@ -30,6 +21,20 @@ def check_name(name: str | None, field: str = "name") -> str:
     if len(name) > NAME_MAX_CHARS:
         raise ValidationError(f"A name has at most {NAME_MAX_CHARS} characters.", field=field)
     return name
+
+
+def _strings(value):
+    """Every string (keys too) in a JSON value, without recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _depth(value, limit: int) -> int:
@@ -56,11 +61,14 @@ def check_metadata(metadata, field: str = "metadata") -> dict | None:
         raise MetadataTooLargeError(
             f"Metadata may be nested at most {METADATA_MAX_DEPTH} levels deep.", field=field
         )
+    if not all(storable(item) for item in _strings(metadata)):
+        raise InvalidTextError("Metadata text must not hold NUL or lone surrogates.", field=field)
     try:
-        size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+        text = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        size = len(text.encode())
     except (TypeError, ValueError, UnicodeEncodeError):
         raise ValidationError(
-            "Metadata must be JSON text, numbers and lists.", field=field
+            "Metadata must be JSON: text, finite numbers, lists and objects.", field=field
         ) from None
     if size > METADATA_MAX_BYTES:
         raise MetadataTooLargeError(

@@ -75,6 +75,9 @@ def _utc(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat()
 
 
+#: Base64 columns: never neutralised (an apostrophe would break decoding; their
+#: content is model output, not text a client chose).
+BASE64_FIELDS = frozenset({"embedding1", "embedding2", "crop1_jpeg", "crop2_jpeg"})
 #: A spreadsheet runs a cell that begins with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -233,7 +236,10 @@ class FeedbackStore:
         for row in self.iter_records():
             buffer.seek(0)
             buffer.truncate()
-            writer.writerow({k: csv_cell(v) for k, v in export_dict(row, fmt).items()})
+            record = export_dict(row, fmt)
+            writer.writerow(
+                {k: v if k in BASE64_FIELDS else csv_cell(v) for k, v in record.items()}
+            )
             yield buffer.getvalue()
 
 

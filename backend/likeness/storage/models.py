@@ -184,6 +184,9 @@ class GalleryState(Base):
     #: A random id given to the gallery when its state row is made: an index file of
     #: another database (or of a gallery dropped and made again) is never trusted.
     instance: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: A random token of the latest change (the change log row holds the same), so
+    #: an index at this generation of ANOTHER history (a restored backup) is caught.
+    tag: Mapped[str | None] = mapped_column(String(16), nullable=True)
     model_pack: Mapped[str | None] = mapped_column(String(64), nullable=True)
     model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
@@ -200,4 +203,5 @@ class GalleryChange(Base):
     added: Mapped[bytes] = mapped_column(LargeBinary)  # int64 face ids, little-endian
     removed: Mapped[bytes] = mapped_column(LargeBinary)
     cleared: Mapped[bool] = mapped_column(Boolean, default=False)  # every face removed first
+    tag: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

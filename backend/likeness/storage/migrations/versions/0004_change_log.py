@@ -8,7 +8,9 @@ Revises: 0002_feedback, 0003_gallery
 * SQLite tables are rebuilt with AUTOINCREMENT so an erased row's id is never given
   to a new row (PostgreSQL sequences never reuse ids already). The copy keeps every
   row and seeds ``sqlite_sequence`` with the highest id.
-* ``gallery_state.instance``: a random id that an index file must carry to be trusted.
+* ``gallery_state.instance``: a random id that an index file must carry to be trusted;
+  ``gallery_state.tag`` / ``gallery_changes.tag``: a random token per change, so an
+  index that followed another history (a restored backup) is caught.
 """
 
 import uuid
@@ -31,10 +33,12 @@ def upgrade() -> None:
         sa.Column("added", sa.LargeBinary, nullable=False),
         sa.Column("removed", sa.LargeBinary, nullable=False),
         sa.Column("cleared", sa.Boolean, nullable=False),
+        sa.Column("tag", sa.String(16), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     with op.batch_alter_table("gallery_state") as batch:
         batch.add_column(sa.Column("instance", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("tag", sa.String(16), nullable=True))
     op.execute(
         sa.text("UPDATE gallery_state SET instance = :instance").bindparams(
             instance=uuid.uuid4().hex
@@ -52,5 +56,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("gallery_state") as batch:
+        batch.drop_column("tag")
         batch.drop_column("instance")
     op.drop_table("gallery_changes")
