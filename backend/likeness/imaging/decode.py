@@ -26,7 +26,7 @@ from likeness.errors import (
 )
 from likeness.imaging.jpeg import count_jpeg_scans
 from likeness.imaging.limits import ImageLimits, decode_slot
-from likeness.imaging.pixels import array_to_bgr, check_size, over_white, to_uint8
+from likeness.imaging.pixels import array_to_bgr, check_size, to_uint8
 from likeness.imaging.watchdog import decode_with_deadline
 
 #: Formats accepted from clients (Pillow format names).
@@ -34,6 +34,7 @@ SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP"})
 
 _DATA_URL = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
 _PNG = b"\x89PNG\r\n\x1a\n"
+ORIENTATION = 0x0112  # the EXIF tag
 
 
 def decode_base64(text: str) -> bytes:
@@ -68,10 +69,13 @@ def _rgb(pil: Image.Image) -> np.ndarray:
         gray = to_uint8(np.asarray(pil))
         return np.repeat(gray[..., None], 3, axis=-1)
     if pil.mode in ("RGBA", "LA", "PA") or (pil.mode == "P" and "transparency" in pil.info):
-        return over_white(np.asarray(pil.convert("RGBA") if pil.mode != "RGBA" else pil))
+        rgba = pil.convert("RGBA") if pil.mode != "RGBA" else pil
+        white = Image.new("RGB", rgba.size, (255, 255, 255))
+        white.paste(rgba, mask=rgba.getchannel("A"))  # in C, no RGBA-sized copies
+        return np.array(white)
     if pil.mode != "RGB":
         pil = pil.convert("RGB")
-    return np.asarray(pil)
+    return np.array(pil)  # writable: turned into BGR in place
 
 
 def _pillow_rgb(data: bytes) -> np.ndarray:
@@ -85,8 +89,9 @@ def _pillow_rgb(data: bytes) -> np.ndarray:
             raise TruncatedImageError() from exc
         except Exception as exc:
             raise ImageDecodeError() from exc
-        try:
-            upright = ImageOps.exif_transpose(pil)
+        try:  # exif_transpose copies even an upright image: only call it when needed
+            turned = pil.getexif().get(ORIENTATION, 1) not in (1, None)
+            upright = ImageOps.exif_transpose(pil) if turned else pil
         except Exception:  # a broken EXIF block must not reject an otherwise fine image
             upright = pil
         return _rgb(upright)
@@ -150,6 +155,8 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
                 )
             else:
                 rgb = _pillow_rgb(data)
+            if rgb.flags.writeable and rgb.flags.c_contiguous:
+                return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR, dst=rgb)  # no second copy
             return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         except (cv2.error, ValueError, MemoryError) as exc:
             raise ImageDecodeError() from exc
