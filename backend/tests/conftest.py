@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dbtargets import BACKENDS, database_url
 from paths import LFW_DIR, MODEL_ROOT, TEST_PACK
 from support import GunicornServer, lfw_path
 
@@ -96,3 +97,15 @@ def gunicorn_server(model_root, tmp_path_factory):
     ).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    """A migrated database URL: a SQLite file, then a fresh PostgreSQL schema."""
+    from likeness.storage import Database
+
+    with database_url(request.param, tmp_path) as url:
+        database = Database(url)
+        database.migrate()
+        database.dispose()
+        yield url

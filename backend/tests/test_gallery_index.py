@@ -20,8 +20,6 @@ from likeness.gallery import Gallery, GalleryStore, IndexConfig, VectorIndex
 from likeness.gallery.store import NewFace, NewImage
 from likeness.storage import Database
 
-from dbtargets import BACKENDS, database_url
-
 DIM = 512
 
 
@@ -98,15 +96,6 @@ def test_load_missing_index_raises():
 
 
 # --- database + index -------------------------------------------------------------
-@pytest.fixture(params=BACKENDS)
-def db_url(request, tmp_path):
-    with database_url(request.param, tmp_path) as url:
-        database = Database(url)
-        database.migrate()
-        database.dispose()
-        yield url
-
-
 def new_image(vectors: np.ndarray, tag: str, person_id=None) -> NewImage:
     faces = [NewFace(v, [0, 0, 10, 10], 0.9, 20.0) for v in vectors]
     return NewImage(f"hash-{tag}", 100, 100, faces, image_id=tag, person_id=person_id)

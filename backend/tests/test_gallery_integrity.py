@@ -26,18 +26,7 @@ from likeness.gallery.store import NewFace, NewImage
 from likeness.storage import Database
 from likeness.storage.db import MIGRATIONS
 
-from dbtargets import BACKENDS, database_url
-
 WORKER = Path(__file__).with_name("gallery_worker.py")
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request, tmp_path):
-    with database_url(request.param, tmp_path) as url:
-        database = Database(url)
-        database.migrate()
-        database.dispose()
-        yield url
 
 
 def image(seed: int, person_id=None, dim: int = DIM) -> NewImage:
