@@ -9,7 +9,7 @@ PY := $(BIN)/python
 INSIGHTFACE := insightface==2.1
 
 # Models and data that no registry has (see ../shared/README.md).
-SHARED ?= $(abspath ../shared)
+SHARED ?= $(or $(LIKENESS_SHARED),$(abspath ../shared))
 MODEL ?= buffalo_l
 MODEL_ROOT ?= $(HOME)/.insightface/models
 TEST_MODEL_ROOT ?= $(SHARED)/models
