@@ -28,6 +28,9 @@ accesslog = None  # the app logs each request as structured JSON
 errorlog = "-"
 loglevel = _settings.log_level.lower()
 proc_name = "likeness"
+# Gunicorn 27's control socket is one path per user (~/.gunicorn): two servers on a
+# machine (tests, CI) would take it from each other. Nothing here uses it.
+control_socket_disable = True
 
 
 def post_worker_init(worker):  # noqa: ARG001

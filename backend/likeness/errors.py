@@ -59,7 +59,7 @@ class InvalidJsonError(ValidationError):
 
 class InvalidTextError(ValidationError):
     code = "INVALID_TEXT"
-    default_message = "Text must be valid Unicode (no lone surrogates)."
+    default_message = "Text must be valid Unicode without NUL characters or lone surrogates."
 
 
 class MetadataTooLargeError(ValidationError):

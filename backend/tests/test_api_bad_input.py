@@ -237,7 +237,16 @@ def test_json_bodies_are_bounded_before_parsing(gunicorn_server):
         headers={"Content-Type": "application/json"},
     )
     _expect(r, 400, "INVALID_JSON")
-    for constant in (b"NaN", b"Infinity", b"-Infinity"):
+    nested = (
+        b'{"image1": "x", "image2": "x", "x": ['
+        + b",".join([b"[" * 500 + b"]" * 500] * 200)
+        + b"]}"
+    )
+    r = _post(
+        gunicorn_server, "/api/verify", data=nested, headers={"Content-Type": "application/json"}
+    )
+    _expect(r, 400, "INVALID_JSON")
+    for constant in (b"NaN", b"Infinity", b"-Infinity", b"1e400"):
         r = _post(
             gunicorn_server,
             "/api/persons",

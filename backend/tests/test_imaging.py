@@ -211,14 +211,32 @@ def test_scan_counting_is_linear_and_sees_hidden_scans():
         decode_image(hidden_scans())
 
 
-def test_multi_scan_jpegs_are_decoded_against_a_deadline(photo):
-    data = _progressive(2000, 2000)
-    assert decode_image(data).shape == (2000, 2000, 3)
+def _flat_progressive(side: int, extra_scans: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (side, side), 128).save(out, "JPEG", progressive=True, quality=90)
+    data = out.getvalue()
+    last, end = data.rindex(b"\xff\xda"), data.rindex(b"\xff\xd9")
+    return data[:end] + data[last:end] * extra_scans + data[end:]
+
+
+def test_costly_multi_scan_jpegs_are_decoded_under_a_cpu_limit():
+    """Above a scans x pixels budget, a child decodes under RLIMIT_CPU: a file that
+    gets past the scan count (here: a server allowing 5,000 scans) still cannot
+    hold a worker longer than the limit."""
+    import time
+
+    lenient = ImageLimits(max_jpeg_scans=5000, max_decode_seconds=0.5)
+    data = _flat_progressive(2000, 3000)
+    start = time.perf_counter()
     with pytest.raises(errors.ImageTooComplexError):
-        decode_image(data, ImageLimits(max_decode_seconds=0.001))
-    truncated = data[: len(data) // 2]
+        decode_image(data, lenient)
+    assert time.perf_counter() - start < 30
+    ordinary = _progressive(2000, 2000)  # under the budget: decoded in the process
+    assert decode_image(ordinary, lenient).shape == (2000, 2000, 3)
+    watched = _flat_progressive(4000, 10)  # over the budget, quick: decoded in the child
+    assert decode_image(watched).shape == (4000, 4000, 3)
     with pytest.raises(errors.TruncatedImageError):
-        decode_image(truncated)
+        decode_image(watched[: len(watched) // 2])
 
 
 def test_png_sbit_and_alpha_do_not_skew_the_colour_depth(photo):
@@ -238,3 +256,36 @@ def test_png_sbit_and_alpha_do_not_skew_the_colour_depth(photo):
     sbit = (3).to_bytes(4, "big") + chunk + zlib.crc32(chunk).to_bytes(4, "big")
     data[33:33] = sbit  # right after IHDR
     assert decode_image(bytes(data)).max() > decode_image(png.tobytes()).max()
+
+
+def test_header_floods_are_refused_before_pillow_parses_them(photo):
+    """Pillow walks JPEG segments and PNG chunks in Python: millions of tiny ones
+    cost seconds whatever the pixel count."""
+    jpeg = photo.read_bytes()
+    app = b"\xff\xe1\x00\x02"  # an empty APP1 segment
+    with pytest.raises(errors.ImageTooComplexError):
+        decode_image(jpeg[:2] + app * 5000 + jpeg[2:])
+    assert decode_image(jpeg[:2] + app * 50 + jpeg[2:]).shape == (250, 250, 3)
+    ok, png = cv2.imencode(".png", cv2.imread(str(photo)))
+    png = png.tobytes()
+    chunk = (0).to_bytes(4, "big") + b"teSt" + zlib.crc32(b"teSt").to_bytes(4, "big")
+    with pytest.raises(errors.ImageTooComplexError):
+        decode_image(png[:33] + chunk * 5000 + png[33:])
+    tem = jpeg[:-2] + b"\xff\x01" * 2_000_000 + jpeg[-2:]  # TEM markers: skipped fast
+    assert count_jpeg_scans(tem) == 1
+
+
+def test_mpo_from_phones_is_decoded_as_its_first_image(photo):
+    first = Image.open(photo)
+    out = io.BytesIO()
+    first.save(out, "MPO", save_all=True, append_images=[first.rotate(90)])
+    data = out.getvalue()
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    assert np.abs(decode_image(data).astype(int) - decode_image(photo.read_bytes())).mean() < 2
+
+
+def test_16bit_alpha_is_relative_to_its_container(photo):
+    bgr16 = cv2.imread(str(photo)).astype(np.uint16) * 257
+    alpha = np.full(bgr16.shape[:2] + (1,), 200, np.uint16)  # 0.3% opaque
+    ok, png = cv2.imencode(".png", np.concatenate([bgr16, alpha], axis=2))
+    assert decode_image(png.tobytes()).min() >= 254  # white, as any viewer shows it

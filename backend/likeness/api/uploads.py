@@ -46,13 +46,21 @@ def _schema_error(error: SchemaError) -> ValidationError:
 MAX_JSON_DEPTH = 32
 
 
-#: A JSON body holds at most this many values (commas and colons, counted on the
-#: raw bytes before parsing: 100 MB of "0," would cost gigabytes as Python objects).
+#: A JSON body holds at most this many values (commas, colons and brackets, counted
+#: on the raw bytes before parsing: 100 MB of "0," or "[[[" would cost gigabytes as
+#: Python objects; base64 holds none of them).
 MAX_JSON_VALUES = 100_000
 
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large a number")
+    return value
 
 
 def _check_json(value) -> None:
@@ -82,10 +90,11 @@ def json_object() -> dict:
     if cached is not None:
         return cached
     raw = request.get_data(cache=True)
-    if raw.count(b",") + raw.count(b":") > MAX_JSON_VALUES:
+    values = raw.count(b",") + raw.count(b":") + raw.count(b"[") + raw.count(b"{")
+    if values > MAX_JSON_VALUES:
         raise InvalidJsonError(f"The JSON holds more than {MAX_JSON_VALUES} values.")
     try:
-        body = json.loads(raw, parse_constant=_no_constant)  # no NaN or Infinity
+        body = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise InvalidJsonError(
             f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep."

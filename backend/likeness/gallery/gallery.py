@@ -131,12 +131,6 @@ class Gallery:
     def open(self) -> Gallery:
         """Load the saved index if there is a usable one (and bring it up to date),
         else build from the database."""
-        if self.index_path is not None:
-            # A file of the first format (before the change log) knows the highest
-            # face id ever indexed; SQLite may have given erased ones out again.
-            legacy = VectorIndex.read_meta(self.index_path, any_format=True) or {}
-            if legacy.get("max_id") and "instance" not in legacy:
-                self.store.reserve_face_ids(int(legacy["max_id"]))
         try:
             self.load()
         except IndexNotFoundError:
@@ -513,6 +507,7 @@ class Gallery:
         return hits[:top_k]
 
     def stats(self) -> dict:
+        self.sync()
         counts = self.store.counts()
         with self._lock:
             counts.update(

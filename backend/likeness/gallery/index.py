@@ -295,15 +295,14 @@ class VectorIndex:
             pass
 
     @staticmethod
-    def read_meta(path: str | os.PathLike[str], any_format: bool = False) -> dict | None:
-        """The metadata of a saved index (only its small header is read), or None;
-        files of older formats only with ``any_format``."""
+    def read_meta(path: str | os.PathLike[str]) -> dict | None:
+        """The metadata of a saved index (only its small header is read), or None."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 header = json.loads(bytes(data["header"]).decode())
         except (OSError, ValueError, KeyError):
             return None
-        return header.get("meta") if any_format or header.get("format") == FORMAT else None
+        return header.get("meta") if header.get("format") == FORMAT else None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], config: IndexConfig) -> VectorIndex:

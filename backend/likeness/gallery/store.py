@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -235,26 +235,6 @@ class GalleryStore:
                 select(GalleryState.generation, GalleryState.tag).where(GalleryState.id == STATE_ID)
             ).first()
         return Position(0, None) if row is None else Position(int(row[0] or 0), row[1])
-
-    def reserve_face_ids(self, highest: int) -> None:
-        """Never give out a face id up to ``highest`` again (SQLite's AUTOINCREMENT
-        counter; PostgreSQL sequences never go back)."""
-        if self.db.backend != "sqlite":
-            return
-        with self.db.session() as session:
-            current = session.execute(
-                text("SELECT seq FROM sqlite_sequence WHERE name = 'gallery_faces'")
-            ).scalar()
-            if current is None:
-                session.execute(
-                    text("INSERT INTO sqlite_sequence (name, seq) VALUES ('gallery_faces', :n)"),
-                    {"n": int(highest)},
-                )
-            elif int(current) < highest:
-                session.execute(
-                    text("UPDATE sqlite_sequence SET seq = :n WHERE name = 'gallery_faces'"),
-                    {"n": int(highest)},
-                )
 
     def instance(self) -> str | None:
         """The gallery's random id (an index file of another gallery is not trusted)."""

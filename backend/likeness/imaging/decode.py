@@ -24,13 +24,20 @@ from likeness.errors import (
     TruncatedImageError,
     UnsupportedFormatError,
 )
-from likeness.imaging.jpeg import count_jpeg_scans
+from likeness.imaging.jpeg import inspect_jpeg
 from likeness.imaging.limits import ImageLimits, decode_slot
 from likeness.imaging.pixels import array_to_bgr, check_size, to_uint8
 from likeness.imaging.watchdog import decode_with_deadline
 
-#: Formats accepted from clients (Pillow format names).
-SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP"})
+#: Formats accepted from clients (Pillow format names; MPO is a JPEG with a second
+#: image appended, as many phones and cameras write them: the first is used).
+SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP"})
+#: Segments before the first JPEG scan, chunks before the first PNG image data:
+#: Pillow parses each in Python; ordinary files have a few dozen.
+MAX_HEADER_PARTS = 1000
+#: JPEGs of several scans cost scans x pixels; above this budget they are decoded in
+#: a child process under a CPU-time limit (below it, about a second at most here).
+WATCHED_SCAN_PIXELS = 100_000_000
 
 _DATA_URL = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
 _PNG = b"\x89PNG\r\n\x1a\n"
@@ -48,18 +55,25 @@ def decode_base64(text: str) -> bytes:
 
 
 def _png_info(data: bytes) -> tuple[int, int | None]:
-    """(bit depth, significant bits from the sBIT chunk or None) of a PNG."""
+    """(bit depth, significant bits from the sBIT chunk or None) of a PNG; refuses
+    one with more than ``MAX_HEADER_PARTS`` chunks before its image data."""
     depth = data[24] if len(data) > 25 else 8
     pos, significant = 8, None
-    while pos + 8 <= len(data):
+    for _ in range(MAX_HEADER_PARTS):
+        if pos + 8 > len(data):
+            break
         length = int.from_bytes(data[pos : pos + 4], "big")
         kind = data[pos + 4 : pos + 8]
         if kind == b"sBIT":
             bits = data[pos + 8 : pos + 8 + min(length, 3)]
             significant = max(bits) if bits else None
         if kind in (b"IDAT", b"IEND"):
-            break
+            return depth, significant
         pos += 12 + length
+    else:
+        raise ImageTooComplexError(
+            f"The PNG has more than {MAX_HEADER_PARTS} chunks before its image data."
+        )
     return depth, significant
 
 
@@ -118,6 +132,21 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
         raise ImageTooLargeError(
             f"The image is {len(data)} bytes; the limit is {limits.max_bytes} bytes."
         )
+    scans, png = 1, None
+    if data[:2] == b"\xff\xd8":  # before Pillow parses the header segments in Python
+        shape = inspect_jpeg(data, limits.max_jpeg_scans, MAX_HEADER_PARTS)
+        if shape.header_segments > MAX_HEADER_PARTS:
+            raise ImageTooComplexError(
+                f"The JPEG has more than {MAX_HEADER_PARTS} segments before its image data."
+            )
+        if shape.scans > limits.max_jpeg_scans:
+            raise ImageTooComplexError(
+                f"The JPEG has more than {limits.max_jpeg_scans} scans; "
+                "re-save it as a baseline or ordinary progressive JPEG."
+            )
+        scans = max(1, shape.scans)
+    elif data[:8] == _PNG:
+        png = _png_info(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -135,21 +164,11 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
             f"send {', '.join(sorted(SUPPORTED_FORMATS))}."
         )
     check_size(width, height, limits)
-    scans = 1
-    if image_format == "JPEG":
-        scans = count_jpeg_scans(data, stop_after=limits.max_jpeg_scans)
-        if scans > limits.max_jpeg_scans:
-            raise ImageTooComplexError(
-                f"The JPEG has more than {limits.max_jpeg_scans} scans; "
-                "re-save it as a baseline or ordinary progressive JPEG."
-            )
     with decode_slot(width * height):
         try:
-            if image_format == "PNG" and data[:8] == _PNG:
-                depth, significant = _png_info(data)
-                if depth == 16:
-                    return _png_high_depth(data, significant, limits)
-            if scans > 1:  # each scan is a pass over the image: decode against a clock
+            if png is not None and png[0] == 16:
+                return _png_high_depth(data, png[1], limits)
+            if scans * width * height > WATCHED_SCAN_PIXELS:  # each scan: a pass over it
                 rgb = decode_with_deadline(
                     lambda: _pillow_rgb(data), width * height, limits.max_decode_seconds
                 )

@@ -39,7 +39,7 @@ class ImageLimits:
     max_pixels: int = 25_000_000
     min_side: int = 16
     max_jpeg_scans: int = 64
-    max_decode_seconds: float = 10.0
+    max_decode_seconds: float = 10.0  # CPU seconds of a watched decode
 
     @classmethod
     def from_settings(cls, settings) -> ImageLimits:

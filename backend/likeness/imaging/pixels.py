@@ -92,5 +92,9 @@ def array_to_bgr(
     if array.shape[2] == 3:
         return np.ascontiguousarray(to_uint8(array, significant))
     colour = to_uint8(array[..., :3], significant)
-    alpha = to_uint8(array[..., 3:4])
+    alpha = array[..., 3:4]
+    if np.issubdtype(alpha.dtype, np.integer):  # opacity is relative to the container
+        alpha = to_uint8(alpha, significant or alpha.dtype.itemsize * 8)
+    else:
+        alpha = to_uint8(alpha)
     return over_white(np.concatenate([colour, alpha], axis=2))
