@@ -214,6 +214,11 @@ class ImageNotFoundError(NotFoundError):
     default_message = "No such image in the gallery."
 
 
+class UnauthenticatedError(LikenessError):
+    code = "UNAUTHENTICATED"
+    default_message = "An API key is needed."
+
+
 class ForbiddenError(LikenessError):
     code = "FORBIDDEN"
     default_message = "This server does not allow that."

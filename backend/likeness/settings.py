@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     timeout: int = Field(default=60, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
     static_dir: Path | None = None  # built SPA to serve at / (make run)
+    # Access (README "Access"): keys are needed unless the server listens only on
+    # loopback and auth_required is off; detect/verify may stay anonymous.
+    auth_required: bool = False
+    anonymous_verify: bool = True
+    bootstrap_admin_key: str | None = None  # an admin key made at start (lk_<id>_<secret>)
     # Storage
     data_dir: Path = Field(default=Path("data"))
     database_url: str | None = None  # default: SQLite file in data_dir

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import Flask, request
 from flask_cors import CORS
+from sqlalchemy.exc import IntegrityError
 
-from likeness.api import routes_faces, routes_feedback, routes_gallery, routes_system
+from likeness.api import auth, routes_faces, routes_feedback, routes_gallery, routes_system
 from likeness.api.errors import register_error_handlers
 from likeness.api.logs import configure_logging, install_request_logging
 from likeness.api.spa import register_spa
 from likeness.api.state import DATABASE, ENGINE, after_verify_hooks
+from likeness.auth import KeyStore
 from likeness.engine import FaceEngine
 from likeness.errors import NotFoundError
 from likeness.settings import Settings, get_settings
@@ -58,6 +62,13 @@ def create_app(
     with app.app_context():
         store = VerificationStore(database, settings.model_pack, engine.files[1].sha256)
         after_verify_hooks().append(store.record)
+    keys = KeyStore(database)
+    if settings.bootstrap_admin_key:
+        with contextlib.suppress(IntegrityError):  # another worker made it just now
+            keys.ensure(
+                "bootstrap (LIKENESS_BOOTSTRAP_ADMIN_KEY)", "admin", settings.bootstrap_admin_key
+            )
+    auth.install(app, keys)
     routes_feedback.init_app(app)
     routes_gallery.init_app(app)
     return app

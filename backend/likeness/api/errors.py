@@ -36,6 +36,7 @@ STATUS: dict[type[e.LikenessError], int] = {
     e.IndexNotFoundError: 404,
     e.PersonNotFoundError: 404,
     e.ImageNotFoundError: 404,
+    e.UnauthenticatedError: 401,
     e.ForbiddenError: 403,
     e.ConflictError: 409,
     e.DuplicateImageError: 409,
@@ -72,7 +73,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(e.LikenessError)
     def _likeness(error: e.LikenessError):
         g.error_code = error.code
-        return jsonify(error_body(error.code, error.message, error.field)), status_for(error)
+        response = jsonify(error_body(error.code, error.message, error.field))
+        if isinstance(error, e.UnauthenticatedError):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="likeness"'
+        return response, status_for(error)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error: RequestEntityTooLarge):

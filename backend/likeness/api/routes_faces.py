@@ -6,6 +6,7 @@ import time
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from likeness.api.auth import requires
 from likeness.api.schemas import DetectOptions, DetectResponse, VerifyOptions, VerifyResponse
 from likeness.api.state import after_verify_hooks, engine, image_limits
 from likeness.api.uploads import read_upload
@@ -24,6 +25,7 @@ def _rounded(timings: dict[str, float]) -> dict[str, float]:
 
 
 @bp.post("/detect")
+@requires("verify", anonymous=True)
 def detect():
     started = time.perf_counter()
     limits = image_limits()
@@ -50,6 +52,7 @@ def detect():
 
 
 @bp.post("/verify")
+@requires("verify", anonymous=True)
 def verify():
     started = time.perf_counter()
     limits = image_limits()

@@ -14,6 +14,7 @@ import logging
 from flask import Blueprint, Flask, current_app, jsonify, request, stream_with_context
 from marshmallow import ValidationError as SchemaError
 
+from likeness.api.auth import actor, requires
 from likeness.api.schemas import FeedbackExportQuery, FeedbackRequest, FeedbackResponse
 from likeness.api.state import AFTER_VERIFY, DATABASE, ENGINE, database, image_limits
 from likeness.api.uploads import _schema_error, json_object
@@ -23,6 +24,7 @@ from likeness.errors import (
     UnsupportedMediaTypeError,
 )
 from likeness.imaging import decode_base64, decode_image
+from likeness.storage.audit import AuditLog
 from likeness.storage.feedback import (
     KEEP,
     MEDIA_TYPES,
@@ -46,6 +48,7 @@ def _load(schema, data) -> dict:
 
 
 @bp.post("/feedback")
+@requires("write")
 def submit_feedback():
     if not request.is_json:
         raise UnsupportedMediaTypeError("Send a JSON body (Content-Type: application/json).")
@@ -61,8 +64,10 @@ def submit_feedback():
 
 
 @bp.get("/feedback/export")
+@requires("admin")
 def export_feedback():
     fmt = _load(_export_query, request.args.to_dict())["format"]
+    AuditLog(database()).record(actor(), "feedback.export", None, {"format": fmt})
     chunks = FeedbackStore(database()).iter_export(fmt)
     response = current_app.response_class(stream_with_context(chunks), mimetype=MEDIA_TYPES[fmt])
     response.headers["Content-Type"] = MEDIA_TYPES[fmt]
@@ -72,6 +77,7 @@ def export_feedback():
 
 
 @bp.get("/feedback/<verification_id>")
+@requires("write")
 def get_feedback(verification_id: str):
     row = FeedbackStore(database()).get(verification_id)
     if row is None:

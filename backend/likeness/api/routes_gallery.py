@@ -21,6 +21,7 @@ import time
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from marshmallow import ValidationError as SchemaError
 
+from likeness.api.auth import actor, current_key, may, requires
 from likeness.api.gallery_schemas import (
     DeletedResponse,
     EnrolOptions,
@@ -32,7 +33,7 @@ from likeness.api.gallery_schemas import (
     SearchOptions,
     SearchResponse,
 )
-from likeness.api.state import DATABASE, ENGINE, image_limits
+from likeness.api.state import DATABASE, ENGINE, database, image_limits
 from likeness.api.uploads import _schema_error, base64_fits, json_object, read_upload
 from likeness.errors import (
     ForbiddenError,
@@ -45,6 +46,7 @@ from likeness.errors import (
     ValidationError,
 )
 from likeness.imaging import decode_base64
+from likeness.storage.audit import AuditLog
 
 LIBRARY = "likeness.library"
 #: At most this many photos per enrolment request.
@@ -71,6 +73,7 @@ def _load(schema, data) -> dict:
 
 
 @bp.post("/persons")
+@requires("write")
 def create_person():
     if request.is_json:
         body = json_object()
@@ -84,6 +87,7 @@ def create_person():
 
 
 @bp.get("/persons")
+@requires("write")
 def list_persons():
     query = _load(_person_list_query, request.args.to_dict())
     persons, total = library().list_persons(query["offset"], query["limit"])
@@ -97,13 +101,21 @@ def list_persons():
 
 
 @bp.get("/persons/<int:person_id>")
+@requires("write")
 def get_person(person_id: int):
     return jsonify(_person.dump(library().get_person(person_id).as_dict()))
 
 
 @bp.delete("/persons/<int:person_id>")
+@requires("admin")
 def delete_person(person_id: int):
     report = library().remove(person_id=person_id)
+    AuditLog(database()).record(
+        actor(),
+        "person.erase",
+        str(person_id),
+        {"images": len(report.image_ids), "faces": report.faces},
+    )
     body = {
         "deleted": {
             "person_ids": report.person_ids,
@@ -115,13 +127,16 @@ def delete_person(person_id: int):
 
 
 @bp.delete("/gallery/images/<path:image_id>")
+@requires("admin")
 def delete_image(image_id: str):
     report = library().remove(image_id=image_id)
+    AuditLog(database()).record(actor(), "image.erase", image_id, {"faces": report.faces})
     body = {"deleted": {"image_ids": report.image_ids, "faces": report.faces}}
     return jsonify(_deleted.dump(body))
 
 
 @bp.get("/gallery")
+@requires("verify")
 def gallery_stats():
     return jsonify(library().stats())
 
@@ -174,6 +189,7 @@ def _enrol_images(max_bytes: int) -> tuple[list[bytes], dict]:
 
 
 @bp.post("/persons/<int:person_id>/faces")
+@requires("write")
 def enrol_faces(person_id: int):
     limits = image_limits()
     # several photos: a larger body than the app-wide two-image limit
@@ -181,9 +197,12 @@ def enrol_faces(person_id: int):
     lib = library()
     person = lib.get_person(person_id)  # 404 before reading the photos
     photos, options = _enrol_images(limits.max_bytes)
-    if options["allow_mismatch"] and not current_app.config["LIKENESS"].enrol_allow_mismatch:
+    allowed = current_app.config["LIKENESS"].enrol_allow_mismatch or (
+        current_key() is not None and may("admin")
+    )
+    if options["allow_mismatch"] and not allowed:
         raise ForbiddenError(
-            "allow_mismatch is turned off on this server (LIKENESS_ENROL_ALLOW_MISMATCH).",
+            "allow_mismatch needs an admin key (or LIKENESS_ENROL_ALLOW_MISMATCH=true).",
             field="allow_mismatch",
         )
     try:
@@ -205,6 +224,7 @@ def enrol_faces(person_id: int):
 
 
 @bp.post("/search")
+@requires("verify")
 def search():
     started = time.perf_counter()
     limits = image_limits()
@@ -213,10 +233,11 @@ def search():
     try:
         lib = library()
         threshold = options["threshold"]
-        if threshold is not None and threshold < lib.search_threshold:
+        admin_key = current_key() is not None and may("admin")
+        if threshold is not None and threshold < lib.search_threshold and not admin_key:
             raise ThresholdTooLowError(
                 f"The threshold may be raised above the server's {lib.search_threshold}, "
-                "not lowered below it.",
+                "not lowered below it (but with an admin key).",
                 field="threshold",
             )
         result = lib.search(upload.images["image"], options["top_k"], threshold)

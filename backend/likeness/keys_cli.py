@@ -1,0 +1,105 @@
+"""``likeness keys create|list|revoke`` and ``likeness audit``: API keys and the
+audit log, on the database of the settings (registered by ``likeness.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _database(args: argparse.Namespace):
+    from likeness.settings import get_settings
+    from likeness.storage import Database
+
+    db = Database(args.database_url or get_settings().sqlalchemy_url)
+    db.migrate()
+    return db
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from likeness.auth import KeyStore
+    from likeness.storage.audit import AuditLog
+
+    db = _database(args)
+    try:
+        new = KeyStore(db).create(args.name, args.scope)
+        AuditLog(db).record("cli", "key.create", new.key.key_id, {"scope": new.key.scope})
+    finally:
+        db.dispose()
+    print(new.token)
+    print(
+        f"key {new.key.key_id} ({new.key.name}, scope {new.key.scope}): shown once, "
+        "stored only as a hash",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from likeness.auth import KeyStore
+
+    db = _database(args)
+    try:
+        keys = KeyStore(db).list()
+    finally:
+        db.dispose()
+    if args.json:
+        print(json.dumps([k.as_dict() for k in keys], indent=2))
+        return 0
+    for key in keys:
+        state = "active" if key.active else f"revoked {key.revoked_at:%Y-%m-%d %H:%M}"
+        used = f"last used {key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
+        print(f"{key.key_id}  {key.scope:6s}  {state:24s}  {used:28s}  {key.name}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from likeness.auth import KeyStore
+    from likeness.storage.audit import AuditLog
+
+    db = _database(args)
+    try:
+        key = KeyStore(db).revoke(args.key_id)
+        AuditLog(db).record("cli", "key.revoke", key.key_id)
+    finally:
+        db.dispose()
+    print(f"key {key.key_id} ({key.name}) revoked", file=sys.stderr)
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from likeness.storage.audit import AuditLog
+
+    db = _database(args)
+    try:
+        entries = AuditLog(db).entries(args.limit)
+    finally:
+        db.dispose()
+    for entry in entries:
+        print(json.dumps(entry))
+    return 0
+
+
+def register(subparsers) -> None:
+    from likeness.auth import SCOPES
+
+    keys = subparsers.add_parser("keys", help="API keys (scoped, stored hashed)")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="make a key; it is printed once")
+    create.add_argument("--name", required=True, help="who or what uses it")
+    create.add_argument("--scope", choices=SCOPES, required=True)
+    create.set_defaults(func=cmd_keys_create)
+    listing = actions.add_parser("list", help="every key (no secrets)")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_keys_list)
+    revoke = actions.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=cmd_keys_revoke)
+    audit = subparsers.add_parser("audit", help="the audit log, newest first (JSON lines)")
+    audit.add_argument("--limit", type=int, default=100)
+    audit.set_defaults(func=cmd_audit)
+    for parser in (create, listing, revoke, audit):
+        parser.add_argument(
+            "--database-url", default=None, help="SQLAlchemy URL (default: LIKENESS_* settings)"
+        )
