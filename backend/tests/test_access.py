@@ -1,0 +1,166 @@
+"""API keys and scopes (issue 10): keys stored hashed, every route behind the
+scope it declares, open only on loopback, detect/verify optionally anonymous,
+erasures and exports audited. Flask test client with real models; the CLI as a
+subprocess."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from likeness.auth import KeyStore, covers
+from likeness.storage import Database
+from likeness.storage.audit import AuditLog
+from likeness.storage.models import ApiKeyRow
+
+BOOTSTRAP = "lk_boot0001_" + "s" * 40
+
+
+def test_scopes_include_the_lower_ones():
+    assert covers("admin", "verify") and covers("write", "write") and not covers("verify", "write")
+    with pytest.raises(ValueError):
+        covers("admin", "root")
+
+
+def test_keys_are_stored_hashed_and_can_be_revoked(db_url):
+    db = Database(db_url)
+    keys = KeyStore(db)
+    new = keys.create("kiosk", "verify")
+    assert new.token.startswith("lk_") and len(new.token) > 40
+    with db.session() as session:
+        row = session.scalar(select(ApiKeyRow))
+        assert new.token not in (row.digest, row.key_id, row.name)
+    assert keys.authenticate(new.token).scope == "verify"
+    assert keys.authenticate(new.token[:-1] + "x") is None
+    assert keys.authenticate("lk_nope_" + "x" * 40) is None
+    assert keys.authenticate("Bearer junk") is None
+    keys.revoke(new.key.key_id)
+    assert keys.authenticate(new.token) is None
+    assert keys.list()[0].revoked_at is not None
+    db.dispose()
+
+
+@pytest.fixture
+def guarded(make_settings, engine):
+    """An app that listens beyond loopback: keys needed, detect/verify anonymous."""
+    from likeness.api import create_app
+
+    app = create_app(make_settings(host="0.0.0.0", bootstrap_admin_key=BOOTSTRAP), engine=engine)
+    from likeness.api.state import DATABASE
+
+    keys = KeyStore(app.extensions[DATABASE])
+    tokens = {scope: keys.create(f"{scope} key", scope).token for scope in ("verify", "write")}
+    tokens["admin"] = BOOTSTRAP
+    return app, tokens
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def photo_file(lfw, name="Abel_Pacheco", number=1):
+    return (io.BytesIO(lfw(name, number).read_bytes()), f"{name}.jpg")
+
+
+def test_every_route_needs_its_scope_beyond_loopback(guarded, lfw):
+    app, tokens = guarded
+    client = app.test_client()
+    assert client.get("/api/health").status_code == 200  # public
+    # detect and verify stay anonymous
+    verify = client.post(
+        "/api/verify", data={"image1": photo_file(lfw), "image2": photo_file(lfw, number=2)}
+    )
+    assert verify.status_code == 200
+    # everything that reads or changes the gallery, feedback or models needs a key
+    for method, path in (
+        ("post", "/api/search"),
+        ("post", "/api/persons"),
+        ("get", "/api/persons"),
+        ("get", "/api/models"),
+        ("get", "/api/feedback/export"),
+        ("delete", "/api/persons/1"),
+        ("post", "/api/feedback"),
+    ):
+        response = getattr(client, method)(path)
+        assert response.status_code == 401, (path, response.get_json())
+        assert response.get_json()["error"]["code"] == "UNAUTHENTICATED"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    # scopes: verify < write < admin
+    search = client.post(
+        "/api/search", data={"image": photo_file(lfw)}, headers=bearer(tokens["verify"])
+    )
+    assert search.status_code == 200
+    refused = client.post("/api/persons", json={"name": "A"}, headers=bearer(tokens["verify"]))
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "FORBIDDEN"
+    person = client.post("/api/persons", json={"name": "Tony"}, headers=bearer(tokens["write"]))
+    assert person.status_code == 201
+    pid = person.get_json()["id"]
+    enrolled = client.post(
+        f"/api/persons/{pid}/faces",
+        data={"image": [photo_file(lfw)]},
+        headers={"X-API-Key": tokens["write"]},  # the other header
+    )
+    assert enrolled.status_code == 201
+    assert client.delete(f"/api/persons/{pid}", headers=bearer(tokens["write"])).status_code == 403
+    assert client.get("/api/models", headers=bearer(tokens["write"])).status_code == 403
+    assert client.get("/api/models", headers=bearer(tokens["admin"])).status_code == 200
+    # an admin may lower the search threshold; others may not
+    low = {"image": photo_file(lfw), "threshold": "0.1"}
+    assert client.post("/api/search", data=low, headers=bearer(tokens["write"])).status_code == 400
+    low = {"image": photo_file(lfw), "threshold": "0.1"}
+    assert client.post("/api/search", data=low, headers=bearer(tokens["admin"])).status_code == 200
+    # erasure and export by the bootstrap admin key, both audited
+    assert client.delete(f"/api/persons/{pid}", headers=bearer(tokens["admin"])).status_code == 200
+    export = client.get("/api/feedback/export", headers=bearer(tokens["admin"]))
+    assert export.status_code == 200
+    from likeness.api.state import DATABASE
+
+    entries = AuditLog(app.extensions[DATABASE]).entries()
+    assert [e["action"] for e in entries[:2]] == ["feedback.export", "person.erase"]
+    assert entries[1]["target"] == str(pid) and entries[1]["actor"].startswith("key:boot0001")
+    # a wrong or revoked key is refused even where no key is needed
+    assert client.post("/api/detect", headers=bearer("lk_x_" + "y" * 40)).status_code == 401
+
+
+def test_anonymous_verify_can_be_turned_off_and_loopback_is_open(make_settings, engine, lfw):
+    from likeness.api import create_app
+
+    closed = create_app(make_settings(host="0.0.0.0", anonymous_verify=False), engine=engine)
+    files = {"image1": photo_file(lfw), "image2": photo_file(lfw, number=2)}
+    assert closed.test_client().post("/api/verify", data=files).status_code == 401
+    forced = create_app(make_settings(auth_required=True), engine=engine)  # loopback, forced
+    assert forced.test_client().post("/api/persons", json={"name": "A"}).status_code == 401
+    local = create_app(make_settings(), engine=engine)  # loopback: open (make run)
+    assert local.test_client().post("/api/persons", json={"name": "A"}).status_code == 201
+
+
+def cli(*args: str, database: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "likeness.cli", *args, "--database-url", database],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_keys_cli_create_list_revoke_and_audit(tmp_path):
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    made = cli("keys", "create", "--name", "ops", "--scope", "admin", database=url)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert token.startswith("lk_") and "shown once" in made.stderr
+    listed = cli("keys", "list", database=url)
+    assert "ops" in listed.stdout and token not in listed.stdout
+    key_id = token.split("_")[1]
+    assert cli("keys", "revoke", key_id, database=url).returncode == 0
+    assert "revoked" in cli("keys", "list", database=url).stdout
+    missing = cli("keys", "revoke", "nope", database=url)
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    bad = cli("keys", "create", "--name", "x", "--scope", "root", database=url)
+    assert bad.returncode != 0
+    audit = cli("audit", database=url).stdout.splitlines()
+    assert '"key.revoke"' in audit[0] and '"key.create"' in audit[1]
