@@ -214,6 +214,11 @@ class ImageNotFoundError(NotFoundError):
     default_message = "No such image in the gallery."
 
 
+class UntrustedHostError(ValidationError):
+    code = "UNTRUSTED_HOST"
+    default_message = "This host name is not served here."
+
+
 class UnauthenticatedError(LikenessError):
     code = "UNAUTHENTICATED"
     default_message = "An API key is needed."

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     auth_required: bool = False
     anonymous_verify: bool = True
     bootstrap_admin_key: str | None = None  # an admin key made at start (lk_<id>_<secret>)
+    trusted_hosts: list[str] = Field(default_factory=list)  # empty: loopback names only
+    rate_limits: bool = True
+    rate_limit_anonymous: str = "60 per minute"  # per address, callers without a key
+    rate_limit_key: str = "1200 per minute"  # per key
+    rate_limit_storage: str = "memory://"  # per process; redis://host:6379 to share
     # Storage
     data_dir: Path = Field(default=Path("data"))
     database_url: str | None = None  # default: SQLite file in data_dir

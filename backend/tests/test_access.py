@@ -164,3 +164,87 @@ def test_keys_cli_create_list_revoke_and_audit(tmp_path):
     assert bad.returncode != 0
     audit = cli("audit", database=url).stdout.splitlines()
     assert '"key.revoke"' in audit[0] and '"key.create"' in audit[1]
+
+
+# --- hosts, cross-site requests, CORS, headers, rate limits ----------------------------
+def test_only_trusted_host_names_are_served(make_settings, engine):
+    from likeness.api import create_app
+
+    client = create_app(make_settings(), engine=engine).test_client()
+    assert client.get("/api/health").status_code == 200  # Host: localhost
+    rebound = client.get("/api/feedback/export", headers={"Host": "evil.example"})
+    assert rebound.status_code == 400  # DNS rebinding: refused before anything else
+    assert rebound.get_json()["error"]["code"] == "UNTRUSTED_HOST"
+    app = create_app(make_settings(trusted_hosts=["faces.example.org"]), engine=engine)
+    assert (
+        app.test_client().get("/api/health", headers={"Host": "faces.example.org:8443"}).status_code
+        == 200
+    )
+    assert app.test_client().get("/api/health").status_code == 400
+
+
+def test_cross_site_form_posts_need_a_key(make_settings, engine):
+    from likeness.api import create_app
+
+    client = create_app(make_settings(), engine=engine).test_client()  # open (loopback)
+    form = {"name": "Mallory's victim"}
+    foreign = client.post("/api/persons", data=form, headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403 and foreign.get_json()["error"]["code"] == "FORBIDDEN"
+    blind = client.post("/api/persons", data=form, headers={"Sec-Fetch-Site": "cross-site"})
+    assert blind.status_code == 403
+    own = client.post("/api/persons", data=form, headers={"Origin": "http://localhost"})
+    assert own.status_code == 201
+    assert client.post("/api/persons", data=form).status_code == 201  # curl: no Origin
+
+
+def test_cors_allow_list_and_no_wildcard_with_keys(make_settings, engine):
+    from likeness.api import create_app
+    from likeness.errors import ConfigError
+
+    app = create_app(make_settings(cors_origins=["https://app.example"]), engine=engine)
+    answer = app.test_client().get("/api/health", headers={"Origin": "https://app.example"})
+    assert answer.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert "Origin" in answer.headers.get("Vary", "")
+    other = app.test_client().get("/api/health", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    with pytest.raises(ConfigError):
+        create_app(make_settings(host="0.0.0.0", cors_origins=["*"]), engine=engine)
+
+
+def test_security_headers_on_api_and_web_app(make_settings, engine, tmp_path):
+    from likeness.api import create_app
+
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "index.html").write_text("<!doctype html><title>x</title>")
+    client = create_app(make_settings(static_dir=tmp_path / "dist"), engine=engine).test_client()
+    api = client.get("/api/health")
+    assert api.headers["Cache-Control"] == "no-store"
+    assert api.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in api.headers["Content-Security-Policy"]
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    missing = client.get("/api/nothing")
+    assert missing.status_code == 404 and missing.headers["Cache-Control"] == "no-store"
+
+
+def test_rate_limits_per_address_and_per_key(make_settings, engine):
+    from likeness.api import create_app
+    from likeness.api.state import DATABASE
+
+    app = create_app(
+        make_settings(
+            host="0.0.0.0", rate_limit_anonymous="2 per minute", rate_limit_key="3 per minute"
+        ),
+        engine=engine,
+    )
+    client = app.test_client()
+    codes = [client.post("/api/detect").status_code for _ in range(3)]
+    assert codes == [415, 415, 429]  # (no body: 415 until the limit)
+    limited = client.post("/api/detect")
+    assert limited.get_json()["error"]["code"] == "RATE_LIMITED"
+    assert client.get("/api/health").status_code == 200  # never limited
+    token = KeyStore(app.extensions[DATABASE]).create("busy", "verify").token
+    keyed = [client.post("/api/detect", headers=bearer(token)).status_code for _ in range(4)]
+    assert keyed == [415, 415, 415, 429]  # its own bucket, its own limit

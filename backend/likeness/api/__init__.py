@@ -8,7 +8,15 @@ from flask import Flask, request
 from flask_cors import CORS
 from sqlalchemy.exc import IntegrityError
 
-from likeness.api import auth, routes_faces, routes_feedback, routes_gallery, routes_system
+from likeness.api import (
+    auth,
+    openapi,
+    routes_faces,
+    routes_feedback,
+    routes_gallery,
+    routes_system,
+    security,
+)
 from likeness.api.errors import register_error_handlers
 from likeness.api.logs import configure_logging, install_request_logging
 from likeness.api.spa import register_spa
@@ -41,6 +49,7 @@ def create_app(
     if settings.cors_origins:
         CORS(app, resources={r"/api/*": {"origins": settings.cors_origins}})
     register_error_handlers(app)
+    security.install_guards(app)
 
     @app.before_request
     def _no_nul_in_paths():
@@ -50,6 +59,7 @@ def create_app(
     install_request_logging(app)
     app.register_blueprint(routes_system.bp)
     app.register_blueprint(routes_faces.bp)
+    app.register_blueprint(openapi.bp)
     register_spa(app, settings.static_dir)
     if engine is None:
         engine = FaceEngine(settings)
@@ -69,6 +79,7 @@ def create_app(
                 "bootstrap (LIKENESS_BOOTSTRAP_ADMIN_KEY)", "admin", settings.bootstrap_admin_key
             )
     auth.install(app, keys)
+    security.install_limits(app)
     routes_feedback.init_app(app)
     routes_gallery.init_app(app)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from likeness.api.schemas import FaceSchema
+from likeness.api.schemas import ErrorDetail, FaceSchema
 
 
 # --- requests -----------------------------------------------------------------
@@ -69,6 +69,7 @@ class EnrolResponse(Schema):
     person = fields.Nested(PersonSchema)
     accepted = fields.List(fields.Nested(AcceptedPhoto))
     rejected = fields.List(fields.Nested(RejectedPhoto))
+    error = fields.Nested(ErrorDetail, metadata={"description": "only when none was accepted"})
 
 
 class HitSchema(Schema):
@@ -96,3 +97,10 @@ class SearchResponse(Schema):
 
 class DeletedResponse(Schema):
     deleted = fields.Dict()
+
+
+class EnrolJson(Schema):
+    """``POST /api/persons/<id>/faces`` as JSON."""
+
+    images = fields.List(fields.String(), required=True, metadata={"description": "base64 photos"})
+    allow_mismatch = fields.Boolean(load_default=False)

@@ -7,6 +7,7 @@ import time
 from flask import Blueprint, current_app, g, jsonify, request
 
 from likeness.api.auth import requires
+from likeness.api.openapi import document
 from likeness.api.schemas import DetectOptions, DetectResponse, VerifyOptions, VerifyResponse
 from likeness.api.state import after_verify_hooks, engine, image_limits
 from likeness.api.uploads import read_upload
@@ -26,6 +27,12 @@ def _rounded(timings: dict[str, float]) -> dict[str, float]:
 
 @bp.post("/detect")
 @requires("verify", anonymous=True)
+@document(
+    summary="Every face of an image: box, 5 landmarks, score",
+    files=("image",),
+    response=DetectResponse,
+    errors=(413, 415, 422),
+)
 def detect():
     started = time.perf_counter()
     limits = image_limits()
@@ -53,6 +60,13 @@ def detect():
 
 @bp.post("/verify")
 @requires("verify", anonymous=True)
+@document(
+    summary="Are the faces of two images the same person?",
+    files=("image1", "image2"),
+    form=VerifyOptions,
+    response=VerifyResponse,
+    errors=(413, 415, 422),
+)
 def verify():
     started = time.perf_counter()
     limits = image_limits()

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request, stream_with_c
 from marshmallow import ValidationError as SchemaError
 
 from likeness.api.auth import actor, requires
+from likeness.api.openapi import document
 from likeness.api.schemas import FeedbackExportQuery, FeedbackRequest, FeedbackResponse
 from likeness.api.state import AFTER_VERIFY, DATABASE, ENGINE, database, image_limits
 from likeness.api.uploads import _schema_error, json_object
@@ -49,6 +50,14 @@ def _load(schema, data) -> dict:
 
 @bp.post("/feedback")
 @requires("write")
+@document(
+    summary="Vote on a verification (201 first vote, 200 a change)",
+    json_body=FeedbackRequest,
+    response=FeedbackResponse,
+    status=201,
+    other_statuses=(200,),
+    errors=(404, 415),
+)
 def submit_feedback():
     if not request.is_json:
         raise UnsupportedMediaTypeError("Send a JSON body (Content-Type: application/json).")
@@ -65,6 +74,12 @@ def submit_feedback():
 
 @bp.get("/feedback/export")
 @requires("admin")
+@document(
+    summary="Every vote with scores and embeddings (JSON lines or CSV)",
+    query=FeedbackExportQuery,
+    media_type="application/x-ndjson",
+    also=("text/csv",),
+)
 def export_feedback():
     fmt = _load(_export_query, request.args.to_dict())["format"]
     AuditLog(database()).record(actor(), "feedback.export", None, {"format": fmt})
@@ -78,6 +93,7 @@ def export_feedback():
 
 @bp.get("/feedback/<verification_id>")
 @requires("write")
+@document(summary="The vote on one verification", response=FeedbackResponse, errors=(404,))
 def get_feedback(verification_id: str):
     row = FeedbackStore(database()).get(verification_id)
     if row is None:

@@ -24,6 +24,7 @@ from marshmallow import ValidationError as SchemaError
 from likeness.api.auth import actor, current_key, may, requires
 from likeness.api.gallery_schemas import (
     DeletedResponse,
+    EnrolJson,
     EnrolOptions,
     EnrolResponse,
     PersonCreate,
@@ -33,6 +34,8 @@ from likeness.api.gallery_schemas import (
     SearchOptions,
     SearchResponse,
 )
+from likeness.api.openapi import document
+from likeness.api.schemas import GalleryStats
 from likeness.api.state import DATABASE, ENGINE, database, image_limits
 from likeness.api.uploads import _schema_error, base64_fits, json_object, read_upload
 from likeness.errors import (
@@ -74,6 +77,13 @@ def _load(schema, data) -> dict:
 
 @bp.post("/persons")
 @requires("write")
+@document(
+    summary="Create a person",
+    json_body=PersonCreate,
+    response=PersonSchema,
+    status=201,
+    errors=(415,),
+)
 def create_person():
     if request.is_json:
         body = json_object()
@@ -88,6 +98,7 @@ def create_person():
 
 @bp.get("/persons")
 @requires("write")
+@document(summary="Persons, a page at a time", query=PersonListQuery, response=PersonListResponse)
 def list_persons():
     query = _load(_person_list_query, request.args.to_dict())
     persons, total = library().list_persons(query["offset"], query["limit"])
@@ -102,12 +113,16 @@ def list_persons():
 
 @bp.get("/persons/<int:person_id>")
 @requires("write")
+@document(summary="One person", response=PersonSchema, errors=(404,))
 def get_person(person_id: int):
     return jsonify(_person.dump(library().get_person(person_id).as_dict()))
 
 
 @bp.delete("/persons/<int:person_id>")
 @requires("admin")
+@document(
+    summary="Erase a person and every embedding (audited)", response=DeletedResponse, errors=(404,)
+)
 def delete_person(person_id: int):
     report = library().remove(person_id=person_id)
     AuditLog(database()).record(
@@ -128,6 +143,7 @@ def delete_person(person_id: int):
 
 @bp.delete("/gallery/images/<path:image_id>")
 @requires("admin")
+@document(summary="Erase one image's faces (audited)", response=DeletedResponse, errors=(404,))
 def delete_image(image_id: str):
     report = library().remove(image_id=image_id)
     AuditLog(database()).record(actor(), "image.erase", image_id, {"faces": report.faces})
@@ -137,6 +153,7 @@ def delete_image(image_id: str):
 
 @bp.get("/gallery")
 @requires("verify")
+@document(summary="Counts, index kind and generation", response=GalleryStats)
 def gallery_stats():
     return jsonify(library().stats())
 
@@ -190,6 +207,16 @@ def _enrol_images(max_bytes: int) -> tuple[list[bytes], dict]:
 
 @bp.post("/persons/<int:person_id>/faces")
 @requires("write")
+@document(
+    summary="Enrol photos of a person (a reason for each refused one)",
+    files=("image",),
+    form=EnrolOptions,
+    json_body=EnrolJson,
+    response=EnrolResponse,
+    status=201,
+    other_statuses=(422,),
+    errors=(404, 413, 415),
+)
 def enrol_faces(person_id: int):
     limits = image_limits()
     # several photos: a larger body than the app-wide two-image limit
@@ -225,6 +252,13 @@ def enrol_faces(person_id: int):
 
 @bp.post("/search")
 @requires("verify")
+@document(
+    summary="Who is this? Ranked persons, or unknown",
+    files=("image",),
+    form=SearchOptions,
+    response=SearchResponse,
+    errors=(413, 415, 422),
+)
 def search():
     started = time.perf_counter()
     limits = image_limits()

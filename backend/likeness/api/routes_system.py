@@ -6,6 +6,8 @@ from flask import Blueprint, current_app, jsonify
 
 from likeness import __version__
 from likeness.api.auth import PUBLIC, requires
+from likeness.api.openapi import document
+from likeness.api.schemas import HealthResponse, ModelsResponse, ReadyResponse
 from likeness.api.state import ENGINE, engine
 
 bp = Blueprint("system", __name__, url_prefix="/api")
@@ -13,6 +15,7 @@ bp = Blueprint("system", __name__, url_prefix="/api")
 
 @bp.get("/health")
 @requires(PUBLIC)
+@document(summary="The process is up", response=HealthResponse)
 def health():
     """The process is up (no model work)."""
     return jsonify({"status": "ok", "version": __version__})
@@ -20,6 +23,7 @@ def health():
 
 @bp.get("/ready")
 @requires(PUBLIC)
+@document(summary="Models are loaded", response=ReadyResponse, errors=(503,))
 def ready():
     """Models are loaded and warmed up."""
     loaded = current_app.extensions.get(ENGINE)
@@ -30,6 +34,7 @@ def ready():
 
 @bp.get("/models")
 @requires("admin")
+@document(summary="Model pack, files, thresholds, providers", response=ModelsResponse)
 def models():
     """Model pack, files with hashes, threshold, providers (no server paths)."""
     return jsonify(engine().info(public=True))

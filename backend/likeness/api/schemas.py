@@ -98,3 +98,49 @@ class FeedbackResponse(Schema):
     is_match = fields.Boolean()
     face_policy = fields.String()
     has_crops = fields.Boolean()
+
+
+# --- system and gallery answers (for the OpenAPI document) -----------------------------
+class HealthResponse(Schema):
+    status = fields.String()
+    version = fields.String()
+
+
+class ReadyResponse(Schema):
+    status = fields.String()
+    ready = fields.Boolean()
+    pack = fields.String()
+
+
+class ModelFileSchema(Schema):
+    file = fields.String()
+    task = fields.String()
+    sha256 = fields.String()
+    expected_sha256 = fields.String(allow_none=True)
+    verified = fields.Boolean()
+    size_bytes = fields.Integer()
+
+
+class ModelsResponse(Schema):
+    pack = fields.String()
+    files = fields.List(fields.Nested(ModelFileSchema))
+    threshold = fields.Float()
+    search_threshold = fields.Float()
+    providers = fields.List(fields.String())
+    available_providers = fields.List(fields.String())
+    onnxruntime_version = fields.String()
+    intra_op_threads = fields.Integer()
+    embedding_dim = fields.Integer()
+    flip_tta = fields.Boolean()
+    face_policy = fields.String()
+    detector_input = fields.Dict()
+    load_ms = fields.Float()
+
+
+class GalleryStats(Schema):
+    persons = fields.Integer()
+    images = fields.Integer()
+    faces = fields.Integer()
+    index_kind = fields.String()
+    index_faces = fields.Integer()
+    generation = fields.Integer()
