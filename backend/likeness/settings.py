@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=2, ge=1)
-    threads: int = Field(default=1, ge=1)
+    # Threads per worker (gthread): a slow client holds one thread, not the worker.
+    threads: int = Field(default=4, ge=1)
     timeout: int = Field(default=60, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
     static_dir: Path | None = None  # built SPA to serve at / (make run)

@@ -73,3 +73,31 @@ def test_crashed_worker_is_replaced(gunicorn_server, lfw_dir):
     while time.monotonic() < deadline and ok < 6:
         ok += _verify(gunicorn_server.url, image, image).status_code == 200
     assert ok == 6
+
+
+def test_slow_clients_do_not_hold_the_workers(gunicorn_server):
+    """Two uploads trickling one byte at a time (a slowloris without nginx in front)
+    hold one thread each, not the two workers: other requests are answered."""
+    import socket
+
+    port = int(gunicorn_server.url.rsplit(":", 1)[1])
+    slow = []
+    try:
+        for _ in range(2):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(
+                b"POST /api/detect HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n--x"
+            )
+            slow.append(sock)
+        for _ in range(6):  # while they trickle, every answer comes at once
+            for sock in slow:
+                sock.sendall(b"a")
+            start = time.monotonic()
+            answer = requests.get(f"{gunicorn_server.url}/api/health", timeout=10)
+            assert answer.status_code == 200
+            assert time.monotonic() - start < 3, "a slow client held a worker"
+            time.sleep(0.5)
+    finally:
+        for sock in slow:
+            sock.close()
