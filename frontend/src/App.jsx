@@ -1,6 +1,7 @@
 import { useCallback, useRef, useState } from 'react';
 import { verify } from './api.js';
-import { describeError } from './errors.js';
+import { describeError, KEY_CODES } from './errors.js';
+import ApiKeyPrompt from './components/ApiKeyPrompt.jsx';
 import ImageSlot from './components/ImageSlot.jsx';
 import Result from './components/Result.jsx';
 
@@ -21,6 +22,7 @@ export default function App() {
   const [policy, setPolicy] = useState('largest');
   const [result, setResult] = useState(null);
   const [generalError, setGeneralError] = useState('');
+  const [needsKey, setNeedsKey] = useState(false);
   const [loading, setLoading] = useState(false);
   const request = useRef(0);
 
@@ -48,15 +50,17 @@ export default function App() {
     setLoading(true);
     setResult(null);
     setGeneralError('');
+    setNeedsKey(false);
     setErrors({ image1: '', image2: '' });
     try {
       const data = await verify(files.image1, files.image2, { facePolicy: policy });
       if (mine === request.current) setResult(data);
     } catch (error) {
       if (mine !== request.current) return;
-      const { field, message } = describeError(error);
+      const { field, message, code } = describeError(error);
       if (field) setErrors((current) => ({ ...current, [field]: message }));
       else setGeneralError(message);
+      setNeedsKey(KEY_CODES.has(code));
     } finally {
       if (mine === request.current) setLoading(false);
     }
@@ -122,6 +126,7 @@ export default function App() {
               {generalError}
             </p>
           )}
+          {needsKey && <ApiKeyPrompt onSaved={() => setNeedsKey(false)} />}
           {loading && <p className="visually-hidden">Comparing the photos…</p>}
           {result && <Result result={result} />}
         </div>

@@ -7,6 +7,36 @@ export const client = axios.create({
   timeout: 60_000, // never a spinner forever; the server's own timeout is 60 s too
 });
 
+// An API key, when the server needs one (it asks with 401 UNAUTHENTICATED). Kept in
+// this browser's local storage and sent as a Bearer token with every call.
+const KEY_STORE = 'likeness.apiKey';
+
+export function getApiKey() {
+  try {
+    return window.localStorage.getItem(KEY_STORE) || '';
+  } catch {
+    return '';
+  }
+}
+
+export function setApiKey(key) {
+  try {
+    if (key) window.localStorage.setItem(KEY_STORE, key.trim());
+    else window.localStorage.removeItem(KEY_STORE);
+  } catch {
+    // storage refused (private mode): the key lasts for this page only
+  }
+  memoryKey = key ? key.trim() : '';
+}
+
+let memoryKey = '';
+
+client.interceptors.request.use((config) => {
+  const key = getApiKey() || memoryKey;
+  if (key) config.headers.Authorization = `Bearer ${key}`;
+  return config;
+});
+
 /** POST /api/verify with two image files (File or Blob). */
 export async function verify(image1, image2, { facePolicy, signal } = {}) {
   const form = new FormData();

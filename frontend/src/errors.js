@@ -12,6 +12,7 @@ const IMAGE_MESSAGES = {
   IMAGE_TOO_LARGE: 'This file is too large. Choose a smaller photo (at most 10 MB).',
   IMAGE_TOO_MANY_PIXELS: 'This image has too many pixels. Resize it and try again.',
   IMAGE_TOO_SMALL: 'This image is too small to find a face in. Use a larger photo.',
+  IMAGE_TOO_COMPLEX: 'This image would take too long to decode. Save it again as an ordinary JPEG or PNG.',
   EMPTY_FILE: 'This file is empty. Choose another one.',
   MISSING_FIELD: 'Choose a photo or take one with the camera here.',
   IMAGE_ERROR: 'This image could not be used. Try another photo.',
@@ -24,7 +25,13 @@ const GENERAL_MESSAGES = {
   UNSUPPORTED_MEDIA_TYPE: 'The request was not understood by the server. Reload the page and try again.',
   VALIDATION_ERROR: 'The request was not accepted. Reload the page and try again.',
   NOT_FOUND: 'The server does not know this request. Is the app talking to a Likeness server?',
+  UNAUTHENTICATED: 'This server needs an API key for this. Enter one below.',
+  FORBIDDEN: 'Your API key does not allow this. Enter a key with more rights below.',
+  RATE_LIMITED: 'Too many requests from here just now. Wait a minute and try again.',
 };
+
+/** Error codes that a (better) API key would cure. */
+export const KEY_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN']);
 
 export const IMAGE_FIELDS = ['image1', 'image2'];
 

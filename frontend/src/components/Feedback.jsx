@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { sendFeedback } from '../api.js';
-import { describeError } from '../errors.js';
+import { describeError, KEY_CODES } from '../errors.js';
+import ApiKeyPrompt from './ApiKeyPrompt.jsx';
 
 // Drawn icons, not emoji: many systems (and headless browsers) lack an emoji font.
 function Thumb({ down }) {
@@ -26,6 +27,7 @@ export default function Feedback({ verificationId }) {
   const [vote, setVote] = useState(null); // the vote the server has
   const [pending, setPending] = useState(null);
   const [error, setError] = useState('');
+  const [needsKey, setNeedsKey] = useState(null); // the vote to retry with a key
 
   const cast = async (choice) => {
     if (pending || choice === vote) return;
@@ -36,6 +38,7 @@ export default function Feedback({ verificationId }) {
       setVote(choice);
     } catch (err) {
       const { code, message } = describeError(err);
+      setNeedsKey(KEY_CODES.has(code) ? choice : null);
       setError(
         code === 'NOT_FOUND' || code === 'HTTP_404'
           ? 'Your vote could not be saved: the server no longer knows this comparison.'
@@ -72,6 +75,15 @@ export default function Feedback({ verificationId }) {
           </>
         )}
       </p>
+      {needsKey && !pending && (
+        <ApiKeyPrompt
+          onSaved={() => {
+            const retry = needsKey;
+            setNeedsKey(null);
+            cast(retry);
+          }}
+        />
+      )}
     </div>
   );
 }
