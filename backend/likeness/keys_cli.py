@@ -1,5 +1,6 @@
-"""``likeness keys create|list|revoke`` and ``likeness audit``: API keys and the
-audit log, on the database of the settings (registered by ``likeness.cli``)."""
+"""``likeness keys create|list|revoke``, ``likeness audit`` and ``likeness purge``:
+API keys, the audit log and retention, on the database of the settings
+(registered by ``likeness.cli``)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from likeness.settings import get_settings
+    from likeness.storage.retention import purge
+
+    db = _database(args)
+    try:
+        report = purge(db, get_settings(), actor="cli")
+    finally:
+        db.dispose()
+    print(json.dumps(report.as_dict()))
+    return 0
+
+
 def register(subparsers) -> None:
     from likeness.auth import SCOPES
 
@@ -99,7 +113,11 @@ def register(subparsers) -> None:
     audit = subparsers.add_parser("audit", help="the audit log, newest first (JSON lines)")
     audit.add_argument("--limit", type=int, default=100)
     audit.set_defaults(func=cmd_audit)
-    for parser in (create, listing, revoke, audit):
+    purge = subparsers.add_parser(
+        "purge", help="delete biometric data past its retention (LIKENESS_* settings)"
+    )
+    purge.set_defaults(func=cmd_purge)
+    for parser in (create, listing, revoke, audit, purge):
         parser.add_argument(
             "--database-url", default=None, help="SQLAlchemy URL (default: LIKENESS_* settings)"
         )

@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     anonymous_verify: bool = True
     bootstrap_admin_key: str | None = None  # an admin key made at start (lk_<id>_<secret>)
     trusted_hosts: list[str] = Field(default_factory=list)  # empty: loopback names only
+    trusted_proxies: int = Field(default=0, ge=0)  # proxies in front (X-Forwarded-For)
     rate_limits: bool = True
     rate_limit_anonymous: str = "60 per minute"  # per address, callers without a key
     rate_limit_key: str = "1200 per minute"  # per key
@@ -109,6 +110,10 @@ class Settings(BaseSettings):
     # Feedback (votes on verifications)
     feedback_comment_max: int = Field(default=1000, ge=0)  # characters
     store_feedback_crops: bool = False  # keep the two aligned 112x112 face crops (JPEG)
+    # Retention (likeness purge): None keeps forever
+    verification_embedding_hours: float | None = Field(default=24, ge=0)  # unvoted ones
+    verification_max_days: float | None = Field(default=30, ge=0)
+    feedback_crops_max_days: float | None = Field(default=90, ge=0)
     # Logging
     log_level: str = "INFO"
     log_json: bool = True

@@ -75,7 +75,7 @@ def mounts(service: dict) -> dict[str, dict]:
 
 def test_compose_default_services():
     config = compose_config()
-    assert active(config) == {"backend", "web"}
+    assert active(config) == {"backend", "web", "purge"}
     services = config["services"]
     # `web` is the only published port.
     published = {name for name, svc in services.items() if svc.get("ports")}
@@ -103,7 +103,7 @@ def test_compose_default_services():
 def test_compose_profiles_eval_and_postgres():
     config = compose_config("eval", "postgres")
     services = config["services"]
-    assert set(services) == {"backend", "web", "eval", "postgres"}
+    assert set(services) == {"backend", "web", "purge", "eval", "postgres"}
     assert services["eval"]["profiles"] == ["eval"]
     assert services["postgres"]["profiles"] == ["postgres"]
     assert services["eval"]["build"]["dockerfile"] == "eval/Dockerfile"

@@ -87,7 +87,8 @@ def test_slow_clients_do_not_hold_the_workers(gunicorn_server):
             sock = socket.create_connection(("127.0.0.1", port), timeout=10)
             sock.sendall(
                 b"POST /api/detect HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n--x"
+                b"Content-Type: multipart/form-data; boundary=x\r\n"
+                b"Content-Length: 100000\r\n\r\n--x"
             )
             slow.append(sock)
         for _ in range(6):  # while they trickle, every answer comes at once

@@ -7,6 +7,7 @@ import contextlib
 from flask import Flask, request
 from flask_cors import CORS
 from sqlalchemy.exc import IntegrityError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from likeness.api import (
     auth,
@@ -49,6 +50,10 @@ def create_app(
     if settings.cors_origins:
         CORS(app, resources={r"/api/*": {"origins": settings.cors_origins}})
     register_error_handlers(app)
+    if settings.trusted_proxies:  # the client's address and scheme from the proxy's headers
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
     security.install_guards(app)
 
     @app.before_request

@@ -172,6 +172,12 @@ class FeedbackStore:
                     f"No verification with id '{verification_id}' was recorded.",
                     field="verification_id",
                 )
+            if not verification.embedding1:  # cleared by the retention purge
+                raise VerificationNotFoundError(
+                    f"Verification '{verification_id}' is too old to vote on: its "
+                    "embeddings were deleted (LIKENESS_VERIFICATION_EMBEDDING_HOURS).",
+                    field="verification_id",
+                )
             crops = session.get(VerificationCrops, verification_id)
             now = utcnow()
             row = Feedback(

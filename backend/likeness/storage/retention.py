@@ -1,0 +1,78 @@
+"""How long biometric data is kept (issue 10), and the purge that enforces it.
+
+* An unvoted verification keeps its two embeddings ``verification_embedding_hours``
+  (24 by default): long enough to vote on it; then they are cleared. A vote copies
+  what it needs into its own record.
+* Verification records, and feedback crops, are deleted after their maximum age.
+
+``likeness purge`` runs it (Compose runs it daily); every purge is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, select, update
+
+from likeness.storage.audit import AuditLog
+from likeness.storage.db import Database
+from likeness.storage.models import Feedback, Verification, VerificationCrops
+
+#: What a cleared embedding holds.
+CLEARED = b""
+
+
+@dataclass
+class PurgeReport:
+    embeddings_cleared: int = 0
+    verifications_deleted: int = 0
+    crops_deleted: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def purge(db: Database, settings, now: datetime | None = None, actor: str = "purge") -> PurgeReport:
+    """Apply the retention settings once; returns what was removed."""
+    now = now or datetime.now(timezone.utc)
+    report = PurgeReport()
+    voted = select(Feedback.verification_id).where(Feedback.verification_id.is_not(None))
+    with db.session() as session:
+        if settings.verification_embedding_hours is not None:
+            cutoff = now - timedelta(hours=settings.verification_embedding_hours)
+            result = session.execute(
+                update(Verification)
+                .where(Verification.created_at < cutoff)
+                .where(Verification.embedding1 != CLEARED)
+                .where(Verification.id.not_in(voted))
+                .values(embedding1=CLEARED, embedding2=CLEARED)
+            )
+            report.embeddings_cleared = int(result.rowcount or 0)
+        if settings.feedback_crops_max_days is not None:
+            cutoff = now - timedelta(days=settings.feedback_crops_max_days)
+            old = select(Verification.id).where(Verification.created_at < cutoff)
+            result = session.execute(
+                delete(VerificationCrops).where(VerificationCrops.verification_id.in_(old))
+            )
+            report.crops_deleted = int(result.rowcount or 0)
+            session.execute(
+                update(Feedback)
+                .where(Feedback.created_at < cutoff)
+                .where(Feedback.crop1.is_not(None))
+                .values(crop1=None, crop2=None)
+            )
+        if settings.verification_max_days is not None:
+            cutoff = now - timedelta(days=settings.verification_max_days)
+            session.execute(
+                delete(VerificationCrops).where(
+                    VerificationCrops.verification_id.in_(
+                        select(Verification.id).where(Verification.created_at < cutoff)
+                    )
+                )
+            )
+            result = session.execute(delete(Verification).where(Verification.created_at < cutoff))
+            report.verifications_deleted = int(result.rowcount or 0)
+    if any(asdict(report).values()):
+        AuditLog(db).record(actor, "retention.purge", None, report.as_dict())
+    return report

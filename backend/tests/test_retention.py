@@ -1,0 +1,95 @@
+"""Retention (issue 10): an unvoted verification's embeddings are cleared after
+24 hours, records and crops deleted after their maximum age, votes on a cleared
+verification refused; ``likeness purge`` audited. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from likeness.errors import VerificationNotFoundError
+from likeness.settings import Settings
+from likeness.storage import Database
+from likeness.storage.audit import AuditLog
+from likeness.storage.feedback import FeedbackStore
+from likeness.storage.models import Verification, VerificationCrops
+from likeness.storage.retention import purge
+
+
+def add_verification(db, vid: str, age: timedelta, crops: bool = False) -> None:
+    with db.session() as session:
+        session.add(
+            Verification(
+                id=vid,
+                created_at=datetime.now(timezone.utc) - age,
+                model_pack="buffalo_s",
+                model_version="x" * 64,
+                similarity=0.5,
+                threshold=0.28,
+                is_match=True,
+                face_policy="largest",
+                embedding1=b"\x01" * 2048,
+                embedding2=b"\x02" * 2048,
+            )
+        )
+    if crops:
+        with db.session() as session:
+            session.add(VerificationCrops(verification_id=vid, crop1=b"j", crop2=b"k"))
+
+
+def test_purge_follows_the_retention_settings(db_url):
+    db = Database(db_url)
+    add_verification(db, "fresh", timedelta(hours=1))
+    add_verification(db, "unvoted", timedelta(hours=30))
+    add_verification(db, "voted", timedelta(hours=30))
+    add_verification(db, "old", timedelta(days=40), crops=True)
+    add_verification(db, "crops", timedelta(days=10), crops=True)
+    FeedbackStore(db).submit("voted", "up")
+    report = purge(db, Settings(feedback_crops_max_days=7))
+    assert report.as_dict() == {
+        "embeddings_cleared": 3,  # "unvoted", "crops" and "old" (unvoted, past 24 h)
+        "verifications_deleted": 1,  # "old" (past 30 days)
+        "crops_deleted": 2,  # "crops" and "old" (past 7 days)
+    }
+    with db.session() as session:
+        rows = {v.id: v for v in session.scalars(select(Verification))}
+        assert set(rows) == {"fresh", "unvoted", "voted", "crops"}
+        assert rows["fresh"].embedding1 and rows["voted"].embedding1
+        assert rows["unvoted"].embedding1 == b"" and rows["unvoted"].embedding2 == b""
+        assert session.scalars(select(VerificationCrops)).all() == []
+    with pytest.raises(VerificationNotFoundError, match="too old"):
+        FeedbackStore(db).submit("unvoted", "down")
+    assert FeedbackStore(db).get("voted").vote == "up"  # the vote keeps its own copy
+    assert purge(db, Settings()).as_dict() == {
+        "embeddings_cleared": 0,
+        "verifications_deleted": 0,
+        "crops_deleted": 0,
+    }
+    entries = AuditLog(db).entries()
+    assert len(entries) == 1 and entries[0]["action"] == "retention.purge"
+    keep_all = Settings(
+        verification_embedding_hours=None, verification_max_days=None, feedback_crops_max_days=None
+    )
+    add_verification(db, "ancient", timedelta(days=400))
+    assert not any(purge(db, keep_all).as_dict().values())
+    db.dispose()
+
+
+def test_purge_command(tmp_path):
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    db = Database(url)
+    db.migrate()
+    add_verification(db, "unvoted", timedelta(hours=30))
+    db.dispose()
+    out = subprocess.run(
+        [sys.executable, "-m", "likeness.cli", "purge", "--database-url", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert '"embeddings_cleared": 1' in out.stdout
