@@ -35,7 +35,7 @@ from likeness.gallery.faces import ALL, ONE, STRICT, ImageSource, list_images, p
 from likeness.gallery.gallery import INDEX_FILE, Gallery, Hit
 from likeness.gallery.index import IndexConfig
 from likeness.gallery.store import GalleryStore, NewFace, NewImage, PersonInfo
-from likeness.gallery.validation import check_metadata, check_name
+from likeness.gallery.validation import check_consent, check_metadata, check_name
 from likeness.imaging import ImageLimits
 from likeness.settings import Settings, load_settings
 from likeness.storage import Database
@@ -287,8 +287,20 @@ class FaceRecognitionLibrary:
         return self.index_batch(files, on_progress, persons=persons, progress_bar=progress_bar)
 
     # -- persons ------------------------------------------------------------------
-    def create_person(self, name: str, metadata: dict | None = None) -> PersonInfo:
-        return self.store.create_person(check_name(name), check_metadata(metadata))
+    def create_person(
+        self,
+        name: str,
+        metadata: dict | None = None,
+        *,
+        consent_basis: str | None = None,
+        enrolled_by: str | None = None,
+    ) -> PersonInfo:
+        """A person with no faces yet; ``consent_basis`` records on what basis they
+        are enrolled, ``enrolled_by`` by whom (shown with the person)."""
+        basis = check_consent(consent_basis, self.settings)
+        return self.store.create_person(
+            check_name(name), check_metadata(metadata), basis, enrolled_by
+        )
 
     def get_person(self, person_id: int) -> PersonInfo:
         return self.store.get_person(person_id)
@@ -304,6 +316,8 @@ class FaceRecognitionLibrary:
         person_id: int | None = None,
         *,
         allow_mismatch: bool = False,
+        consent_basis: str | None = None,
+        enrolled_by: str | None = None,
     ) -> EnrolmentResult:
         """Enrol photos for a person (new unless ``person_id``). A photo is rejected,
         with a reason, when it is unreadable, shows no face or several, repeats a
@@ -314,6 +328,7 @@ class FaceRecognitionLibrary:
         ``NoPhotoAcceptedError`` carries the reasons."""
         if person_id is None:
             name, metadata = check_name(name), check_metadata(metadata)
+            consent_basis = check_consent(consent_basis, self.settings)
             template = None
         else:
             person = self.store.get_person(person_id)
@@ -350,7 +365,9 @@ class FaceRecognitionLibrary:
             for c in candidates
         ]
         if person_id is None:  # the person and its photos in one transaction
-            per_image = self.gallery.add_images(new_images, new_person=(name, metadata))
+            per_image = self.gallery.add_images(
+                new_images, new_person=(name, metadata, consent_basis, enrolled_by)
+            )
             person_id = new_images[0].person_id
         else:
             per_image = self.gallery.add_images(new_images)

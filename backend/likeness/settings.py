@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     # Enrolment over HTTP may force faces that do not match the person (allow_mismatch)
     # only when this is on: until API keys with an admin scope exist, anyone could.
     enrol_allow_mismatch: bool = False
+    # Consent: enrolment over HTTP must say on what basis (recorded with the person);
+    # consent_bases lists the allowed wordings (empty: free text).
+    consent_required: bool = True
+    consent_bases: list[str] = Field(default_factory=list)
     # Feedback (votes on verifications)
     feedback_comment_max: int = Field(default=1000, ge=0)  # characters
     store_feedback_crops: bool = False  # keep the two aligned 112x112 face crops (JPEG)

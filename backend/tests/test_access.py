@@ -94,9 +94,17 @@ def test_every_route_needs_its_scope_beyond_loopback(guarded, lfw):
         "/api/search", data={"image": photo_file(lfw)}, headers=bearer(tokens["verify"])
     )
     assert search.status_code == 200
-    refused = client.post("/api/persons", json={"name": "A"}, headers=bearer(tokens["verify"]))
+    refused = client.post(
+        "/api/persons",
+        json={"name": "A", "consent_basis": "test"},
+        headers=bearer(tokens["verify"]),
+    )
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "FORBIDDEN"
-    person = client.post("/api/persons", json={"name": "Tony"}, headers=bearer(tokens["write"]))
+    person = client.post(
+        "/api/persons",
+        json={"name": "Tony", "consent_basis": "test"},
+        headers=bearer(tokens["write"]),
+    )
     assert person.status_code == 201
     pid = person.get_json()["id"]
     enrolled = client.post(
@@ -133,9 +141,19 @@ def test_anonymous_verify_can_be_turned_off_and_loopback_is_open(make_settings, 
     files = {"image1": photo_file(lfw), "image2": photo_file(lfw, number=2)}
     assert closed.test_client().post("/api/verify", data=files).status_code == 401
     forced = create_app(make_settings(auth_required=True), engine=engine)  # loopback, forced
-    assert forced.test_client().post("/api/persons", json={"name": "A"}).status_code == 401
+    assert (
+        forced.test_client()
+        .post("/api/persons", json={"name": "A", "consent_basis": "test"})
+        .status_code
+        == 401
+    )
     local = create_app(make_settings(), engine=engine)  # loopback: open (make run)
-    assert local.test_client().post("/api/persons", json={"name": "A"}).status_code == 201
+    assert (
+        local.test_client()
+        .post("/api/persons", json={"name": "A", "consent_basis": "test"})
+        .status_code
+        == 201
+    )
 
 
 def cli(*args: str, database: str) -> subprocess.CompletedProcess:
@@ -187,7 +205,7 @@ def test_cross_site_form_posts_need_a_key(make_settings, engine):
     from likeness.api import create_app
 
     client = create_app(make_settings(), engine=engine).test_client()  # open (loopback)
-    form = {"name": "Mallory's victim"}
+    form = {"name": "Mallory's victim", "consent_basis": "test"}
     foreign = client.post("/api/persons", data=form, headers={"Origin": "https://evil.example"})
     assert foreign.status_code == 403 and foreign.get_json()["error"]["code"] == "FORBIDDEN"
     blind = client.post("/api/persons", data=form, headers={"Sec-Fetch-Site": "cross-site"})

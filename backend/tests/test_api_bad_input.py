@@ -229,7 +229,9 @@ def test_json_bodies_are_bounded_before_parsing(gunicorn_server):
     """Millions of tiny values would cost gigabytes as Python objects: refused from
     the raw bytes; NaN and Infinity are not JSON."""
     body = b'{"images": ["AA=="], "x": [' + b"0.0," * 2_000_000 + b"0.0]}"
-    person = _post(gunicorn_server, "/api/persons", json={"name": "Bounded"}).json()
+    person = _post(
+        gunicorn_server, "/api/persons", json={"name": "Bounded", "consent_basis": "test"}
+    ).json()
     r = _post(
         gunicorn_server,
         f"/api/persons/{person['id']}/faces",
@@ -258,8 +260,16 @@ def test_json_bodies_are_bounded_before_parsing(gunicorn_server):
 
 def test_nul_characters_never_reach_the_database(gunicorn_server):
     url = gunicorn_server.url
-    _expect(_post(gunicorn_server, "/api/persons", json={"name": "a\u0000b"}), 400, "INVALID_TEXT")
-    _expect(_post(gunicorn_server, "/api/persons", data={"name": "a\x00b"}), 400, "INVALID_TEXT")
+    _expect(
+        _post(gunicorn_server, "/api/persons", json={"name": "a\u0000b", "consent_basis": "test"}),
+        400,
+        "INVALID_TEXT",
+    )
+    _expect(
+        _post(gunicorn_server, "/api/persons", data={"name": "a\x00b", "consent_basis": "test"}),
+        400,
+        "INVALID_TEXT",
+    )
     body = {"verification_id": "a\u0000", "vote": "up"}
     _expect(_post(gunicorn_server, "/api/feedback", json=body), 400, "INVALID_TEXT")
     for response in (
@@ -304,7 +314,7 @@ def test_too_many_form_parts_is_named_as_such(gunicorn_server):
 
 
 def test_metadata_is_capped(gunicorn_server):
-    body = {"name": "Big", "metadata": {"blob": "x" * 100_000}}
+    body = {"name": "Big", "metadata": {"blob": "x" * 100_000}, "consent_basis": "test"}
     _expect(_post(gunicorn_server, "/api/persons", json=body), 400, "METADATA_TOO_LARGE")
 
 
@@ -316,7 +326,9 @@ def test_search_threshold_may_not_be_lowered(gunicorn_server, good):
 
 
 def test_enrolment_json_is_sized_before_decoding(gunicorn_server):
-    person = _post(gunicorn_server, "/api/persons", json={"name": "Sized"}).json()
+    person = _post(
+        gunicorn_server, "/api/persons", json={"name": "Sized", "consent_basis": "test"}
+    ).json()
     big = "A" * (4 * (LIMIT // 3 + 100))
     r = _post(gunicorn_server, f"/api/persons/{person['id']}/faces", json={"images": [big]})
     _expect(r, 413, "IMAGE_TOO_LARGE", "images")

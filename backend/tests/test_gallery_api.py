@@ -26,7 +26,9 @@ def files(*paths):
 
 
 def test_persons_enrol_search_delete(client, photo, group_photo):
-    response = client.post("/api/persons", json={"name": "Hans Blix", "metadata": {"k": "v"}})
+    response = client.post(
+        "/api/persons", json={"name": "Hans Blix", "consent_basis": "test", "metadata": {"k": "v"}}
+    )
     assert response.status_code == 201
     person = response.get_json()
     assert person["name"] == "Hans Blix" and person["face_count"] == 0
@@ -49,7 +51,9 @@ def test_persons_enrol_search_delete(client, photo, group_photo):
     ]
     assert body["person"]["face_count"] == 2
 
-    other = client.post("/api/persons", json={"name": "Wen Jiabao"}).get_json()
+    other = client.post(
+        "/api/persons", json={"name": "Wen Jiabao", "consent_basis": "test"}
+    ).get_json()
     encoded = base64.b64encode(photo("Wen_Jiabao", 1).read_bytes()).decode()
     response = client.post(f"/api/persons/{other['id']}/faces", json={"images": [encoded]})
     assert response.status_code == 201
@@ -95,13 +99,18 @@ def test_gallery_errors_use_the_one_shape(client, photo, group_photo):
     error(client.delete("/api/persons/999"), 404, "PERSON_NOT_FOUND")
     error(client.delete("/api/gallery/images/nope"), 404, "IMAGE_NOT_FOUND")
     error(client.post("/api/persons", json={}), 400, "MISSING_FIELD", "name")
-    error(client.post("/api/persons", json={"name": ""}), 400, "VALIDATION_ERROR", "name")
+    error(
+        client.post("/api/persons", json={"name": "", "consent_basis": "test"}),
+        400,
+        "VALIDATION_ERROR",
+        "name",
+    )
     error(
         client.post("/api/persons", data="x", content_type="text/plain"),
         415,
         "UNSUPPORTED_MEDIA_TYPE",
     )
-    person = client.post("/api/persons", json={"name": "P"}).get_json()
+    person = client.post("/api/persons", json={"name": "P", "consent_basis": "test"}).get_json()
     url = f"/api/persons/{person['id']}/faces"
     error(
         client.post(url, data={}, content_type="multipart/form-data"), 400, "MISSING_FIELD", "image"
@@ -137,7 +146,9 @@ def test_gallery_errors_use_the_one_shape(client, photo, group_photo):
 
 def test_enrolment_mismatch_and_override_over_http(client, photo):
     """The override is off over HTTP unless the server allows it (no keys yet)."""
-    person = client.post("/api/persons", json={"name": "Tony Blair"}).get_json()
+    person = client.post(
+        "/api/persons", json={"name": "Tony Blair", "consent_basis": "test"}
+    ).get_json()
     url = f"/api/persons/{person['id']}/faces"
     ok = client.post(url, data={"image": files(photo("Tony_Blair", 1))})
     assert ok.status_code == 201
@@ -177,3 +188,32 @@ def test_search_answers_name_files_not_server_paths(client, photo):
     sources = [c["source"] for c in response.get_json()["candidates"]]
     assert sources == [path.name]
     assert str(path.parent) not in response.get_data(as_text=True)
+
+
+def test_consent_is_required_recorded_and_shown(client, make_settings, engine):
+    missing = client.post("/api/persons", json={"name": "No Basis"})
+    assert missing.status_code == 400
+    assert missing.get_json()["error"] == {
+        "code": "MISSING_FIELD",
+        "message": "Field 'consent_basis' is required: on what basis is this person enrolled?",
+        "field": "consent_basis",
+    }
+    made = client.post("/api/persons", json={"name": "Ada", "consent_basis": "signed form 2026-11"})
+    assert made.status_code == 201
+    consent = made.get_json()["consent"]
+    assert consent["basis"] == "signed form 2026-11"
+    assert consent["enrolled_by"].startswith("open:") and consent["recorded_at"].endswith("+00:00")
+    listed = client.get("/api/persons").get_json()["persons"]
+    assert listed[-1]["consent"]["basis"] == "signed form 2026-11"
+    # a deployment may fix the wordings it accepts
+    from likeness.api import create_app
+
+    strict = create_app(make_settings(consent_bases=["explicit consent"]), engine=engine)
+    other = strict.test_client().post(
+        "/api/persons", json={"name": "B", "consent_basis": "why not"}
+    )
+    assert other.status_code == 400 and other.get_json()["error"]["field"] == "consent_basis"
+    ok = strict.test_client().post(
+        "/api/persons", json={"name": "B", "consent_basis": "explicit consent"}
+    )
+    assert ok.status_code == 201

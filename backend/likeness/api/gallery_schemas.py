@@ -11,6 +11,17 @@ from likeness.api.schemas import ErrorDetail, FaceSchema
 class PersonCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     metadata = fields.Dict(keys=fields.String(), load_default=None, allow_none=True)
+    consent_basis = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "on what basis this person is enrolled (required by default)"},
+    )
+
+
+class ConsentSchema(Schema):
+    basis = fields.String(allow_none=True)
+    enrolled_by = fields.String(allow_none=True)
+    recorded_at = fields.String(allow_none=True)
 
 
 class PersonListQuery(Schema):
@@ -42,6 +53,7 @@ class PersonSchema(Schema):
     face_count = fields.Integer()
     created_at = fields.String(allow_none=True)
     image_ids = fields.List(fields.String())
+    consent = fields.Nested(ConsentSchema)
 
 
 class PersonListResponse(Schema):

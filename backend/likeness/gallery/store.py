@@ -137,15 +137,36 @@ class PersonInfo:
     face_count: int
     created_at: object
     image_ids: list[str] = field(default_factory=list)
+    consent_basis: str | None = None
+    enrolled_by: str | None = None
+
+    @classmethod
+    def of(cls, row: GalleryPerson, image_ids: list[str] | None = None) -> PersonInfo:
+        return cls(
+            row.id,
+            row.name,
+            row.meta,
+            row.face_count or 0,
+            row.created_at,
+            list(image_ids or []),
+            row.consent_basis,
+            row.enrolled_by,
+        )
 
     def as_dict(self) -> dict:
+        created = self.created_at.isoformat() if self.created_at else None
         return {
             "id": self.id,
             "name": self.name,
             "metadata": self.metadata or {},
             "face_count": self.face_count,
-            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "created_at": created,
             "image_ids": list(self.image_ids),
+            "consent": {
+                "basis": self.consent_basis,
+                "enrolled_by": self.enrolled_by,
+                "recorded_at": created,
+            },
         }
 
 
@@ -279,12 +300,24 @@ class GalleryStore:
         ]
 
     # -- persons ---------------------------------------------------------------
-    def create_person(self, name: str, metadata: dict | None = None) -> PersonInfo:
+    def create_person(
+        self,
+        name: str,
+        metadata: dict | None = None,
+        consent_basis: str | None = None,
+        enrolled_by: str | None = None,
+    ) -> PersonInfo:
         with self.db.session() as session:
-            person = GalleryPerson(name=name, meta=metadata or None, face_count=0)
+            person = GalleryPerson(
+                name=name,
+                meta=metadata or None,
+                face_count=0,
+                consent_basis=consent_basis,
+                enrolled_by=enrolled_by,
+            )
             session.add(person)
             session.flush()
-            return PersonInfo(person.id, person.name, person.meta, 0, person.created_at)
+            return PersonInfo.of(person)
 
     def _person_info(self, session: Session, person: GalleryPerson) -> PersonInfo:
         image_ids = session.scalars(
@@ -292,9 +325,7 @@ class GalleryStore:
             .where(GalleryImage.person_id == person.id)
             .order_by(GalleryImage.id)
         ).all()
-        return PersonInfo(
-            person.id, person.name, person.meta, person.face_count, person.created_at, image_ids
-        )
+        return PersonInfo.of(person, image_ids)
 
     def get_person(self, person_id: int) -> PersonInfo:
         with self.db.session() as session:
@@ -317,9 +348,7 @@ class GalleryStore:
             rows = session.scalars(
                 select(GalleryPerson).order_by(GalleryPerson.id).offset(offset).limit(limit)
             ).all()
-            return [
-                PersonInfo(p.id, p.name, p.meta, p.face_count, p.created_at) for p in rows
-            ], int(total)
+            return [PersonInfo.of(p) for p in rows], int(total)
 
     def centroid(self, person_id: int) -> np.ndarray | None:
         with self.db.session() as session:
@@ -389,7 +418,7 @@ class GalleryStore:
             )
 
     def add_images(
-        self, images: list[NewImage], new_person: tuple[str, dict | None] | None = None
+        self, images: list[NewImage], new_person: tuple | None = None
     ) -> tuple[Change, list[list[int]]]:
         """Insert images and their faces in ONE transaction; returns the change and
         the face ids per image. With ``new_person`` (name, metadata), that person is
@@ -400,7 +429,11 @@ class GalleryStore:
             per_image: list[list[int]] = []
             persons: set[int] = set()
             if new_person is not None:
-                person = GalleryPerson(name=new_person[0], meta=new_person[1] or None, face_count=0)
+                name, meta, *consent = new_person  # (name, metadata[, basis, enrolled_by])
+                basis, by = (consent + [None, None])[:2]
+                person = GalleryPerson(
+                    name=name, meta=meta or None, face_count=0, consent_basis=basis, enrolled_by=by
+                )
                 session.add(person)
                 session.flush()
                 for new in images:

@@ -14,6 +14,20 @@ METADATA_MAX_DEPTH = 8
 NAME_MAX_CHARS = 255
 
 
+def check_consent(basis: str | None, settings, field: str = "consent_basis") -> str | None:
+    """The consent basis, checked against ``settings.consent_bases`` when that lists
+    the allowed wordings (empty: any text of up to 500 characters)."""
+    if basis is None:
+        return None
+    basis = check_text(str(basis).strip(), field)
+    allowed = list(getattr(settings, "consent_bases", []) or [])
+    if allowed and basis not in allowed:
+        raise ValidationError(f"consent_basis must be one of: {'; '.join(allowed)}.", field=field)
+    if not basis or len(basis) > 500:
+        raise ValidationError("consent_basis needs 1 to 500 characters.", field=field)
+    return basis
+
+
 def check_name(name: str | None, field: str = "name") -> str:
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("A person needs a name.", field=field)

@@ -128,6 +128,9 @@ class GalleryPerson(Base):
     centroid: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     face_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Consent: on what basis the person was enrolled, by whom (a key, the CLI), when.
+    consent_basis: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    enrolled_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class GalleryImage(Base):

@@ -1,4 +1,4 @@
-"""API keys and the audit log
+"""API keys, the audit log, and the consent record of gallery persons
 
 Revision ID: 0005_access
 Revises: 0004_change_log
@@ -38,9 +38,15 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    with op.batch_alter_table("gallery_persons") as batch:
+        batch.add_column(sa.Column("consent_basis", sa.String(500), nullable=True))
+        batch.add_column(sa.Column("enrolled_by", sa.String(128), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("gallery_persons") as batch:
+        batch.drop_column("enrolled_by")
+        batch.drop_column("consent_basis")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("audit_log")
     op.drop_table("api_keys")
