@@ -8,6 +8,7 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from support import lfw_path
@@ -102,3 +103,54 @@ def test_slow_clients_do_not_hold_the_workers(gunicorn_server):
     finally:
         for sock in slow:
             sock.close()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_under_load_costs_only_its_requests_in_flight(
+    model_root, lfw_dir, tmp_path
+):
+    """8 clients verify for 8 s; one worker is SIGKILLed after 2 s. Gunicorn replaces
+    it; only requests that were on that worker fail (at most its 4 threads' and the
+    connections it had accepted), and every answer that came back is right."""
+    import threading
+
+    from support import GunicornServer
+
+    server = GunicornServer(model_root, tmp_path / "load", workers=2).start()
+    a, b = (lfw_path(lfw_dir, "Abel_Pacheco", n).read_bytes() for n in (1, 2))
+    results = {"ok": 0, "failed": 0, "wrong": 0}
+    lock = threading.Lock()
+    deadline = time.monotonic() + 8
+
+    def client() -> None:
+        while time.monotonic() < deadline:
+            try:
+                r = requests.post(
+                    f"{server.url}/api/verify",
+                    files={"image1": ("a.jpg", a), "image2": ("b.jpg", b)},
+                    timeout=60,
+                )
+                key = "ok" if r.status_code == 200 and r.json()["is_match"] else "wrong"
+                if r.status_code >= 500:
+                    key = "failed"
+            except requests.RequestException:
+                key = "failed"
+            with lock:
+                results[key] += 1
+
+    try:
+        victim = sorted(server.worker_pids())[0]
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for t in clients:
+            t.start()
+        time.sleep(2)
+        os.kill(victim, signal.SIGKILL)
+        for t in clients:
+            t.join()
+        assert results["wrong"] == 0
+        assert results["failed"] <= 8, results  # in flight on the victim only
+        assert results["ok"] > 20, results
+        now = server.worker_pids()
+        assert victim not in now and len(now) == 2
+    finally:
+        server.stop()

@@ -199,6 +199,9 @@ def test_index_is_served_and_never_cached(nginx, web_root):
         assert response.status_code == 200, path
         assert response.headers["Content-Type"].startswith("text/html")
         assert response.headers["Cache-Control"] == "no-cache", path
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"], path
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
         assert response.content == index
     assert "Server" not in response.headers or "nginx/" not in response.headers["Server"]
 
