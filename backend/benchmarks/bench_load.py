@@ -145,7 +145,7 @@ def main() -> None:
                 f"of {args.kill_seconds:.0f} s: "
                 f"{faults['requests']} answered, failed {sum(faults['errors'].values())} "
                 f"{faults['errors'] or ''}; replacement serving after "
-                f"{replaced.get('seconds', float('nan')):.1f} s (it loads its models)"
+                f"{replaced.get('seconds', float('nan')):.1f} s (then it loads its models)"
             )
         finally:
             server.stop()
