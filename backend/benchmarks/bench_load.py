@@ -144,7 +144,7 @@ def main() -> None:
                 f"worker SIGKILLed after {args.kill_seconds / 3:.0f} s "
                 f"of {args.kill_seconds:.0f} s: "
                 f"{faults['requests']} answered, failed {sum(faults['errors'].values())} "
-                f"{faults['errors'] or ''}; replacement serving after "
+                f"{faults['errors'] or ''}; replacement worker process up after "
                 f"{replaced.get('seconds', float('nan')):.1f} s (then it loads its models)"
             )
         finally:
