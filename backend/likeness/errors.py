@@ -219,6 +219,11 @@ class UntrustedHostError(ValidationError):
     default_message = "This host name is not served here."
 
 
+class RateLimitedError(LikenessError):
+    code = "RATE_LIMITED"
+    default_message = "Too many requests; wait a minute."
+
+
 class UnauthenticatedError(LikenessError):
     code = "UNAUTHENTICATED"
     default_message = "An API key is needed."

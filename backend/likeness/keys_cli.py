@@ -20,12 +20,10 @@ def _database(args: argparse.Namespace):
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
     from likeness.auth import KeyStore
-    from likeness.storage.audit import AuditLog
 
     db = _database(args)
     try:
-        new = KeyStore(db).create(args.name, args.scope)
-        AuditLog(db).record("cli", "key.create", new.key.key_id, {"scope": new.key.scope})
+        new = KeyStore(db).create(args.name, args.scope)  # audited by the store
     finally:
         db.dispose()
     print(new.token)

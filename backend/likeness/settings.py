@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     auth_required: bool = False
     anonymous_verify: bool = True
     bootstrap_admin_key: str | None = None  # an admin key made at start (lk_<id>_<secret>)
+    auth_failures_per_minute: int = Field(default=20, ge=1)  # refused keys per address
     trusted_hosts: list[str] = Field(default_factory=list)  # empty: loopback names only
     trusted_proxies: int = Field(default=0, ge=0)  # proxies in front (X-Forwarded-For)
     rate_limits: bool = True

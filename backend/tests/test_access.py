@@ -17,7 +17,7 @@ from likeness.storage import Database
 from likeness.storage.audit import AuditLog
 from likeness.storage.models import ApiKeyRow
 
-BOOTSTRAP = "lk_boot0001_" + "s" * 40
+BOOTSTRAP = "lk_boot0001_aB3dE5fG7hJ9kL1mN2pQ4rS6tU8vW0xYz-_"
 
 
 def test_scopes_include_the_lower_ones():
@@ -266,3 +266,62 @@ def test_rate_limits_per_address_and_per_key(make_settings, engine):
     token = KeyStore(app.extensions[DATABASE]).create("busy", "verify").token
     keyed = [client.post("/api/detect", headers=bearer(token)).status_code for _ in range(4)]
     assert keyed == [415, 415, 415, 429]  # its own bucket, its own limit
+
+
+def test_guessing_keys_is_rate_limited_per_address(make_settings, engine):
+    from likeness.api import create_app
+
+    app = create_app(make_settings(host="0.0.0.0", auth_failures_per_minute=5), engine=engine)
+    client = app.test_client()
+    codes = [
+        client.get("/api/gallery", headers=bearer(f"lk_boot0001_guess{i:030d}")).status_code
+        for i in range(7)
+    ]
+    assert codes == [401] * 5 + [429] * 2
+    assert client.get("/api/gallery").status_code == 429  # key-less tries count as well
+    assert client.get("/api/health").status_code == 200
+
+
+def test_bootstrap_keys_must_be_strong_and_stay_revoked(make_settings, engine, tmp_path):
+    from likeness.api import create_app
+    from likeness.api.state import DATABASE
+    from likeness.errors import ConfigError
+
+    for weak in ("lk_aaaaaaaaaaaaaaaaaaaaaaaaaaa_x", "lk_b_" + "1" * 40, "lk_c_" + "ab" * 20):
+        with pytest.raises(ConfigError):
+            create_app(make_settings(bootstrap_admin_key=weak), engine=engine)
+    app = create_app(make_settings(host="0.0.0.0", bootstrap_admin_key=BOOTSTRAP), engine=engine)
+    keys = KeyStore(app.extensions[DATABASE])
+    keys.revoke("boot0001")
+    again = create_app(make_settings(host="0.0.0.0", bootstrap_admin_key=BOOTSTRAP), engine=engine)
+    assert again.test_client().get("/api/models", headers=bearer(BOOTSTRAP)).status_code == 401
+    actions = [e["action"] for e in AuditLog(app.extensions[DATABASE]).entries()]
+    assert "key.create" in actions
+
+
+def test_key_names_cannot_forge_audit_lines(db_url):
+    from likeness.errors import ValidationError
+
+    keys = KeyStore(Database(db_url))
+    for name in ("x) key:boot0001 (bootstrap", "a\nb", "evil\u202e"):
+        with pytest.raises(ValidationError):
+            keys.create(name, "verify")
+    assert keys.create("door kiosk #2", "verify").key.name == "door kiosk #2"
+
+
+def test_cors_preflights_pass_without_a_key(make_settings, engine):
+    from likeness.api import create_app
+
+    app = create_app(
+        make_settings(host="0.0.0.0", cors_origins=["https://app.example"]), engine=engine
+    )
+    preflight = app.test_client().options(
+        "/api/persons",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from flask import Flask, request
 from flask_cors import CORS
@@ -24,7 +25,7 @@ from likeness.api.spa import register_spa
 from likeness.api.state import DATABASE, ENGINE, after_verify_hooks
 from likeness.auth import KeyStore
 from likeness.engine import FaceEngine
-from likeness.errors import NotFoundError
+from likeness.errors import ConfigError, LikenessError, NotFoundError
 from likeness.settings import Settings, get_settings
 from likeness.storage import Database
 from likeness.storage.verifications import VerificationStore
@@ -80,9 +81,14 @@ def create_app(
     keys = KeyStore(database)
     if settings.bootstrap_admin_key:
         with contextlib.suppress(IntegrityError):  # another worker made it just now
-            keys.ensure(
-                "bootstrap (LIKENESS_BOOTSTRAP_ADMIN_KEY)", "admin", settings.bootstrap_admin_key
-            )
+            try:
+                made = keys.ensure("bootstrap", "admin", settings.bootstrap_admin_key)
+            except LikenessError as error:  # a weak key: refuse to start with it
+                raise ConfigError(f"LIKENESS_BOOTSTRAP_ADMIN_KEY: {error.message}") from None
+            if made is None:
+                logging.getLogger(__name__).warning(
+                    "LIKENESS_BOOTSTRAP_ADMIN_KEY was revoked; it stays revoked (remove it)"
+                )
     auth.install(app, keys)
     security.install_limits(app)
     routes_feedback.init_app(app)

@@ -11,12 +11,15 @@ a declaration is refused to everyone but an admin key (never silently open).
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
 
 from flask import Flask, current_app, g, request
 
 from likeness.auth import ApiKey, KeyStore, covers
-from likeness.errors import ForbiddenError, UnauthenticatedError
+from likeness.errors import ForbiddenError, RateLimitedError, UnauthenticatedError
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 PUBLIC = "public"  # health and readiness: no key, ever
@@ -65,21 +68,56 @@ def may(scope: str) -> bool:
     return open_access(current_app.config["LIKENESS"])
 
 
+class FailureCounter:
+    """Refused keys (and key-less calls to key-only routes) per address, in a sliding
+    minute: past the limit, 429 before any key is even looked up, so guessing keys
+    costs a minute per few tries. Per process."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[str, deque] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque:
+        times = self._seen.setdefault(address, deque())
+        while times and now - times[0] > 60:
+            times.popleft()
+        if not times:
+            self._seen.pop(address, None)
+            times = self._seen.setdefault(address, deque())
+        return times
+
+    def check(self, address: str) -> None:
+        with self._lock:
+            if len(self._recent(address, time.monotonic())) >= self.per_minute:
+                raise RateLimitedError("Too many refused API keys from here; wait a minute.")
+
+    def fail(self, address: str) -> None:
+        with self._lock:
+            self._recent(address, time.monotonic()).append(time.monotonic())
+            if len(self._seen) > 100_000:  # bounded memory under a flood of addresses
+                self._seen.clear()
+
+
 def install(app: Flask, keys: KeyStore) -> None:
     settings = app.config["LIKENESS"]
+    failures = FailureCounter(settings.auth_failures_per_minute)
 
     @app.before_request
     def _authorise():
         view = app.view_functions.get(request.endpoint or "")
-        if view is None:
-            return  # 404/405 answered by Flask; the SPA's files are public
+        if view is None or request.method == "OPTIONS":
+            return  # 404/405 by Flask; CORS preflights (no key is sent with them)
         scope = getattr(view, "likeness_scope", None)
         if scope == PUBLIC or (scope is None and not request.path.startswith("/api/")):
             return
         token = presented_token()
+        address = request.remote_addr or "-"
         if token is not None:
+            failures.check(address)
             key = keys.authenticate(token)
             if key is None:
+                failures.fail(address)
                 raise UnauthenticatedError("The API key is unknown or revoked.")
             g.api_key = key
             if not covers(key.scope, scope or "admin"):
@@ -89,6 +127,8 @@ def install(app: Flask, keys: KeyStore) -> None:
             return
         if getattr(view, "likeness_anonymous", False) and settings.anonymous_verify:
             return
+        failures.check(address)
+        failures.fail(address)
         raise UnauthenticatedError(
             "An API key is needed (Authorization: Bearer lk_... or X-API-Key)."
         )

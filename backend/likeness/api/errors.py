@@ -37,6 +37,7 @@ STATUS: dict[type[e.LikenessError], int] = {
     e.PersonNotFoundError: 404,
     e.ImageNotFoundError: 404,
     e.UnauthenticatedError: 401,
+    e.RateLimitedError: 429,
     e.ForbiddenError: 403,
     e.ConflictError: 409,
     e.DuplicateImageError: 409,

@@ -30,7 +30,11 @@ def trusted_hosts(settings) -> list[str]:
 
 def _same_origin(origin: str) -> bool:
     parts = urlsplit(origin)
-    return bool(parts.netloc) and parts.netloc.lower() == request.host.lower()
+    return (
+        bool(parts.netloc)
+        and parts.scheme == request.scheme
+        and parts.netloc.lower() == request.host.lower()
+    )
 
 
 def _rate_key() -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,10 +18,16 @@ from sqlalchemy import select
 from likeness.auth.scopes import SCOPES
 from likeness.errors import NotFoundError, ValidationError
 from likeness.storage import Database
-from likeness.storage.models import ApiKeyRow
+from likeness.storage.models import ApiKeyRow, AuditEntry
 from likeness.text import check_text
 
 PREFIX = "lk_"
+#: A key name: printable words, no brackets, newlines or bidirectional controls (it
+#: is shown in audit entries and listings).
+_NAME = re.compile(r"^[\w .,@:/+#-]{1,100}$")
+#: A key given from outside (the bootstrap key) must have a secret this strong.
+MIN_SECRET, MIN_DISTINCT = 32, 16
+_SECRET = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def _digest(token: str) -> str:
@@ -76,16 +83,27 @@ class KeyStore:
         if scope not in SCOPES:
             raise ValidationError(f"scope must be one of {', '.join(SCOPES)}.", field="scope")
         name = check_text((name or "").strip(), "name")
-        if not name or len(name) > 100:
-            raise ValidationError("A key needs a name of 1 to 100 characters.", field="name")
+        if not _NAME.match(name):
+            raise ValidationError(
+                "A key needs a name of 1 to 100 letters, digits, spaces or . , @ : / + # -",
+                field="name",
+            )
         if token is None:
             key_id = secrets.token_hex(4)
             token = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         else:
             key_id = self._id_of(token)
-            if key_id is None or len(token) < 32:
+            secret = token.split("_", 2)[-1] if key_id else ""
+            if (
+                key_id is None
+                or len(secret) < MIN_SECRET
+                or not _SECRET.match(secret)
+                or len(set(secret)) < MIN_DISTINCT
+            ):
                 raise ValidationError(
-                    f"A key must read {PREFIX}<id>_<secret> with a long secret.", field="token"
+                    f"A key must read {PREFIX}<id>_<secret>, the secret at least {MIN_SECRET} "
+                    f"random characters (A-Z a-z 0-9 _ -), e.g. from `likeness keys create`.",
+                    field="token",
                 )
         with self.db.session() as session:
             if session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_id == key_id)) is not None:
@@ -93,12 +111,24 @@ class KeyStore:
             row = ApiKeyRow(key_id=key_id, name=name, scope=scope, digest=_digest(token))
             session.add(row)
             session.flush()
+            session.add(
+                AuditEntry(
+                    actor="keys", action="key.create", target=key_id, details={"scope": scope}
+                )
+            )
             return NewKey(_key(row), token)
 
-    def ensure(self, name: str, scope: str, token: str) -> ApiKey:
-        """The key ``token`` exists (created if not): idempotent, for bootstrapping."""
+    def ensure(self, name: str, scope: str, token: str) -> ApiKey | None:
+        """The key ``token`` exists (created if not): idempotent, for bootstrapping.
+        None when a key of that id was revoked: a revoked key never comes back."""
         found = self.authenticate(token, touch=False)
-        return found if found is not None else self.create(name, scope, token).key
+        if found is not None:
+            return found
+        key_id = self._id_of(token)
+        with self.db.session() as session:
+            if key_id and session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_id == key_id)):
+                return None
+        return self.create(name, scope, token).key
 
     @staticmethod
     def _id_of(token: str) -> str | None:
