@@ -81,15 +81,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
+    from likeness.gallery.retention import expire_persons
     from likeness.settings import get_settings
+    from likeness.storage.audit import AuditLog
     from likeness.storage.retention import purge
 
+    settings = get_settings()
     db = _database(args)
     try:
-        report = purge(db, get_settings(), actor="cli")
+        report = purge(db, settings, actor="cli").as_dict()
+        expired = expire_persons(db, settings)
+        if expired:
+            AuditLog(db).record("cli", "retention.expire", None, {"person_ids": expired})
+        report["persons_expired"] = len(expired)
     finally:
         db.dispose()
-    print(json.dumps(report.as_dict()))
+    print(json.dumps(report))
     return 0
 
 

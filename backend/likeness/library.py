@@ -413,9 +413,12 @@ class FaceRecognitionLibrary:
         threshold = self.search_threshold if threshold is None else float(threshold)
         start = time.perf_counter()
         hits = self.gallery.search(vector, top_k, threshold)
-        return SearchResult(
+        result = SearchResult(
             hits, threshold, timings_ms={"search": (time.perf_counter() - start) * 1000}
         )
+        if result.identity is not None and result.identity.person_id is not None:
+            self.store.touch_persons([result.identity.person_id])  # seen: retention
+        return result
 
     # -- lifecycle ----------------------------------------------------------------
     def save(self) -> None:

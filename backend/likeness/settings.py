@@ -119,6 +119,7 @@ class Settings(BaseSettings):
     verification_embedding_hours: float | None = Field(default=24, ge=0)  # unvoted ones
     verification_max_days: float | None = Field(default=30, ge=0)
     feedback_crops_max_days: float | None = Field(default=90, ge=0)
+    gallery_max_age_days: float | None = Field(default=None, ge=0)  # persons not seen since
     # Logging
     log_level: str = "INFO"
     log_json: bool = True

@@ -93,3 +93,44 @@ def test_purge_command(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert '"embeddings_cleared": 1' in out.stdout
+
+
+def test_templates_of_people_not_seen_are_erased_everywhere(db_url, tmp_path):
+    """Off by default; with gallery_max_age_days, a person neither enrolled nor
+    recognised since is erased through the gallery: database, index and file."""
+    import numpy as np
+    from sqlalchemy import update
+
+    from likeness.gallery import Gallery, GalleryStore, IndexConfig
+    from likeness.gallery.retention import expire_persons
+    from likeness.gallery.store import NewFace, NewImage
+    from likeness.storage.models import GalleryPerson
+
+    db = Database(db_url)
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((2, 512)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    data = tmp_path / "data"
+    gallery = Gallery(GalleryStore(db), IndexConfig(), data / "gallery.faiss").open()
+    ids = []
+    for i, name in enumerate(("gone", "kept")):
+        person = gallery.store.create_person(name)
+        face = NewFace(vectors[i], [0, 0, 1, 1], 0.9, 20.0)
+        gallery.add_images(
+            [NewImage(f"h{i}", 10, 10, [face], image_id=f"i{i}", person_id=person.id)]
+        )
+        ids.append(person.id)
+    with db.session() as session:  # "gone" was last seen 100 days ago
+        session.execute(
+            update(GalleryPerson)
+            .where(GalleryPerson.id == ids[0])
+            .values(last_seen_at=datetime.now(timezone.utc) - timedelta(days=100))
+        )
+    assert expire_persons(db, Settings(data_dir=data)) == []  # off by default
+    erased = expire_persons(db, Settings(data_dir=data, gallery_max_age_days=30))
+    assert erased == [ids[0]]
+    assert [p.name for p in gallery.store.list_persons()[0]] == ["kept"]
+    assert vectors[0].tobytes() not in (data / "gallery.faiss").read_bytes()
+    hits = gallery.search(vectors[0], top_k=5)  # the other process catches up
+    assert all(h.person_name != "gone" for h in hits)
+    db.dispose()

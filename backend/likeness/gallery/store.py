@@ -28,6 +28,7 @@ from likeness.storage.models import (
     GalleryImage,
     GalleryPerson,
     GalleryState,
+    utcnow,
 )
 
 STATE_ID = 1
@@ -350,6 +351,36 @@ class GalleryStore:
             ).all()
             return [PersonInfo.of(p) for p in rows], int(total)
 
+    def touch_persons(self, person_ids: list[int]) -> None:
+        """They were seen now (enrolled or recognised): retention counts from here."""
+        if not person_ids:
+            return
+        with self.db.session() as session:
+            session.execute(
+                update(GalleryPerson)
+                .where(GalleryPerson.id.in_([int(p) for p in person_ids]))
+                .values(last_seen_at=utcnow())
+            )
+
+    def unseen_since(self, cutoff) -> list[int]:
+        """Persons neither enrolled nor recognised since ``cutoff``."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(GalleryPerson.id)
+                    .where(
+                        func.coalesce(GalleryPerson.last_seen_at, GalleryPerson.created_at) < cutoff
+                    )
+                    .order_by(GalleryPerson.id)
+                )
+            )
+
+    def dimension(self) -> int | None:
+        """The size of the stored embeddings (None: no face yet)."""
+        with self.db.session() as session:
+            blob = session.scalar(select(GalleryFace.embedding).limit(1))
+        return None if blob is None else len(blob) // 4
+
     def centroid(self, person_id: int) -> np.ndarray | None:
         with self.db.session() as session:
             data = session.scalar(
@@ -483,6 +514,12 @@ class GalleryStore:
                     persons.add(new.person_id)
             for person_id in persons:
                 self._refresh_person(session, person_id)
+            if persons:
+                session.execute(
+                    update(GalleryPerson)
+                    .where(GalleryPerson.id.in_(sorted(persons)))
+                    .values(last_seen_at=utcnow())
+                )
             change.person_ids = sorted(persons)
             self._log(session, change)
         return change, per_image

@@ -131,6 +131,10 @@ class GalleryPerson(Base):
     # Consent: on what basis the person was enrolled, by whom (a key, the CLI), when.
     consent_basis: Mapped[str | None] = mapped_column(String(500), nullable=True)
     enrolled_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: When the person was last enrolled or recognised (retention of templates).
+    last_seen_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, nullable=True, default=utcnow
+    )
 
 
 class GalleryImage(Base):

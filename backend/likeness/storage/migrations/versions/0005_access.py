@@ -41,10 +41,12 @@ def upgrade() -> None:
     with op.batch_alter_table("gallery_persons") as batch:
         batch.add_column(sa.Column("consent_basis", sa.String(500), nullable=True))
         batch.add_column(sa.Column("enrolled_by", sa.String(128), nullable=True))
+        batch.add_column(sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("gallery_persons") as batch:
+        batch.drop_column("last_seen_at")
         batch.drop_column("enrolled_by")
         batch.drop_column("consent_basis")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
