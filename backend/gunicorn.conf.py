@@ -13,7 +13,9 @@ _settings = get_settings()
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.workers
 threads = _settings.threads
-worker_class = "gthread" if _settings.threads > 1 else "sync"
+# Threads: a slow client holds a thread, not the worker; every client socket has a
+# read timeout (likeness.api.gworker), and a body a deadline (likeness.api.deadline).
+worker_class = "likeness.api.gworker.ReadTimeoutWorker" if _settings.threads > 1 else "sync"
 timeout = _settings.timeout
 graceful_timeout = 30
 keepalive = 5

@@ -219,6 +219,11 @@ class UntrustedHostError(ValidationError):
     default_message = "This host name is not served here."
 
 
+class RequestTimeoutError(ValidationError):
+    code = "REQUEST_TIMEOUT"
+    default_message = "The request took too long to arrive."
+
+
 class RateLimitedError(LikenessError):
     code = "RATE_LIMITED"
     default_message = "Too many requests; wait a minute."

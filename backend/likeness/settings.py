@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     # Threads per worker (gthread): a slow client holds one thread, not the worker.
     threads: int = Field(default=4, ge=1)
     timeout: int = Field(default=60, ge=1)
+    read_timeout: float = Field(default=30, gt=0)  # a client silent this long is dropped
+    body_seconds: float = Field(default=120, gt=0)  # the whole request body, at most
     cors_origins: list[str] = Field(default_factory=list)
     static_dir: Path | None = None  # built SPA to serve at / (make run)
     # Access (README "Access"): keys are needed unless the server listens only on

@@ -154,3 +154,62 @@ def test_a_worker_killed_under_load_costs_only_its_requests_in_flight(
         assert victim not in now and len(now) == 2
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_stalled_and_trickling_uploads_are_cut_off(model_root, tmp_path):
+    """A client that stops sending is dropped after the read timeout; one that
+    trickles its body gets 408 REQUEST_TIMEOUT at the body deadline."""
+    import socket
+
+    from support import GunicornServer
+
+    server = GunicornServer(
+        model_root,
+        tmp_path / "slow",
+        workers=1,
+        LIKENESS_READ_TIMEOUT="2",
+        LIKENESS_BODY_SECONDS="4",
+    ).start()
+    port = int(server.url.rsplit(":", 1)[1])
+    head = (
+        b"POST /api/detect HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n--x"
+    )
+    try:
+        for trickle in (False, True):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            sock.sendall(head)
+            start = time.monotonic()
+            sock.settimeout(0.5)
+            answer = b""
+            while time.monotonic() - start < 20 and not answer:
+                if trickle:
+                    try:
+                        sock.sendall(b"a")
+                    except OSError:
+                        break
+                try:
+                    answer = sock.recv(4096)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+            waited = time.monotonic() - start
+            sock.settimeout(5)
+            while answer and b"}}" not in answer:  # the JSON body may come in its own packet
+                try:
+                    more = sock.recv(4096)
+                except OSError:
+                    break
+                if not more:
+                    break
+                answer += more
+            sock.close()
+            assert waited < 12, (trickle, waited)
+            assert b" 408 " in answer.split(b"\r\n", 1)[0], answer[:200]
+            assert b"REQUEST_TIMEOUT" in answer
+        assert requests.get(f"{server.url}/api/health", timeout=10).status_code == 200
+        assert "Traceback" not in server.log()
+    finally:
+        server.stop()

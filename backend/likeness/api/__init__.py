@@ -19,6 +19,7 @@ from likeness.api import (
     routes_system,
     security,
 )
+from likeness.api.deadline import BodyDeadline
 from likeness.api.errors import register_error_handlers
 from likeness.api.logs import configure_logging, install_request_logging
 from likeness.api.spa import register_spa
@@ -51,6 +52,7 @@ def create_app(
     if settings.cors_origins:
         CORS(app, resources={r"/api/*": {"origins": settings.cors_origins}})
     register_error_handlers(app)
+    app.wsgi_app = BodyDeadline(app.wsgi_app, settings.body_seconds)
     if settings.trusted_proxies:  # the client's address and scheme from the proxy's headers
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies

@@ -38,6 +38,7 @@ STATUS: dict[type[e.LikenessError], int] = {
     e.ImageNotFoundError: 404,
     e.UnauthenticatedError: 401,
     e.RateLimitedError: 429,
+    e.RequestTimeoutError: 408,
     e.ForbiddenError: 403,
     e.ConflictError: 409,
     e.DuplicateImageError: 409,
