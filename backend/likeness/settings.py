@@ -112,7 +112,6 @@ class Settings(BaseSettings):
     enrol_allow_mismatch: bool = False
     # Consent: enrolment over HTTP must say on what basis (recorded with the person);
     # consent_bases lists the allowed wordings (empty: free text).
-    consent_required: bool = True
     consent_bases: list[str] = Field(default_factory=list)
     # Feedback (votes on verifications)
     feedback_comment_max: int = Field(default=1000, ge=0)  # characters

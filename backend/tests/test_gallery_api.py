@@ -195,9 +195,14 @@ def test_consent_is_required_recorded_and_shown(client, make_settings, engine):
     assert missing.status_code == 400
     assert missing.get_json()["error"] == {
         "code": "MISSING_FIELD",
-        "message": "Field 'consent_basis' is required: on what basis is this person enrolled?",
+        "message": "Field 'consent_basis' is required.",
         "field": "consent_basis",
     }
+    listed_ids = client.get("/api/persons").get_json()["persons"]
+    assert all(
+        p["image_ids"] == client.get(f"/api/persons/{p['id']}").get_json()["image_ids"]
+        for p in listed_ids
+    )
     made = client.post("/api/persons", json={"name": "Ada", "consent_basis": "signed form 2026-11"})
     assert made.status_code == 201
     consent = made.get_json()["consent"]

@@ -12,9 +12,9 @@ class PersonCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     metadata = fields.Dict(keys=fields.String(), load_default=None, allow_none=True)
     consent_basis = fields.String(
-        load_default=None,
+        required=True,
         validate=validate.Length(min=1, max=500),
-        metadata={"description": "on what basis this person is enrolled (required by default)"},
+        metadata={"description": "on what basis this person is enrolled (recorded with it)"},
     )
 
 

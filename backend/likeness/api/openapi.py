@@ -134,6 +134,11 @@ def _path(rule: str) -> tuple[str, list[dict]]:
     return _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule), params
 
 
+def current_app_settings(app: Flask) -> bool:
+    """Whether anonymous detect/verify is on for this app."""
+    return bool(app.config["LIKENESS"].anonymous_verify)
+
+
 def build(app: Flask) -> dict:
     plugin = MarshmallowPlugin()
     spec = APISpec(
@@ -180,6 +185,8 @@ def build(app: Flask) -> dict:
             }
             if scope != PUBLIC:
                 operation["security"] = [{"bearer": []}, {"apiKey": []}]
+                if getattr(view, "likeness_anonymous", False) and current_app_settings(app):
+                    operation["security"].append({})  # no key needed either
             if doc["query"] is not None:
                 for name, field in _fields_of(doc["query"]).items():
                     operation["parameters"].append(

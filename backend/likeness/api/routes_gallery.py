@@ -92,11 +92,6 @@ def create_person():
     else:
         raise UnsupportedMediaTypeError("Send a JSON body {name, metadata}.")
     data = _load(_person_create, body)
-    if data.get("consent_basis") is None and current_app.config["LIKENESS"].consent_required:
-        raise MissingFieldError(
-            "Field 'consent_basis' is required: on what basis is this person enrolled?",
-            field="consent_basis",
-        )
     person = library().create_person(
         data["name"],
         data.get("metadata"),

@@ -349,7 +349,15 @@ class GalleryStore:
             rows = session.scalars(
                 select(GalleryPerson).order_by(GalleryPerson.id).offset(offset).limit(limit)
             ).all()
-            return [PersonInfo.of(p) for p in rows], int(total)
+            images: dict[int, list[str]] = {p.id: [] for p in rows}
+            if rows:
+                for person_id, image_id in session.execute(
+                    select(GalleryImage.person_id, GalleryImage.image_id)
+                    .where(GalleryImage.person_id.in_(list(images)))
+                    .order_by(GalleryImage.id)
+                ):
+                    images[person_id].append(image_id)
+            return [PersonInfo.of(p, images[p.id]) for p in rows], int(total)
 
     def touch_persons(self, person_ids: list[int]) -> None:
         """They were seen now (enrolled or recognised): retention counts from here."""
