@@ -27,6 +27,7 @@ ERROR_EXAMPLES = {
     401: "UNAUTHENTICATED",
     403: "FORBIDDEN",
     404: "NOT_FOUND",
+    408: "REQUEST_TIMEOUT",
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
@@ -215,6 +216,10 @@ def build(app: Flask) -> dict:
             if scope != PUBLIC:
                 statuses |= {401, 403}
             statuses |= {400}  # an untrusted Host name, malformed input
+            if method in ("POST", "PUT", "PATCH"):
+                statuses |= {408}  # a body that stalled or trickled past its deadline
+            if doc["files"]:
+                statuses |= {503}  # models not loaded yet
             for status in sorted(statuses):
                 operation["responses"][str(status)] = {
                     "description": ERROR_EXAMPLES.get(status, "error"),

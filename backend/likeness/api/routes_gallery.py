@@ -220,7 +220,7 @@ def _enrol_images(max_bytes: int) -> tuple[list[bytes], dict]:
     response=EnrolResponse,
     status=201,
     other_statuses=(422,),
-    errors=(404, 413, 415),
+    errors=(404, 409, 413, 415),
 )
 def enrol_faces(person_id: int):
     limits = image_limits()

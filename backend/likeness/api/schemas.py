@@ -75,7 +75,10 @@ class FeedbackRequest(Schema):
     verification_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     vote = fields.String(required=True, validate=validate.OneOf(["up", "down"]))
     # Absent: keep the stored comment; null or "": clear it. Length: feedback_comment_max.
-    comment = fields.String(allow_none=True)
+    comment = fields.String(
+        allow_none=True,
+        metadata={"description": "at most LIKENESS_FEEDBACK_COMMENT_MAX characters (1,000)"},
+    )
 
 
 class FeedbackExportQuery(Schema):
