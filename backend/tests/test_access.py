@@ -309,6 +309,14 @@ def test_key_names_cannot_forge_audit_lines(db_url):
     assert keys.create("door kiosk #2", "verify").key.name == "door kiosk #2"
 
 
+def test_wrong_methods_say_which_are_allowed(make_settings, engine):
+    from likeness.api import create_app
+
+    answer = create_app(make_settings(), engine=engine).test_client().put("/api/verify")
+    assert answer.status_code == 405 and answer.get_json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert "POST" in answer.headers["Allow"]
+
+
 def test_cors_preflights_pass_without_a_key(make_settings, engine):
     from likeness.api import create_app
 

@@ -100,7 +100,11 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         code = HTTP_CODES.get(status, f"HTTP_{status}")
         g.error_code = code
-        return jsonify(error_body(code, error.description or error.name)), status
+        response = jsonify(error_body(code, error.description or error.name))
+        for name, value in error.get_headers():  # e.g. Allow on 405, Retry-After on 429
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
