@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     # Recognition and decisions
     face_policy: FacePolicy = FacePolicy.LARGEST
     flip_tta: bool = False
+    liveness_threshold: float = Field(default=0.5, gt=0, lt=1)  # averaged "live" probability
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     match_threshold: float | None = None  # overrides the per-pack threshold
     # Input limits

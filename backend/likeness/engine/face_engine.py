@@ -14,7 +14,13 @@ import numpy as np
 import onnxruntime as ort
 
 from likeness.engine.detector import FaceDetector
-from likeness.engine.modelpack import ResolvedFile, resolve_pack
+from likeness.engine.liveness import LivenessModel
+from likeness.engine.modelpack import (
+    LIVENESS_FILES,
+    ResolvedFile,
+    resolve_liveness,
+    resolve_pack,
+)
 from likeness.engine.recognizer import FaceRecognizer
 from likeness.engine.runtime import choose_providers, create_session
 from likeness.engine.types import Comparison, DetectedFace, FaceEmbedding
@@ -79,6 +85,8 @@ class FaceEngine:
         self.load_ms = _ms(start)
         self.threads = threads
         self._warm = threading.Event()
+        self._liveness: LivenessModel | None = None
+        self._liveness_lock = threading.Lock()
         log.info(
             "engine loaded",
             extra={
@@ -149,6 +157,27 @@ class FaceEngine:
         vb = b.embedding if isinstance(b, FaceEmbedding) else b
         similarity = cosine(va, vb)
         return Comparison(similarity, self.threshold, similarity >= self.threshold)
+
+    # -- liveness ----------------------------------------------------------------
+    def liveness(self) -> LivenessModel:
+        """The anti-spoofing models, loaded on first use (``ModelFilesMissingError``
+        with the expected files when they are not under the model root)."""
+        with self._liveness_lock:
+            if self._liveness is None:
+                files = resolve_liveness(
+                    self.settings.model_root, self.settings.verify_model_hashes
+                )
+                sessions = [
+                    (
+                        scale,
+                        create_session(
+                            f.path, self.providers, self.threads, self.settings.ort_spinning
+                        ),
+                    )
+                    for (scale, _), f in zip(LIVENESS_FILES, files, strict=True)
+                ]
+                self._liveness = LivenessModel(sessions, self.settings.liveness_threshold)
+            return self._liveness
 
     # -- description -----------------------------------------------------------
     def embedding_settings(self) -> dict:

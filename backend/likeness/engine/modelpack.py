@@ -57,6 +57,28 @@ PACKS: dict[str, PackSpec] = {
     ),
 }
 
+#: Silent-Face passive anti-spoofing (minivision-ai, Apache-2.0), converted to ONNX:
+#: a folder ``antispoof`` under the model root. (crop scale, file)
+LIVENESS_FOLDER = "antispoof"
+LIVENESS_FILES: tuple[tuple[float, ModelFile], ...] = (
+    (
+        2.7,
+        ModelFile(
+            "2.7_80x80_MiniFASNetV2.onnx",
+            "liveness",
+            "7886c41bcbcc1be00cf8700eddbd8cbd4b1ad138e69010790de2a57a3b01d7e5",
+        ),
+    ),
+    (
+        4.0,
+        ModelFile(
+            "4_0_0_80x80_MiniFASNetV1SE.onnx",
+            "liveness",
+            "e67aedf72df3e1912dbf6baa5f7406b8b30c3cb43234170a70dd9d143fea358e",
+        ),
+    ),
+)
+
 FETCH_HINT = (
     "Fetch them on a machine with internet access with `make models MODEL={pack}` "
     "(downloads through the insightface package into {root}), or copy the files there. "
@@ -107,17 +129,31 @@ def resolve_pack(root: Path, name: str, verify: bool = True) -> tuple[ResolvedFi
     and how to fetch them.
     """
     spec = pack_spec(name)
-    folder = Path(root).expanduser() / name
-    missing = [f for f in spec.files if not (folder / f.name).is_file()]
+    hint = FETCH_HINT.format(pack=name, root=Path(root).expanduser())
+    first, second = _resolve(Path(root).expanduser() / name, spec.files, verify, name, hint)
+    return first, second
+
+
+def resolve_liveness(root: Path, verify: bool = True) -> list[ResolvedFile]:
+    """The anti-spoofing models under ``root/antispoof``, hashes checked."""
+    files = tuple(f for _, f in LIVENESS_FILES)
+    hint = (
+        "Liveness is off without them: copy the Silent-Face MiniFASNet ONNX files "
+        "(Apache-2.0) there."
+    )
+    return _resolve(Path(root).expanduser() / LIVENESS_FOLDER, files, verify, "antispoof", hint)
+
+
+def _resolve(folder: Path, files, verify: bool, name: str, hint: str) -> list[ResolvedFile]:
+    missing = [f for f in files if not (folder / f.name).is_file()]
     if missing:
-        listing = "\n".join(f"  {f.name}  sha256 {f.sha256}" for f in spec.files)
+        listing = "\n".join(f"  {f.name}  sha256 {f.sha256}" for f in files)
         raise ModelFilesMissingError(
-            f"Model pack {name!r} is incomplete in {folder}: missing "
-            f"{', '.join(f.name for f in missing)}.\nExpected files:\n{listing}\n"
-            + FETCH_HINT.format(pack=name, root=Path(root).expanduser())
+            f"Model files {name!r} are incomplete in {folder}: missing "
+            f"{', '.join(f.name for f in missing)}.\nExpected files:\n{listing}\n" + hint
         )
     resolved = []
-    for f in spec.files:
+    for f in files:
         path = folder / f.name
         digest = sha256_of(path)
         ok = digest == f.sha256
@@ -127,4 +163,4 @@ def resolve_pack(root: Path, name: str, verify: bool = True) -> tuple[ResolvedFi
                 "Replace the file, or set LIKENESS_VERIFY_MODEL_HASHES=false to run it anyway."
             )
         resolved.append(ResolvedFile(f, path, digest, ok))
-    return resolved[0], resolved[1]
+    return resolved
