@@ -309,16 +309,29 @@ class GalleryStore:
         enrolled_by: str | None = None,
     ) -> PersonInfo:
         with self.db.session() as session:
-            person = GalleryPerson(
-                name=name,
-                meta=metadata or None,
-                face_count=0,
-                consent_basis=consent_basis,
-                enrolled_by=enrolled_by,
+            return PersonInfo.of(
+                self._add_person(session, name, metadata, consent_basis, enrolled_by)
             )
-            session.add(person)
-            session.flush()
-            return PersonInfo.of(person)
+
+    @staticmethod
+    def _add_person(
+        session: Session,
+        name: str,
+        metadata: dict | None = None,
+        consent_basis: str | None = None,
+        enrolled_by: str | None = None,
+    ) -> GalleryPerson:
+        """A new person row in the caller's transaction (flushed: it has its id)."""
+        person = GalleryPerson(
+            name=name,
+            meta=metadata or None,
+            face_count=0,
+            consent_basis=consent_basis,
+            enrolled_by=enrolled_by,
+        )
+        session.add(person)
+        session.flush()
+        return person
 
     def _person_info(self, session: Session, person: GalleryPerson) -> PersonInfo:
         image_ids = session.scalars(
@@ -468,13 +481,8 @@ class GalleryStore:
             per_image: list[list[int]] = []
             persons: set[int] = set()
             if new_person is not None:
-                name, meta, *consent = new_person  # (name, metadata[, basis, enrolled_by])
-                basis, by = (consent + [None, None])[:2]
-                person = GalleryPerson(
-                    name=name, meta=meta or None, face_count=0, consent_basis=basis, enrolled_by=by
-                )
-                session.add(person)
-                session.flush()
+                # (name, metadata[, consent basis, enrolled by])
+                person = self._add_person(session, *new_person)
                 for new in images:
                     new.person_id = person.id
                     new.image_id = new.image_id or f"p{person.id}-{new.content_hash[:40]}"
