@@ -13,7 +13,12 @@ from pathlib import Path
 from likeness.errors import LikenessError
 
 #: Modules that add subcommands: each has ``register(subparsers)``.
-FEATURE_MODULES = ("likeness.gallery_cli", "likeness.storage.feedback_cli", "likeness.keys_cli")
+FEATURE_MODULES = (
+    "likeness.gallery_cli",
+    "likeness.storage.feedback_cli",
+    "likeness.keys_cli",
+    "likeness.quality_cli",
+)
 
 OPENCV_DISTS = (
     "opencv-python",

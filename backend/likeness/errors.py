@@ -15,6 +15,10 @@ class LikenessError(Exception):
         self.field = field
         super().__init__(self.message)
 
+    def details(self) -> dict:
+        """Extra machine-readable facts for the error body (none by default)."""
+        return {}
+
     def with_field(self, field: str) -> LikenessError:
         """Attach the request field the error concerns (if not set yet)."""
         if self.field is None:
@@ -39,6 +43,11 @@ class ModelFilesMissingError(ModelError):
 
 class ModelIntegrityError(ModelError):
     code = "MODEL_HASH_MISMATCH"
+
+
+class LivenessUnavailableError(ModelError):
+    code = "LIVENESS_UNAVAILABLE"
+    default_message = "Liveness checks are not available on this server."
 
 
 class ModelsNotReadyError(ModelError):
@@ -165,6 +174,24 @@ class NoPhotoAcceptedError(FaceError):
     def __init__(self, message: str | None = None, *, rejected: list | None = None) -> None:
         super().__init__(message, field="image")
         self.rejected = list(rejected or [])
+
+
+class FaceRejectedError(FaceError):
+    """The face failed a face check (``reason``: too_small, low_quality, cartoon,
+    spoof); ``check`` holds every score."""
+
+    code = "FACE_REJECTED"
+    default_message = "The face failed the face checks."
+
+    def __init__(
+        self, message: str | None = None, *, reason: str = "", check: dict | None = None
+    ) -> None:
+        super().__init__(message, field=None)
+        self.reason = reason
+        self.check = check or {}
+
+    def details(self) -> dict:
+        return {"reason": self.reason, "check": self.check}
 
 
 class MultipleFacesError(FaceError):

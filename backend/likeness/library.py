@@ -37,6 +37,8 @@ from likeness.gallery.index import IndexConfig
 from likeness.gallery.store import GalleryStore, NewFace, NewImage, PersonInfo
 from likeness.gallery.validation import check_consent, check_metadata, check_name
 from likeness.imaging import ImageLimits
+from likeness.quality import FaceGate
+from likeness.quality.filter import filter_source
 from likeness.settings import Settings, load_settings
 from likeness.storage import Database
 from likeness.verification import Verification, embed_source, verify
@@ -165,6 +167,7 @@ class FaceRecognitionLibrary:
             background=settings.gallery_background_rebuild,
         )
         self.gallery.open()
+        self.gate = FaceGate(self.engine, settings)
 
     # -- basics -------------------------------------------------------------------
     @property
@@ -189,17 +192,48 @@ class FaceRecognitionLibrary:
         """1:1 verification, the same code path as ``/api/verify``."""
         return verify(self.engine, {"image1": image1, "image2": image2}, limits=self.limits)
 
+    def filter_image(
+        self,
+        image: ImageSource,
+        liveness: bool = False,
+        policy: str | None = None,
+    ) -> dict:
+        """Is the face of ``image`` (chosen by the face policy) fit to use? ``is_valid``,
+        ``rejection_reason`` (no_face, too_small, cartoon, low_quality, spoof),
+        every failed check in ``reasons``, and the ``scores``. Passive liveness
+        runs only with ``liveness=True``."""
+        return filter_source(self.gate, image, self.limits, policy, liveness=liveness).as_dict()
+
     # -- indexing -----------------------------------------------------------------
-    def _embed_one(self, source: ImageSource, mode: str):
+    def _embed_one(self, source: ImageSource, mode: str, bulk: bool = True):
+        """Prepare and embed one image; every face carries its checks and a usable
+        flag (``bulk``: a face's small share of the image does not count)."""
         item = prepare(self.engine, source, mode, self.limits)
         if item.error is not None:
             raise item.error
         unit, norms = self.engine.embed_aligned(item.crops)
-        faces = [
-            NewFace(unit[j], item.faces[j].box.tolist(), item.faces[j].score, float(norms[j]))
-            for j in range(len(item.faces))
-        ]
-        return item, faces
+        faces, checks = [], []
+        for j, detected in enumerate(item.faces):
+            check = self.gate.check(
+                detected,
+                item.crops[j],
+                unit[j],
+                float(norms[j]),
+                (item.width, item.height),
+                bulk=bulk,
+            )
+            checks.append(check)
+            faces.append(
+                NewFace(
+                    unit[j],
+                    detected.box.tolist(),
+                    detected.score,
+                    float(norms[j]),
+                    usable=check.is_valid,
+                    checks=check.as_dict(),
+                )
+            )
+        return item, faces, checks
 
     def index_image(
         self,
@@ -218,7 +252,7 @@ class FaceRecognitionLibrary:
             if existing is not None:
                 return existing
         metadata = check_metadata(metadata)
-        item, faces = self._embed_one(image, ONE if person_id is not None else ALL)
+        item, faces, _ = self._embed_one(image, ONE if person_id is not None else ALL)
         new = NewImage(
             content_hash=item.content_hash,
             width=item.width,
@@ -251,7 +285,12 @@ class FaceRecognitionLibrary:
             person_ids = self._resolve_persons(persons)
             mode = ONE
         indexer = BulkIndexer(
-            self.engine, self.gallery, workers=self.bulk_workers, mode=mode, limits=self.limits
+            self.engine,
+            self.gallery,
+            workers=self.bulk_workers,
+            mode=mode,
+            limits=self.limits,
+            gate=self.gate,
         )
         return indexer.run(paths, person_ids, None, on_progress, progress_bar)
 
@@ -318,9 +357,12 @@ class FaceRecognitionLibrary:
         allow_mismatch: bool = False,
         consent_basis: str | None = None,
         enrolled_by: str | None = None,
+        face_checks: bool | None = None,
     ) -> EnrolmentResult:
         """Enrol photos for a person (new unless ``person_id``). A photo is rejected,
-        with a reason, when it is unreadable, shows no face or several, repeats a
+        with a reason, when it is unreadable, shows no face or several, fails the
+        face checks (``FACE_REJECTED`` with the check's reason, unless
+        ``face_checks=False``; default ``settings.enrol_face_checks``), repeats a
         photo already enrolled or sent, or (unless ``allow_mismatch``, for a person
         who changed a lot) does not match the person above the 1:1 threshold. The
         others are stored and the person's centroid is updated. When no photo is
@@ -333,20 +375,29 @@ class FaceRecognitionLibrary:
         else:
             person = self.store.get_person(person_id)
             template = self.store.centroid(person.id)
+        if face_checks is None:
+            face_checks = self.settings.enrol_face_checks
         plan = enrolment.Plan(self.threshold, template, allow_mismatch)
         for index, source in enumerate(images):
             label = str(source) if isinstance(source, (str, Path)) else f"image {index}"
             try:
-                item, faces = self._embed_one(source, STRICT)
+                item, faces, checks = self._embed_one(source, STRICT, bulk=False)
             except LikenessError as error:
                 plan.reject(index, label, error.code, error.message)
                 continue
+            if face_checks and not checks[0].is_valid:
+                error = enrolment.face_rejected(checks[0])
+                plan.reject(index, label, error.code, error.message, error.reason)
+                continue
+            faces[0].usable = True  # checked, or forced in by the caller
             if person_id is not None and self.store.face_ids_of_hash(item.content_hash, person_id):
                 plan.reject(index, label, "DUPLICATE_IMAGE", "This photo is already enrolled.")
                 continue
             plan.offer(index, label, item, faces)
         candidates = plan.decide()
-        rejected = [Rejection(r.source, r.code, r.message, index=r.index) for r in plan.rejected]
+        rejected = [
+            Rejection(r.source, r.code, r.message, r.reason, index=r.index) for r in plan.rejected
+        ]
         if not candidates:
             first = rejected[0].message if rejected else "no photo was sent"
             raise NoPhotoAcceptedError(

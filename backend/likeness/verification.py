@@ -14,6 +14,7 @@ import numpy as np
 from likeness.engine import Comparison, FaceEmbedding, FaceEngine
 from likeness.errors import LikenessError
 from likeness.imaging import ImageLimits, load_image
+from likeness.quality import SPOOF, FaceCheck, FaceGate
 from likeness.settings import FacePolicy
 
 ImageSource = str | Path | bytes | np.ndarray
@@ -26,6 +27,19 @@ class Verification:
     embeddings: dict[str, FaceEmbedding]
     policy: FacePolicy
     timings_ms: dict[str, float] = field(default_factory=dict)
+    checks: dict[str, FaceCheck] = field(default_factory=dict)  # field name -> its face's
+
+    @property
+    def reason(self) -> str | None:
+        """Why the answer is "no match" although the faces may look alike: ``spoof``
+        when liveness was asked and a face is not live."""
+        if any(SPOOF in check.reasons for check in self.checks.values()):
+            return SPOOF
+        return None
+
+    @property
+    def is_match(self) -> bool:
+        return bool(self.comparison.is_match) and self.reason is None
 
 
 def embed_source(
@@ -35,12 +49,34 @@ def embed_source(
     limits: ImageLimits | None = None,
 ) -> FaceEmbedding:
     """Decode (timed as ``decode``), detect, choose and embed one image."""
+    return _embed_image(engine, source, policy, limits)[0]
+
+
+def _embed_image(engine, source, policy, limits) -> tuple[FaceEmbedding, np.ndarray]:
     start = time.perf_counter()
     image = load_image(source, limits)
     decode_ms = (time.perf_counter() - start) * 1000
     result = engine.embed(image, policy)
     result.timings_ms = {"decode": decode_ms, **result.timings_ms}
-    return result
+    return result, image
+
+
+def check_embedded(
+    gate: FaceGate, embedded: FaceEmbedding, image: np.ndarray, liveness: bool = False
+) -> FaceCheck:
+    """The face checks of the face ``embedded`` came from (timed as ``checks``)."""
+    start = time.perf_counter()
+    check = gate.check(
+        embedded.face,
+        embedded.crop,
+        embedded.embedding,
+        embedded.norm,
+        embedded.image_size,
+        image=image,
+        liveness=liveness,
+    )
+    embedded.timings_ms["checks"] = (time.perf_counter() - start) * 1000
+    return check
 
 
 def verify(
@@ -48,19 +84,30 @@ def verify(
     sources: dict[str, ImageSource],
     policy: FacePolicy | str | None = None,
     limits: ImageLimits | None = None,
+    *,
+    gate: FaceGate | None = None,
+    liveness: bool = False,
 ) -> Verification:
-    """Compare the two images of ``sources`` (field name -> image). Errors name the field."""
+    """Compare the two images of ``sources`` (field name -> image). Errors name the
+    field. With a ``gate``, each chosen face is checked (liveness too when asked:
+    a face that is not live makes the answer "no match", reason ``spoof``)."""
     if len(sources) != 2:
         raise ValueError("verify needs exactly two images")
     policy = FacePolicy(policy or engine.settings.face_policy)
     started = time.perf_counter()
     timings: dict[str, float] = defaultdict(float)
     embeddings: dict[str, FaceEmbedding] = {}
+    checks: dict[str, FaceCheck] = {}
+    if liveness and gate is None:
+        raise ValueError("liveness needs a gate")
     for name, source in sources.items():
         try:
-            embeddings[name] = embed_source(engine, source, policy, limits)
+            embeddings[name], image = _embed_image(engine, source, policy, limits)
+            if gate is not None:
+                checks[name] = check_embedded(gate, embeddings[name], image, liveness)
         except LikenessError as error:
             raise error.with_field(name) from None
+        del image
         for stage, ms in embeddings[name].timings_ms.items():
             timings[stage] += ms
     start = time.perf_counter()
@@ -68,4 +115,4 @@ def verify(
     comparison = engine.compare(first, second)
     timings["compare"] = (time.perf_counter() - start) * 1000
     timings["total"] = (time.perf_counter() - started) * 1000
-    return Verification(uuid.uuid4().hex, comparison, embeddings, policy, dict(timings))
+    return Verification(uuid.uuid4().hex, comparison, embeddings, policy, dict(timings), checks)

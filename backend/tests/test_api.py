@@ -29,7 +29,9 @@ def test_verify_same_person_multipart(client, lfw):
         assert image["face"] == image["faces"][image["face_index"]]
         assert len(image["face"]["landmarks"]) == 5 and len(image["face"]["box"]) == 4
         assert image["embedding_norm"] > 0
-    assert set(body["timings_ms"]) == {"decode", "detect", "embed", "compare", "total"}
+    assert set(body["timings_ms"]) == {"decode", "detect", "embed", "checks", "compare", "total"}
+    assert all(image["checks"]["is_valid"] for image in body["images"])  # the face checks
+    assert body["reason"] is None
 
 
 def test_verify_different_people_json_base64(client, lfw):
@@ -57,7 +59,7 @@ def test_detect_group_photo(client, group_photo):
     body = r.get_json()
     assert len(body["faces"]) == 6
     assert body["faces"][0]["score"] >= body["faces"][-1]["score"]
-    assert set(body["timings_ms"]) == {"decode", "detect", "total"}
+    assert set(body["timings_ms"]) == {"decode", "detect", "checks", "total"}
 
 
 def test_health_ready_models(client):

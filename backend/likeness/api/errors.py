@@ -32,6 +32,7 @@ STATUS: dict[type[e.LikenessError], int] = {
     e.MultipleFacesError: 422,
     e.FaceMismatchError: 422,
     e.NoPhotoAcceptedError: 422,
+    e.FaceRejectedError: 422,
     e.NotFoundError: 404,
     e.IndexNotFoundError: 404,
     e.PersonNotFoundError: 404,
@@ -46,6 +47,7 @@ STATUS: dict[type[e.LikenessError], int] = {
     e.VerificationNotFoundError: 404,
     e.CommentTooLongError: 400,
     e.ModelsNotReadyError: 503,
+    e.LivenessUnavailableError: 503,
     e.ModelError: 500,
     e.ConfigError: 500,
     e.LikenessError: 400,
@@ -76,7 +78,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(e.LikenessError)
     def _likeness(error: e.LikenessError):
         g.error_code = error.code
-        response = jsonify(error_body(error.code, error.message, error.field))
+        body = error_body(error.code, error.message, error.field)
+        body["error"].update(error.details())
+        response = jsonify(body)
         if isinstance(error, e.UnauthenticatedError):
             response.headers["WWW-Authenticate"] = 'Bearer realm="likeness"'
         return response, status_for(error)

@@ -43,6 +43,10 @@ class EnrolOptions(Schema):
         load_default=False,
         metadata={"description": "enrol faces that do not match the person (it changed a lot)"},
     )
+    face_checks = fields.Boolean(
+        load_default=True,
+        metadata={"description": "false: enrol faces that fail the face checks (admin)"},
+    )
 
 
 # --- responses ----------------------------------------------------------------
@@ -75,6 +79,9 @@ class RejectedPhoto(Schema):
     source = fields.String()
     code = fields.String()
     message = fields.String()
+    reason = fields.String(
+        metadata={"description": "FACE_REJECTED: too_small, cartoon, low_quality or spoof"}
+    )
 
 
 class EnrolResponse(Schema):
@@ -116,3 +123,4 @@ class EnrolJson(Schema):
 
     images = fields.List(fields.String(), required=True, metadata={"description": "base64 photos"})
     allow_mismatch = fields.Boolean(load_default=False)
+    face_checks = fields.Boolean(load_default=True)

@@ -232,14 +232,22 @@ def enrol_faces(person_id: int):
     allowed = current_app.config["LIKENESS"].enrol_allow_mismatch or (
         current_key() is not None and may("admin")
     )
-    if options["allow_mismatch"] and not allowed:
-        raise ForbiddenError(
-            "allow_mismatch needs an admin key (or LIKENESS_ENROL_ALLOW_MISMATCH=true).",
-            field="allow_mismatch",
-        )
+    for name, forced in (
+        ("allow_mismatch", options["allow_mismatch"]),
+        ("face_checks", not options["face_checks"]),
+    ):
+        if forced and not allowed:
+            raise ForbiddenError(
+                f"{name} needs an admin key (or LIKENESS_ENROL_ALLOW_MISMATCH=true).",
+                field=name,
+            )
     try:
         result = lib.enroll(
-            None, photos, person_id=person_id, allow_mismatch=options["allow_mismatch"]
+            None,
+            photos,
+            person_id=person_id,
+            allow_mismatch=options["allow_mismatch"],
+            face_checks=None if options["face_checks"] else False,
         )
     except NoPhotoAcceptedError as error:
         body = _enrol_response.dump(

@@ -10,14 +10,40 @@ POLICIES = [p.value for p in FacePolicy]
 
 
 # --- requests -----------------------------------------------------------------
+def _checks_option() -> fields.Boolean:
+    return fields.Boolean(
+        load_default=True,
+        metadata={"description": "run the face checks (size, quality, cartoon) on each face"},
+    )
+
+
+def _liveness_option() -> fields.Boolean:
+    return fields.Boolean(
+        load_default=False,
+        metadata={"description": "also run passive liveness (about 12 ms per face)"},
+    )
+
+
 class DetectOptions(Schema):
     """Options beside the ``image`` field of ``POST /api/detect``."""
+
+    checks = _checks_option()
+    liveness = _liveness_option()
 
 
 class VerifyOptions(Schema):
     """Options beside ``image1`` and ``image2`` of ``POST /api/verify``."""
 
     face_policy = fields.String(validate=validate.OneOf(POLICIES), load_default=None)
+    checks = _checks_option()
+    liveness = _liveness_option()
+
+
+class FilterOptions(Schema):
+    """Options beside the ``image`` field of ``POST /api/filter``."""
+
+    face_policy = fields.String(validate=validate.OneOf(POLICIES), load_default=None)
+    liveness = _liveness_option()
 
 
 # --- responses ----------------------------------------------------------------
@@ -30,10 +56,52 @@ class FaceSchema(Schema):
     score = fields.Float()
 
 
+class PoseSchema(Schema):
+    yaw = fields.Float(metadata={"description": "nose offset / eye distance; 0 frontal"})
+    pitch = fields.Float(metadata={"description": "nose between eyes (0) and mouth (1)"})
+    roll = fields.Float(metadata={"description": "eye-line angle, degrees"})
+
+
+class CheckScoresSchema(Schema):
+    det_score = fields.Float()
+    face_size = fields.List(fields.Integer(), metadata={"description": "box width, height"})
+    face_area_ratio = fields.Float()
+    embedding_norm = fields.Float()
+    sharpness = fields.Float()
+    brightness = fields.Float()
+    contrast = fields.Float()
+    pose = fields.Nested(PoseSchema)
+    quality = fields.Float(metadata={"description": "combined quality, 0-1"})
+    is_cartoon = fields.Boolean(allow_none=True)
+    cartoon_prob = fields.Float(allow_none=True)
+    is_live = fields.Boolean(allow_none=True, metadata={"description": "null: not asked"})
+    liveness_score = fields.Float(allow_none=True)
+
+
+class FaceCheckSchema(Schema):
+    is_valid = fields.Boolean()
+    rejection_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "no_face, too_small, cartoon, low_quality or spoof"},
+    )
+    reasons = fields.List(fields.String())
+    scores = fields.Nested(CheckScoresSchema)
+
+
+class CheckedFaceSchema(FaceSchema):
+    checks = fields.Nested(FaceCheckSchema)
+
+
+class FilterResponse(FaceCheckSchema):
+    face = fields.Nested(FaceSchema, allow_none=True)
+    faces_found = fields.Integer()
+    timings_ms = fields.Dict(keys=fields.String(), values=fields.Float())
+
+
 class DetectResponse(Schema):
     width = fields.Integer()
     height = fields.Integer()
-    faces = fields.List(fields.Nested(FaceSchema))
+    faces = fields.List(fields.Nested(CheckedFaceSchema))
     timings_ms = fields.Dict(keys=fields.String(), values=fields.Float())
 
 
@@ -45,6 +113,7 @@ class VerifiedImageSchema(Schema):
     face_index = fields.Integer(metadata={"description": "index in faces of the face used"})
     face = fields.Nested(FaceSchema)
     embedding_norm = fields.Float()
+    checks = fields.Nested(FaceCheckSchema)
 
 
 class VerifyResponse(Schema):
@@ -52,6 +121,9 @@ class VerifyResponse(Schema):
     similarity = fields.Float()
     threshold = fields.Float()
     is_match = fields.Boolean()
+    reason = fields.String(
+        allow_none=True, metadata={"description": "spoof: a face is not live (liveness=true)"}
+    )
     model = fields.Dict()
     face_policy = fields.String()
     images = fields.List(fields.Nested(VerifiedImageSchema))
@@ -144,6 +216,9 @@ class GalleryStats(Schema):
     persons = fields.Integer()
     images = fields.Integer()
     faces = fields.Integer()
+    unusable_faces = fields.Integer(
+        metadata={"description": "faces kept with their checks but never searched"}
+    )
     index_kind = fields.String()
     index_faces = fields.Integer()
     generation = fields.Integer()

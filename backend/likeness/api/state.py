@@ -9,17 +9,27 @@ from flask import current_app
 from likeness.engine import FaceEngine
 from likeness.errors import ModelsNotReadyError
 from likeness.imaging import ImageLimits
+from likeness.quality import FaceGate
 from likeness.storage import Database
 
 ENGINE = "likeness.engine"
 AFTER_VERIFY = "likeness.after_verify"
 DATABASE = "likeness.database"
+GATE = "likeness.gate"
 
 
 def engine() -> FaceEngine:
     found = current_app.extensions.get(ENGINE)
     if found is None:
         raise ModelsNotReadyError()
+    return found
+
+
+def gate() -> FaceGate:
+    """The face checks, built on first use (they need the engine's recogniser)."""
+    found = current_app.extensions.get(GATE)
+    if found is None:
+        found = current_app.extensions[GATE] = FaceGate(engine())
     return found
 
 

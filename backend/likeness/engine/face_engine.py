@@ -147,9 +147,10 @@ class FaceEngine:
             timings["detect"] = _ms(start)
         index = choose_face(faces, width, height, FacePolicy(policy or self.settings.face_policy))
         start = time.perf_counter()
-        unit, norms = self.embed_faces(image, [faces[index]], flip)
+        crop = self.align(image, faces[index])
+        unit, norms = self.recognizer.embed_crops([crop], flip)
         timings["embed"] = _ms(start)
-        return FaceEmbedding(faces, index, unit[0], float(norms[0]), (width, height), timings)
+        return FaceEmbedding(faces, index, unit[0], float(norms[0]), (width, height), timings, crop)
 
     def compare(self, a: np.ndarray | FaceEmbedding, b: np.ndarray | FaceEmbedding) -> Comparison:
         """Cosine similarity and the decision against the pack's threshold."""

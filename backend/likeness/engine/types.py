@@ -42,6 +42,7 @@ class FaceEmbedding:
     norm: float  # raw norm before normalisation: a quality signal
     image_size: tuple[int, int]  # (width, height)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    crop: np.ndarray | None = None  # the aligned crop the embedding came from
 
     @property
     def face(self) -> DetectedFace:

@@ -19,6 +19,7 @@ from likeness.gallery.faces import ALL, ImageSource, PreparedImage, hash_only, p
 from likeness.gallery.gallery import Gallery
 from likeness.gallery.store import NewFace, NewImage
 from likeness.imaging import ImageLimits
+from likeness.quality import FaceGate
 
 
 @dataclass
@@ -26,9 +27,13 @@ class Failure:
     source: str
     code: str
     message: str
+    reason: str | None = None  # FACE_REJECTED: the face check that failed
 
     def as_dict(self) -> dict:
-        return {"source": self.source, "code": self.code, "message": self.message}
+        out = {"source": self.source, "code": self.code, "message": self.message}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
 
 
 @dataclass
@@ -40,6 +45,8 @@ class BulkReport:
     failed: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
     face_ids: dict[str, list[int]] = field(default_factory=dict)
+    unusable: int = 0  # faces kept but failing a face check (never searched)
+    reasons: dict[str, int] = field(default_factory=dict)  # failed checks, counted
 
     @property
     def images_per_second(self) -> float:
@@ -52,6 +59,8 @@ class BulkReport:
             "faces": self.faces,
             "skipped": self.skipped,
             "failed": [f.as_dict() for f in self.failed],
+            "unusable_faces": self.unusable,
+            "reasons": dict(sorted(self.reasons.items())),
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 2),
         }
@@ -70,8 +79,10 @@ class BulkIndexer:
         chunk: int = 64,
         mode: str = ALL,
         limits: ImageLimits | None = None,
+        gate: FaceGate | None = None,
     ) -> None:
         self.engine = engine
+        self.gate = gate
         self.gallery = gallery
         self.workers = max(1, workers)
         self.chunk = max(1, chunk)
@@ -139,15 +150,29 @@ class BulkIndexer:
         new_images, offset = [], 0
         for i, item in good:
             n = len(item.faces)
-            faces = [
-                NewFace(
+            faces = []
+            for j in range(n):
+                face = NewFace(
                     unit[offset + j],
                     item.faces[j].box.tolist(),
                     item.faces[j].score,
-                    norms[offset + j],
+                    float(norms[offset + j]),
                 )
-                for j in range(n)
-            ]
+                if self.gate is not None:
+                    check = self.gate.check(
+                        item.faces[j],
+                        item.crops[j],
+                        unit[offset + j],
+                        face.norm,
+                        (item.width, item.height),
+                        bulk=True,
+                    )
+                    face.usable, face.checks = check.is_valid, check.as_dict()
+                    if not check.is_valid:
+                        report.unusable += 1
+                        for reason in check.reasons:
+                            report.reasons[reason] = report.reasons.get(reason, 0) + 1
+                faces.append(face)
             offset += n
             new_images.append(
                 NewImage(

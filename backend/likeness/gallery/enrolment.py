@@ -8,8 +8,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from likeness.errors import FaceRejectedError
 from likeness.gallery.faces import PreparedImage
 from likeness.gallery.store import NewFace
+from likeness.quality import FaceCheck
+
+#: What each failed face check tells the person enrolling.
+REJECTION_MESSAGES = {
+    "too_small": "The face is too small to check; use a closer or larger photo.",
+    "cartoon": "The face looks drawn (a cartoon or illustration), not photographed.",
+    "low_quality": "The face is too blurred, dark, turned or unclear to make a good template.",
+    "spoof": "The face does not look live.",
+}
+
+
+def face_rejected(check: FaceCheck) -> FaceRejectedError:
+    """The error for a face that failed a check, naming the first failed check."""
+    reason = check.rejection_reason or ""
+    return FaceRejectedError(
+        REJECTION_MESSAGES.get(reason, "The face failed the face checks."),
+        reason=reason,
+        check=check.as_dict(),
+    )
 
 
 @dataclass
@@ -30,6 +50,7 @@ class Refusal:
     source: str
     code: str
     message: str
+    reason: str | None = None
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -44,8 +65,10 @@ class Plan:
     offered: list[Candidate] = field(default_factory=list)
     rejected: list[Refusal] = field(default_factory=list)
 
-    def reject(self, index: int, source: str, code: str, message: str) -> None:
-        self.rejected.append(Refusal(index, source, code, message))
+    def reject(
+        self, index: int, source: str, code: str, message: str, reason: str | None = None
+    ) -> None:
+        self.rejected.append(Refusal(index, source, code, message, reason))
 
     def offer(self, index: int, label: str, item: PreparedImage, faces: list[NewFace]) -> None:
         if any(c.item.content_hash == item.content_hash for c in self.offered):

@@ -76,6 +76,8 @@ class NewFace:
     box: list[float]
     det_score: float
     norm: float
+    usable: bool = True  # False: stored with its checks, never searched
+    checks: dict | None = None
 
 
 @dataclass
@@ -426,9 +428,16 @@ class GalleryStore:
         if person is None:
             return
         blobs = session.scalars(
-            select(GalleryFace.embedding).where(GalleryFace.person_id == person_id)
+            select(GalleryFace.embedding).where(
+                GalleryFace.person_id == person_id, GalleryFace.usable.is_(True)
+            )
         ).all()
-        person.face_count = len(blobs)
+        person.face_count = int(
+            session.scalar(
+                select(func.count(GalleryFace.id)).where(GalleryFace.person_id == person_id)
+            )
+            or 0
+        )
         if blobs:
             mean = np.mean([from_bytes(b) for b in blobs], axis=0)
             person.centroid = to_bytes(mean / max(float(np.linalg.norm(mean)), 1e-12))
@@ -517,14 +526,18 @@ class GalleryStore:
                         det_score=float(face.det_score),
                         norm=float(face.norm),
                         embedding=to_bytes(face.embedding),
+                        usable=bool(face.usable),
+                        checks=face.checks,
                     )
                     for face in new.faces
                 ]
                 session.add_all(rows)
                 session.flush()
                 per_image.append([row.id for row in rows])
-                change.added_ids.extend(row.id for row in rows)
-                change.added_vectors.extend(np.asarray(f.embedding, np.float32) for f in new.faces)
+                for row, face in zip(rows, new.faces, strict=True):
+                    if face.usable:  # the index holds usable faces only
+                        change.added_ids.append(row.id)
+                        change.added_vectors.append(np.asarray(face.embedding, np.float32))
                 change.image_ids.append(image_id)
                 if new.person_id is not None:
                     persons.add(new.person_id)
@@ -609,7 +622,7 @@ class GalleryStore:
     # -- reading for the index and for answers ----------------------------------
     def face_ids(self) -> np.ndarray:
         with self.db.session() as session:
-            ids = session.scalars(select(GalleryFace.id)).all()
+            ids = session.scalars(select(GalleryFace.id).where(GalleryFace.usable.is_(True))).all()
         return np.sort(np.fromiter(ids, np.int64, len(ids)))
 
     def embeddings(self, ids: np.ndarray | list[int] | None = None, chunk: int = 20_000):
@@ -622,7 +635,7 @@ class GalleryStore:
                 while True:
                     rows = session.execute(
                         select(GalleryFace.id, GalleryFace.embedding)
-                        .where(GalleryFace.id > last)
+                        .where(GalleryFace.id > last, GalleryFace.usable.is_(True))
                         .order_by(GalleryFace.id)
                         .limit(chunk)
                     ).all()
@@ -671,6 +684,12 @@ class GalleryStore:
                 "persons": int(session.scalar(select(func.count(GalleryPerson.id))) or 0),
                 "images": int(session.scalar(select(func.count(GalleryImage.id))) or 0),
                 "faces": int(session.scalar(select(func.count(GalleryFace.id))) or 0),
+                "unusable_faces": int(
+                    session.scalar(
+                        select(func.count(GalleryFace.id)).where(GalleryFace.usable.is_(False))
+                    )
+                    or 0
+                ),
             }
 
     def iter_image_ids(self) -> Iterator[str]:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -177,6 +178,10 @@ class GalleryFace(Base):
     norm: Mapped[float] = mapped_column(Float)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Passed the face checks (or was forced in): only usable faces are searched,
+    #: clustered and averaged into a person's template.
+    usable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), index=True)
+    checks: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # FaceCheck.as_dict()
 
 
 class GalleryState(Base):
