@@ -17,7 +17,7 @@ LFW_DIR ?= $(SHARED)/datasets/lfw
 
 export LIKENESS_SHARED := $(SHARED)
 
-.PHONY: help install run serve test test-backend lint bench bench-gallery bench-eval models eval up clean
+.PHONY: help install run serve test test-backend lint bench bench-gallery bench-eval bench-checks face-checks models eval up clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,6 +66,18 @@ lint: install frontend/node_modules ## ruff (backend, eval) and ESLint (web app)
 
 bench: install ## API vs engine latency and 1 vs 2 worker throughput (buffalo_s)
 	$(PY) backend/benchmarks/bench_api.py --model-root $(TEST_MODEL_ROOT) --lfw-dir $(LFW_DIR)
+
+bench-checks: install ## what the face checks cost: detect/verify with and without them, per check
+	$(PY) backend/benchmarks/bench_facechecks.py --model-root $(TEST_MODEL_ROOT) --lfw-dir $(LFW_DIR)
+
+# The face checks' models (backend/likeness/quality/models/), rebuilt from ../shared:
+# EDC calibration of the quality score on LFW + degraded copies (about 10 min the first
+# time, cached after), then the cartoon classifier. Pictures in eval/out/facechecks.
+face-checks: install ## rebuild the quality and cartoon models for buffalo_s from ../shared
+	$(PY) -m likeness_eval.facechecks --lfw $(LFW_DIR) --model-root $(TEST_MODEL_ROOT) \
+	  --out eval/out/facechecks --write
+	$(PY) -m likeness_eval.cartoon --data $(SHARED)/datasets/cartoon-or-real --lfw $(LFW_DIR) \
+	  --model-root $(TEST_MODEL_ROOT) --write
 
 # 1:N gallery: identification on LFW, bulk indexing, search speed/recall (GALLERY_SIZES,
 # e.g. GALLERY_SIZES="100000 1000000"; 1M takes about 10 minutes per data kind).

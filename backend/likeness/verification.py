@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,11 +87,12 @@ def verify(
     limits: ImageLimits | None = None,
     *,
     gate: FaceGate | None = None,
-    liveness: bool = False,
+    liveness: bool | Collection[str] = False,
 ) -> Verification:
     """Compare the two images of ``sources`` (field name -> image). Errors name the
-    field. With a ``gate``, each chosen face is checked (liveness too when asked:
-    a face that is not live makes the answer "no match", reason ``spoof``)."""
+    field. With a ``gate``, each chosen face is checked, and for liveness too when
+    asked (``True``: every image; or the field names of the camera shots): a face
+    that is not live makes the answer "no match", reason ``spoof``."""
     if len(sources) != 2:
         raise ValueError("verify needs exactly two images")
     policy = FacePolicy(policy or engine.settings.face_policy)
@@ -98,13 +100,16 @@ def verify(
     timings: dict[str, float] = defaultdict(float)
     embeddings: dict[str, FaceEmbedding] = {}
     checks: dict[str, FaceCheck] = {}
-    if liveness and gate is None:
+    live_fields = set(sources) if liveness is True else set(liveness or ())
+    if live_fields - set(sources):
+        raise ValueError(f"liveness names unknown fields: {sorted(live_fields - set(sources))}")
+    if live_fields and gate is None:
         raise ValueError("liveness needs a gate")
     for name, source in sources.items():
         try:
             embeddings[name], image = _embed_image(engine, source, policy, limits)
             if gate is not None:
-                checks[name] = check_embedded(gate, embeddings[name], image, liveness)
+                checks[name] = check_embedded(gate, embeddings[name], image, name in live_fields)
         except LikenessError as error:
             raise error.with_field(name) from None
         del image

@@ -293,6 +293,28 @@ def test_api_verify_with_liveness(client):
         {"image1": (io.BytesIO(live), "a.jpg"), "image2": (io.BytesIO(spoof), "b.jpg")},
     ).json
     assert plain["images"][1]["checks"]["scores"]["is_live"] is None  # not asked: not run
+    # only the camera shot: the reference photo (here the spoof) is not judged
+    shot_only = _post(
+        client,
+        "/api/verify",
+        {
+            "image1": (io.BytesIO(live), "a.jpg"),
+            "image2": (io.BytesIO(spoof), "b.jpg"),
+            "liveness": "image1",
+        },
+    ).json
+    scores = [i["checks"]["scores"]["is_live"] for i in shot_only["images"]]
+    assert scores == [True, None] and shot_only["reason"] is None
+    bad = _post(
+        client,
+        "/api/verify",
+        {
+            "image1": (io.BytesIO(live), "a.jpg"),
+            "image2": (io.BytesIO(live), "b.jpg"),
+            "liveness": "image3",
+        },
+    )
+    assert bad.status_code == 400 and bad.json["error"]["field"] == "liveness"
 
 
 # --- enrolment and bulk indexing -----------------------------------------------------------

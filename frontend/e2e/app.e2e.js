@@ -291,7 +291,19 @@ describe('web app on the real backend', () => {
     const { status, body } = await compare();
     expect(status).toBe(200);
     expect(body.images[0].width).toBe(640);
-    expect(body.is_match).toBe(true);
+    // a camera shot is compared with liveness=true: the server ran it (is_live is
+    // null when it was not asked)
+    const live = body.images[0].checks.scores.is_live;
+    expect(typeof live).toBe('boolean');
+    expect(body.images[1].checks.scores.is_live).toBeNull(); // the chosen file is not judged
+    console.log(`fake camera frame: live=${live} score=${body.images[0].checks.scores.liveness_score} similarity=${body.similarity}`);
+    // the verdict and the badge agree with the server's answer
+    expect(body.is_match).toBe(live && body.similarity >= body.threshold);
+    expect(body.reason).toBe(live ? null : 'spoof');
+    await expect
+      .poll(() => slot('image1').locator('.live-badge').getAttribute('data-live'))
+      .toBe(String(live));
+    if (!live) await expect.poll(() => page.locator('.verdict').textContent()).toMatch(/did not look live/);
     await expect.poll(() => slot('image1').locator('canvas').getAttribute('data-overlay')).toBe('drawn');
   });
 

@@ -53,7 +53,19 @@ export default function App() {
     setNeedsKey(false);
     setErrors({ image1: '', image2: '' });
     try {
-      const data = await verify(files.image1, files.image2, { facePolicy: policy });
+      // Camera shots are checked for liveness; a server without the liveness models
+      // still compares them, and says so.
+      // Only the camera shots: an uploaded photo is a photo, and may look like one.
+      const shots = SLOTS.filter(({ field }) => files[field]?.fromCamera).map(({ field }) => field);
+      const liveness = shots.length === SLOTS.length ? 'true' : shots[0];
+      let data;
+      try {
+        data = await verify(files.image1, files.image2, { facePolicy: policy, liveness });
+      } catch (error) {
+        if (!liveness || error?.response?.data?.error?.code !== 'LIVENESS_UNAVAILABLE') throw error;
+        data = await verify(files.image1, files.image2, { facePolicy: policy });
+        data = { ...data, livenessUnavailable: true };
+      }
       if (mine === request.current) setResult(data);
     } catch (error) {
       if (mine !== request.current) return;

@@ -132,3 +132,62 @@ test('votes are sent, confirmed and can be changed', async () => {
     { verification_id: 'v123', vote: 'down' },
   ]);
 });
+
+const checks = (live, score) => ({
+  is_valid: live,
+  rejection_reason: live ? null : 'spoof',
+  reasons: live ? [] : ['spoof'],
+  scores: { quality: 0.97, is_cartoon: false, cartoon_prob: 0.01, is_live: live, liveness_score: score },
+});
+
+async function chooseCameraShotAndFile(user) {
+  const inputs = document.querySelectorAll('input[type=file]');
+  const shot = new File(['a'], 'camera-1.jpg', { type: 'image/jpeg' });
+  shot.fromCamera = true; // what ImageSlot marks on a webcam capture
+  await user.upload(inputs[0], shot);
+  await user.upload(inputs[1], new File(['b'], 'b.jpg', { type: 'image/jpeg' }));
+}
+
+test('a camera shot is checked for liveness; a spoof is no match, with a badge saying why', async () => {
+  const user = userEvent.setup();
+  const spoofed = {
+    ...RESULT,
+    is_match: false,
+    reason: 'spoof',
+    images: [
+      { ...RESULT.images[0], checks: checks(false, 0.08) },
+      { ...RESULT.images[1], checks: { ...checks(true, 0.99), scores: { ...checks(true).scores, is_live: null, liveness_score: null } } },
+    ],
+  };
+  reply = (config) => ok(spoofed, config);
+  render(<App />);
+  await chooseCameraShotAndFile(user);
+  await user.click(screen.getByRole('button', { name: 'Compare' }));
+  expect(await screen.findByRole('region', { name: /a face did not look live/ })).toBeTruthy();
+  expect(requests[0].data.get('liveness')).toBe('image1'); // the camera shot only
+  const [first, second] = document.querySelectorAll('.slot');
+  expect(within(first).getByText(/Not live: looks like a photo or a screen/).textContent).toMatch(/0\.08/);
+  expect(second.querySelector('.live-badge')).toBeNull(); // a chosen file is not judged
+});
+
+test('plain files are compared without liveness; a server without the models still compares shots', async () => {
+  const user = userEvent.setup();
+  reply = (config) => ok(RESULT, config);
+  render(<App />);
+  await chooseBoth(user);
+  await user.click(screen.getByRole('button', { name: 'Compare' }));
+  await screen.findByRole('region', { name: /Match: same person/ });
+  expect(requests[0].data.get('liveness')).toBeNull();
+  expect(document.querySelector('.live-badge')).toBeNull();
+
+  requests = [];
+  reply = (config) =>
+    config.data.get('liveness')
+      ? fail(503, { error: { code: 'LIVENESS_UNAVAILABLE', message: 'missing', field: null } }, config)
+      : ok(RESULT, config);
+  await chooseCameraShotAndFile(user);
+  await user.click(screen.getByRole('button', { name: 'Compare' }));
+  expect(await screen.findByText(/cannot check that a camera shot is live/)).toBeTruthy();
+  expect(requests.map((r) => r.data.get('liveness'))).toEqual(['image1', null]);
+  expect(screen.getByRole('region', { name: /Match: same person/ })).toBeTruthy();
+});

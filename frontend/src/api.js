@@ -37,12 +37,17 @@ client.interceptors.request.use((config) => {
   return config;
 });
 
-/** POST /api/verify with two image files (File or Blob). */
-export async function verify(image1, image2, { facePolicy, signal } = {}) {
+/**
+ * POST /api/verify with two image files (File or Blob). `liveness`: also check that
+ * the face of the camera shot is live ('image1', 'image2', or 'true' for both); a
+ * face that is not gives is_match false, reason "spoof".
+ */
+export async function verify(image1, image2, { facePolicy, liveness, signal } = {}) {
   const form = new FormData();
   form.append('image1', image1, image1.name || 'image1.jpg');
   form.append('image2', image2, image2.name || 'image2.jpg');
   if (facePolicy) form.append('face_policy', facePolicy);
+  if (liveness) form.append('liveness', liveness);
   const { data } = await client.post('/verify', form, { signal });
   return data;
 }

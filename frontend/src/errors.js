@@ -28,6 +28,7 @@ const GENERAL_MESSAGES = {
   UNAUTHENTICATED: 'This server needs an API key for this. Enter one below.',
   FORBIDDEN: 'Your API key does not allow this. Enter a key with more rights below.',
   RATE_LIMITED: 'Too many requests from here just now. Wait a minute and try again.',
+  LIVENESS_UNAVAILABLE: 'This server cannot check that a camera shot is live (its liveness models are not installed).',
 };
 
 /** Error codes that a (better) API key would cure. */

@@ -90,14 +90,16 @@ def verify():
     limits = image_limits()
     upload = read_upload(request, ("image1", "image2"), _verify_options, limits.max_bytes)
     options = upload.options
-    checked = options["checks"] or options["liveness"]
+    liveness = {"false": (), "true": ("image1", "image2")}.get(
+        options["liveness"], (options["liveness"],)
+    )
     result = verify_images(
         engine(),
         upload.images,
         options.get("face_policy"),
         limits,
-        gate=gate() if checked else None,
-        liveness=options["liveness"],
+        gate=gate() if options["checks"] or liveness else None,
+        liveness=liveness,
     )
     for hook in after_verify_hooks():
         hook(result)

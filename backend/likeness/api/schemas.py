@@ -36,7 +36,14 @@ class VerifyOptions(Schema):
 
     face_policy = fields.String(validate=validate.OneOf(POLICIES), load_default=None)
     checks = _checks_option()
-    liveness = _liveness_option()
+    liveness = fields.String(
+        load_default="false",
+        validate=validate.OneOf(["false", "true", "image1", "image2"]),
+        metadata={
+            "description": "passive liveness on every image (true) or only on the camera "
+            "shot (image1 or image2: a reference photo is a photo, and may look like one)"
+        },
+    )
 
 
 class FilterOptions(Schema):

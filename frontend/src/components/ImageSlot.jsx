@@ -1,5 +1,6 @@
 import { useId, useState } from 'react';
 import FaceCanvas from './FaceCanvas.jsx';
+import FaceChecks from './FaceChecks.jsx';
 import Webcam from './Webcam.jsx';
 
 /**
@@ -45,6 +46,7 @@ export default function ImageSlot({ field, label, file, analysis, error, disable
           label={label}
           onCapture={(shot) => {
             setCamera(false);
+            shot.fromCamera = true; // compared with a liveness check
             choose(shot);
           }}
           onClose={() => setCamera(false)}
@@ -52,7 +54,10 @@ export default function ImageSlot({ field, label, file, analysis, error, disable
       ) : (
         <>
           {file ? (
-            <FaceCanvas file={file} analysis={analysis} label={label} />
+            <>
+              <FaceCanvas file={file} analysis={analysis} label={label} />
+              <FaceChecks checks={analysis?.checks} />
+            </>
           ) : (
             <div className="drop-hint">
               <span aria-hidden="true" className="drop-icon">

@@ -30,7 +30,11 @@ export default function Result({ result }) {
         <span className="verdict-icon" aria-hidden="true">
           {match ? '✓' : '✕'}
         </span>
-        {match ? 'Match: same person' : 'No match: different people'}
+        {match
+          ? 'Match: same person'
+          : result.reason === 'spoof'
+            ? 'No match: a face did not look live'
+            : 'No match: different people'}
       </h2>
       <dl className="numbers">
         <div>
@@ -48,8 +52,12 @@ export default function Result({ result }) {
       </dl>
       <ScoreBar similarity={result.similarity} threshold={result.threshold} />
       <p className="explain">
-        Photos count as the same person when the similarity is at least the threshold ({result.threshold.toFixed(2)}).
+        Photos count as the same person when the similarity is at least the threshold ({result.threshold.toFixed(2)})
+        {result.reason === 'spoof' ? ' and every camera shot shows a live face.' : '.'}
       </p>
+      {result.livenessUnavailable && (
+        <p className="explain">This server cannot check that a camera shot is live; only the faces were compared.</p>
+      )}
       <div className="timings">
         <h3>Time per stage</h3>
         <dl>
