@@ -57,6 +57,9 @@ def cmd_index(args: argparse.Namespace) -> int:
             f"{report.skipped} already indexed, {len(report.failed)} failed, "
             f"{report.seconds:.1f} s ({report.images_per_second:.1f} images/s)"
         )
+        if report.unusable:
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(report.reasons.items()))
+            print(f"  {report.unusable} faces kept but not searched (face checks: {reasons})")
         for failure in report.failed:
             print(f"  failed {failure.source}: {failure.code}: {failure.message}")
     return 0 if not report.failed else 1

@@ -449,3 +449,22 @@ def test_migration_keeps_faces_from_before_usable(db_url):
     move(command.downgrade, "0005_access")
     database.migrate()
     database.dispose()
+
+
+def test_enrolment_over_http_names_the_failed_check(client, photo, cartoon):
+    person = client.post("/api/persons", json={"name": "Hans", "consent_basis": "test"}).json
+    url = f"/api/persons/{person['id']}/faces"
+
+    def enrol(*paths, **options):
+        body = {"image": [(io.BytesIO(p.read_bytes()), p.name) for p in paths], **options}
+        return _post(client, url, body)
+
+    refused = enrol(cartoon)
+    assert refused.status_code == 422 and refused.json["error"]["code"] == "NO_PHOTO_ACCEPTED"
+    (rejection,) = refused.json["rejected"]
+    assert rejection["code"] == "FACE_REJECTED" and rejection["reason"] == "cartoon"
+    mixed = enrol(photo("Hans_Blix"), cartoon)
+    assert mixed.status_code == 201
+    assert [r["reason"] for r in mixed.json["rejected"]] == ["cartoon"]
+    forced = enrol(cartoon, face_checks="false")  # forcing is for admins
+    assert forced.status_code == 403 and forced.json["error"]["field"] == "face_checks"
