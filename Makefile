@@ -73,11 +73,13 @@ bench-checks: install ## what the face checks cost: detect/verify with and witho
 # The face checks' models (backend/likeness/quality/models/), rebuilt from ../shared:
 # EDC calibration of the quality score on LFW + degraded copies (about 10 min the first
 # time, cached after), then the cartoon classifier. Pictures in eval/out/facechecks.
-face-checks: install ## rebuild the quality and cartoon models for buffalo_s from ../shared
-	$(PY) -m likeness_eval.facechecks --lfw $(LFW_DIR) --model-root $(TEST_MODEL_ROOT) \
-	  --out eval/out/facechecks --write
+CHECKS_MODEL ?= buffalo_s
+CHECKS_ROOT ?= $(TEST_MODEL_ROOT)
+face-checks: install ## rebuild the quality and cartoon models (CHECKS_MODEL=buffalo_s) from ../shared
+	$(PY) -m likeness_eval.facechecks --lfw $(LFW_DIR) --model $(CHECKS_MODEL) \
+	  --model-root $(CHECKS_ROOT) --out eval/out/facechecks-$(CHECKS_MODEL) --write
 	$(PY) -m likeness_eval.cartoon --data $(SHARED)/datasets/cartoon-or-real --lfw $(LFW_DIR) \
-	  --model-root $(TEST_MODEL_ROOT) --write
+	  --model $(CHECKS_MODEL) --model-root $(CHECKS_ROOT) --write
 
 # 1:N gallery: identification on LFW, bulk indexing, search speed/recall (GALLERY_SIZES,
 # e.g. GALLERY_SIZES="100000 1000000"; 1M takes about 10 minutes per data kind).

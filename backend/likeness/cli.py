@@ -10,6 +10,8 @@ import importlib.metadata as md
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError as PydanticValidationError
+
 from likeness.errors import LikenessError
 
 #: Modules that add subcommands: each has ``register(subparsers)``.
@@ -126,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except LikenessError as error:
         print(f"likeness: {error.code}: {error.message}", file=sys.stderr)
+        return 2
+    except PydanticValidationError as error:  # a bad LIKENESS_* variable or YAML value
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        print(f"likeness: CONFIG_ERROR: invalid settings: {problems}", file=sys.stderr)
         return 2
 
 

@@ -89,12 +89,21 @@ def cmd_enroll(args: argparse.Namespace) -> int:
                 person_id = found[0].id
         try:
             result = lib.enroll(
-                args.name, args.images, person_id=person_id, allow_mismatch=args.allow_mismatch
+                args.name,
+                args.images,
+                person_id=person_id,
+                allow_mismatch=args.allow_mismatch,
+                face_checks=False if args.no_face_checks else None,
             )
         except NoPhotoAcceptedError as error:
+            if args.json:
+                body = {"error": {"code": error.code, "message": error.message}}
+                body["rejected"] = [r.as_dict() for r in error.rejected]
+                print(json.dumps(body, indent=2))
+                return 1
             print(f"error: {error.code}: {error.message}", file=sys.stderr)
             for rejection in error.rejected:
-                print(f"  rejected {rejection.source}: {rejection.code}: {rejection.message}")
+                print(f"  rejected {rejection.source}: {_why(rejection)}")
             return 1
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, default=str))
@@ -104,8 +113,13 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         for item in result.accepted:
             print(f"  accepted {item['source']}")
         for rejection in result.rejected:
-            print(f"  rejected {rejection.source}: {rejection.code}: {rejection.message}")
+            print(f"  rejected {rejection.source}: {_why(rejection)}")
     return 0 if result.accepted else 1
+
+
+def _why(rejection) -> str:
+    reason = f" ({rejection.reason})" if rejection.reason else ""
+    return f"{rejection.code}{reason}: {rejection.message}"
 
 
 def register(subparsers) -> None:
@@ -136,6 +150,11 @@ def register(subparsers) -> None:
         "--allow-mismatch",
         action="store_true",
         help="enrol faces that do not match the person's other photos (it changed a lot)",
+    )
+    enroll.add_argument(
+        "--no-face-checks",
+        action="store_true",
+        help="enrol faces that fail the face checks (too small, low quality, cartoon)",
     )
     _common(enroll)
     enroll.set_defaults(func=cmd_enroll)

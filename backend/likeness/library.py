@@ -188,21 +188,38 @@ class FaceRecognitionLibrary:
         """The unit embedding (float32) of the face chosen by the face policy."""
         return embed_source(self.engine, image, limits=self.limits).embedding
 
-    def compare(self, image1: ImageSource, image2: ImageSource) -> Verification:
-        """1:1 verification, the same code path as ``/api/verify``."""
-        return verify(self.engine, {"image1": image1, "image2": image2}, limits=self.limits)
+    def compare(
+        self,
+        image1: ImageSource,
+        image2: ImageSource,
+        liveness: bool | Sequence[str] = False,
+        face_policy: str | None = None,
+    ) -> Verification:
+        """1:1 verification, the same code path as ``/api/verify``: the result holds
+        each face's checks; ``liveness`` (True, or ``["image2"]`` for the camera shot
+        only) makes a face that is not live a "no match" with reason ``spoof``."""
+        return verify(
+            self.engine,
+            {"image1": image1, "image2": image2},
+            face_policy,
+            self.limits,
+            gate=self.gate,
+            liveness=liveness,
+        )
 
     def filter_image(
         self,
         image: ImageSource,
         liveness: bool = False,
-        policy: str | None = None,
+        face_policy: str | None = None,
     ) -> dict:
         """Is the face of ``image`` (chosen by the face policy) fit to use? ``is_valid``,
         ``rejection_reason`` (no_face, too_small, cartoon, low_quality, spoof),
         every failed check in ``reasons``, and the ``scores``. Passive liveness
         runs only with ``liveness=True``."""
-        return filter_source(self.gate, image, self.limits, policy, liveness=liveness).as_dict()
+        return filter_source(
+            self.gate, image, self.limits, face_policy, liveness=liveness
+        ).as_dict()
 
     # -- indexing -----------------------------------------------------------------
     def _embed_one(self, source: ImageSource, mode: str, bulk: bool = True):
@@ -374,7 +391,11 @@ class FaceRecognitionLibrary:
             template = None
         else:
             person = self.store.get_person(person_id)
+            # a person whose faces all failed the checks still has a likeness to
+            # match against: never "no template, anything goes"
             template = self.store.centroid(person.id)
+            if template is None and person.face_count:
+                template = self.store.centroid(person.id, usable_only=False)
         if face_checks is None:
             face_checks = self.settings.enrol_face_checks
         plan = enrolment.Plan(self.threshold, template, allow_mismatch)
@@ -387,7 +408,7 @@ class FaceRecognitionLibrary:
                 continue
             if face_checks and not checks[0].is_valid:
                 error = enrolment.face_rejected(checks[0])
-                plan.reject(index, label, error.code, error.message, error.reason)
+                plan.reject(index, label, error.code, error.message, error.reason, error.check)
                 continue
             faces[0].usable = True  # checked, or forced in by the caller
             if person_id is not None and self.store.face_ids_of_hash(item.content_hash, person_id):
@@ -396,7 +417,8 @@ class FaceRecognitionLibrary:
             plan.offer(index, label, item, faces)
         candidates = plan.decide()
         rejected = [
-            Rejection(r.source, r.code, r.message, r.reason, index=r.index) for r in plan.rejected
+            Rejection(r.source, r.code, r.message, r.reason, r.check, index=r.index)
+            for r in plan.rejected
         ]
         if not candidates:
             first = rejected[0].message if rejected else "no photo was sent"

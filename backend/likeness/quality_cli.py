@@ -1,6 +1,7 @@
 """``likeness filter IMAGES... [--json] [--liveness]``: the face checks of each
 image's face (registered by ``likeness.cli``). Exit status: 0 when every image
-passes, 1 when one is refused or unreadable."""
+passes, 1 when one is refused or unreadable, 2 when the command cannot run (bad
+settings, missing models)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def _line(body: dict) -> str:
     scores = body["scores"]
     if body["rejection_reason"] == "no_face":
         return "refused: no_face"
-    parts = [f"quality {scores['quality']:.2f}"]
+    parts = [f"quality {scores['quality']:.3f}"]
     if scores.get("cartoon_prob") is not None:
         parts.append(f"cartoon {scores['cartoon_prob']:.2f}")
     if scores.get("liveness_score") is not None:

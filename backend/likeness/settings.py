@@ -63,10 +63,10 @@ class Settings(BaseSettings):
     # python -m likeness_eval.facechecks and likeness_eval.cartoon; each check can be
     # switched off. Liveness runs only when a request asks for it.
     check_face_size: bool = True
-    min_face_size: int = Field(default=14, ge=0)  # shorter side of the face box, pixels
+    min_face_size: int = Field(default=16, ge=0)  # shorter side of the face box, pixels
     min_face_area_ratio: float = Field(default=0.0, ge=0, lt=1)  # never applied in bulk
     check_quality: bool = True
-    min_quality: float = Field(default=0.7, ge=0, le=1)  # combined quality score
+    min_quality: float = Field(default=0.8, ge=0, le=1)  # combined quality score
     check_cartoon: bool = True
     cartoon_threshold: float = Field(default=0.5, gt=0, lt=1)  # probability of a drawing
     liveness_threshold: float = Field(default=0.5, gt=0, lt=1)  # averaged "live" probability

@@ -5,6 +5,7 @@ samples)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import subprocess
@@ -209,6 +210,7 @@ def test_liveness_without_its_models_says_so(make_settings, tmp_path, model_root
     with pytest.raises(LivenessUnavailableError) as caught:
         filter_array(gate, image, liveness=True)
     assert "antispoof" in caught.value.message
+    assert str(tmp_path) not in caught.value.message  # no server paths in answers
 
 
 # --- HTTP -----------------------------------------------------------------------------
@@ -463,8 +465,112 @@ def test_enrolment_over_http_names_the_failed_check(client, photo, cartoon):
     assert refused.status_code == 422 and refused.json["error"]["code"] == "NO_PHOTO_ACCEPTED"
     (rejection,) = refused.json["rejected"]
     assert rejection["code"] == "FACE_REJECTED" and rejection["reason"] == "cartoon"
+    assert rejection["check"]["scores"]["cartoon_prob"] > 0.5  # why, in numbers
     mixed = enrol(photo("Hans_Blix"), cartoon)
     assert mixed.status_code == 201
     assert [r["reason"] for r in mixed.json["rejected"]] == ["cartoon"]
     forced = enrol(cartoon, face_checks="false")  # forcing is for admins
     assert forced.status_code == 403 and forced.json["error"]["field"] == "face_checks"
+
+
+def test_models_refuse_malformed_or_wrong_way_weights(engine):
+    spec = dict(QualityModel.for_recogniser(engine.files[1].sha256).spec)
+    for bad in (
+        {"scale": [0.0] * len(spec["inputs"])},
+        {"coef": [float("nan")] * len(spec["inputs"])},
+        {"coef": [-1.0 if name == "embedding_norm" else 0.0 for name in spec["inputs"]]},
+        {"mean": spec["mean"][:-1]},
+    ):
+        with pytest.raises(ValueError):
+            QualityModel({**spec, **bad})
+    arrays = {"mean": np.zeros(4, np.float32), "scale": np.ones(4, np.float32)}
+    with pytest.raises(ValueError):
+        CartoonModel({**arrays, "w0": np.ones((4, 3), np.float32), "b0": np.ones(3, np.float32)})
+    with pytest.raises(ValueError):
+        CartoonModel({**arrays, "w0": np.ones((4, 1), np.float32)})  # no b0
+    with pytest.raises(ValueError):
+        CartoonModel(
+            {**arrays, "scale": np.zeros(4, np.float32), "w0": np.ones((4, 1)), "b0": np.ones(1)}
+        )
+
+
+def test_a_turned_face_never_scores_higher(engine, photo):
+    """The quality model may only lose from a turned, tilted or badly exposed face."""
+    import dataclasses
+
+    from likeness.quality.signals import measure
+
+    image = cv2.imread(str(photo("Abel_Pacheco")))
+    face = engine.detect(image)[0]
+    crop = engine.align(cv2.GaussianBlur(image, (0, 0), 4), face)
+    _, norms = engine.embed_aligned([crop])
+    signals = measure(face, crop, float(norms[0]), (250, 250))
+    model = QualityModel.for_recogniser(engine.files[1].sha256)
+    base = model.score(signals)
+    for change in (
+        {"yaw": 0.6},
+        {"yaw": 1e7},
+        {"roll": 40.0},
+        {"brightness": 30.0},
+        {"pitch": float("nan")},
+        {"contrast": 5.0},
+    ):
+        assert model.score(dataclasses.replace(signals, **change)) <= base + 1e-12, change
+
+
+def test_spoofs_are_stored_as_no_match_and_json_booleans_work(client):
+    from likeness.api.state import DATABASE
+    from likeness.storage.models import Verification
+
+    live = base64.b64encode((SPOOFS / "image_T1.jpg").read_bytes()).decode()
+    spoof = base64.b64encode((SPOOFS / "image_F2.jpg").read_bytes()).decode()
+    answer = client.post(
+        "/api/verify", json={"image1": live, "image2": spoof, "liveness": True}
+    ).json
+    assert answer["is_match"] is False and answer["reason"] == "spoof"
+    with client.application.extensions[DATABASE].session() as session:
+        row = session.get(Verification, answer["verification_id"])
+        assert row.is_match is False
+    off = client.post("/api/verify", json={"image1": live, "image2": spoof, "liveness": False})
+    assert off.status_code == 200 and off.json["images"][1]["checks"]["scores"]["is_live"] is None
+    models = client.get("/api/models").json
+    assert models["face_checks"]["cartoon"]["on"] is True
+    assert models["face_checks"]["liveness"]["status"].startswith("available")
+
+
+def test_a_person_without_usable_faces_still_guards_its_likeness(
+    make_settings, engine, photo, tmp_path
+):
+    from likeness.library import FaceRecognitionLibrary
+
+    tiny = tmp_path / "tiny.jpg"
+    image = cv2.imread(str(photo("Abel_Pacheco", 1)))
+    cv2.imwrite(str(tiny), cv2.resize(image, (40, 40), interpolation=cv2.INTER_AREA))
+    with FaceRecognitionLibrary(settings=make_settings(), engine=engine) as lib:
+        report = lib.index_batch([tiny], persons=["Abel"])
+        assert report.unusable == 1  # too small: kept, never searched
+        person = lib.store.find_persons("Abel")[0]
+        stranger = lib.enroll(
+            None, [photo("Hans_Blix", 1), photo("Abel_Pacheco", 2)], person_id=person.id
+        )
+        assert [r.code for r in stranger.rejected] == ["FACE_MISMATCH"]
+        assert [a["index"] for a in stranger.accepted] == [1]
+
+
+def test_cli_bad_settings_are_one_line(model_root, tmp_path, photo):
+    env = {
+        "LIKENESS_MODEL_ROOT": str(model_root),
+        "LIKENESS_MODEL_PACK": TEST_PACK,
+        "LIKENESS_MIN_QUALITY": "1.5",
+        "PATH": "",
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "likeness.cli", "filter", str(photo("Hans_Blix"))],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("likeness: CONFIG_ERROR") and "min_quality" in done.stderr

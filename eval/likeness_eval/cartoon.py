@@ -223,16 +223,23 @@ def main(argv: list[str] | None = None) -> None:
     )
     makers = candidates(args.seed)
     extra = (x_extra, y_extra)
-    cv = {name: cross_validate(make, x, y, args.seed, extra) for name, make in makers.items()}
-    for name, folds in cv.items():
-        print(
-            f"ours/{name} 5-fold accuracy {folds['accuracy']['mean']:.4f} "
-            f"+- {folds['accuracy']['std']:.4f}"
-        )
-    chosen = max(cv, key=lambda name: cv[name]["accuracy"]["mean"])
-    model = fit_with(makers[chosen], x[train], y[train], (x_extra, y_extra))
+    # the regularisation is chosen by 5-fold cross-validation inside the training
+    # split only; the held-out split then judges that choice
+    tuning = {
+        name: cross_validate(make, x[train], y[train], args.seed, extra)
+        for name, make in makers.items()
+    }
+    chosen = max(tuning, key=lambda name: tuning[name]["accuracy"]["mean"])
+    model = fit_with(makers[chosen], x[train], y[train], extra)
     held_out = scores(y[test], model.predict(x[test]))
     print(line(f"ours/{chosen} held-out", held_out))
+    # 5 folds over the whole set with the same recipe, as the baseline's
+    cv = {chosen: cross_validate(makers[chosen], x, y, args.seed, extra)}
+    folds = cv[chosen]
+    print(
+        f"ours/{chosen} 5-fold accuracy {folds['accuracy']['mean']:.4f} "
+        f"+- {folds['accuracy']['std']:.4f}"
+    )
     # 3. the LFW check on half B (never trained on), with the shipped arrays
     final = fit_with(makers[chosen], x, y, (x_extra, y_extra))
     arrays = export(final)
@@ -288,7 +295,12 @@ def main(argv: list[str] | None = None) -> None:
             "lfw_pairs_sha256": lfw.input_hashes,
         },
         "split": {"seed": args.seed, "test_size": 0.2, "stratified": True},
-        "ours": {"held_out": held_out, "five_fold": cv[chosen], "candidates": cv},
+        "ours": {
+            "held_out": held_out,
+            "five_fold": cv[chosen],
+            "tuning_on_training_split": tuning,
+            "shipped": "the same recipe refitted on the whole set and the extra photos",
+        },
         **result,
         "lfw": {
             "half_b_photos": int(in_b.sum()),

@@ -29,9 +29,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from likeness.quality.score import INPUTS, MODELS_DIR, QualityModel, transform
+from likeness.quality.score import INPUTS, MODELS_DIR, SIGNS, QualityModel, transform
 from likeness.quality.signals import Signals
-from sklearn.linear_model import LogisticRegression
+from scipy.optimize import minimize
 
 from likeness_eval.facecheck_data import VARIANTS, FaceTable, build_table
 from likeness_eval.protocol import bootstrap, identity_halves, identity_of, impostor_scores
@@ -95,22 +95,33 @@ def labels_for_fit(table, rows, identities, clean_mask, threshold, seed):
     return np.array(out_rows), np.array(out_p)
 
 
-def fit(table, rows, p, inputs) -> dict:
+def fit(table, rows, p, inputs, l2: float = 1.0) -> dict:
+    """Logistic model of ``p`` (soft labels) on the standardised inputs, each weight
+    held to its sign in ``SIGNS`` (L-BFGS-B with bounds; L2 penalty as
+    scikit-learn's C=1)."""
     x = design(table, rows, inputs)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     z = (x - mean) / scale
-    model = LogisticRegression(C=1.0, max_iter=5000)
-    both = np.concatenate([z, z])
-    y = np.concatenate([np.ones(len(z)), np.zeros(len(z))])
-    w = np.concatenate([p, 1 - p])
-    keep = w > 0
-    model.fit(both[keep], y[keep], sample_weight=w[keep])
+    p = np.clip(p, 0.0, 1.0)
+
+    def loss(theta):
+        w, b = theta[:-1], theta[-1]
+        logits = z @ w + b
+        # -[p log s + (1 - p) log (1 - s)], summed, stable
+        value = np.sum(np.logaddexp(0, logits) - p * logits) + 0.5 * l2 * (w @ w)
+        residual = 1 / (1 + np.exp(-logits)) - p
+        return value, np.concatenate([z.T @ residual + l2 * w, [residual.sum()]])
+
+    bounds = [(0, None) if SIGNS[name] > 0 else (None, 0) for name in inputs] + [(None, None)]
+    result = minimize(loss, np.zeros(len(inputs) + 1), jac=True, method="L-BFGS-B", bounds=bounds)
+    if not result.success:
+        raise RuntimeError(f"quality fit did not converge: {result.message}")
     return {
         "inputs": list(inputs),
         "mean": mean.tolist(),
         "scale": scale.tolist(),
-        "coef": model.coef_[0].tolist(),
-        "intercept": float(model.intercept_[0]),
+        "coef": [float(c) for c in result.x[:-1]],
+        "intercept": float(result.x[-1]),
     }
 
 
@@ -145,6 +156,32 @@ def edc(quality: np.ndarray, fails: np.ndarray, order_noise: np.ndarray) -> np.n
 def pauc(curve: np.ndarray) -> float:
     upto = GRID <= PAUC_LIMIT + 1e-12
     return float(np.trapezoid(curve[upto], GRID[upto]))
+
+
+def refusal_table(q, table, rows, matchable, grid) -> dict:
+    """Per quality threshold: the share refused of clean images, of degraded ones that
+    still match and of degraded ones that no longer match."""
+    degraded = table.variant[rows] > 0
+    out = {}
+    for thr in grid:
+        refused = q[rows] < thr
+        out[thr] = {
+            "clean": float(refused[~degraded].mean()),
+            "degraded_matchable": float(refused[degraded & matchable].mean()),
+            "degraded_unmatchable": float(refused[degraded & ~matchable].mean()),
+        }
+    return out
+
+
+def size_table(size, table, rows, matchable) -> dict:
+    """Share of images that still match, per bin of face size (px, shorter side)."""
+    bounds = (0, 8, 10, 12, 14, 16, 20, 24, 32, 48, 1e9)
+    out = {}
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        sel = table.found[rows] & (size[rows] >= lo) & (size[rows] < hi)
+        if sel.sum():
+            out[f"{lo}-{hi:g}"] = (int(sel.sum()), float(matchable[sel].mean()))
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -242,34 +279,46 @@ def main(argv: list[str] | None = None) -> None:
             + " / ".join(f"{c[i]:.4f}" for i in at)
         )
 
-    # 3. thresholds: what each quality threshold refuses on half B
+    # 3. thresholds, chosen on half A, then what they do on half B
     q = per_row["combined"]
-    image_rows = np.flatnonzero(np.tile(half_b, len(VARIANTS)))
+    size = np.minimum(table.column("face_width"), table.column("face_height"))
     # an image "can be matched" when it matches most of its clean genuine mates
-    lab_rows, lab_p = labels_for_fit(table, image_rows, identities, half_b, t_b, args.seed)
-    matchable = lab_p >= 0.5
+    labelled = {}
+    for name, half, threshold in (("A", half_a, t_a), ("B", half_b, t_b)):
+        rows = np.flatnonzero(np.tile(half, len(VARIANTS)))
+        lab_rows, lab_p = labels_for_fit(table, rows, identities, half, threshold, args.seed)
+        labelled[name] = (lab_rows, lab_p >= 0.5)
+    grid = [float(t) for t in np.round(np.arange(0.30, 0.91, 0.05), 2)]
+    table_a = refusal_table(q, table, *labelled["A"], grid)
+    # The default: the lowest threshold that refuses most (over half) of the degraded
+    # images the recogniser can no longer match, on half A.
+    chosen = min((t for t in grid if table_a[t]["degraded_unmatchable"] > 0.5), default=grid[-1])
+    sizes_a = size_table(size, table, *labelled["A"])
+    # The smallest size from which faces match at least 99% of the time (the bins
+    # of small faces, all made by downscaling; the last bin mixes every variant).
+    small_bins = [(int(k.split("-")[0]), rate) for k, (_, rate) in sizes_a.items()][:-1]
+    min_size = next(
+        (lo for i, (lo, _) in enumerate(small_bins) if all(r >= 0.99 for _, r in small_bins[i:])),
+        None,
+    )
+    print(f"\nchosen on half A: min_quality {chosen:.2f}, min_face_size {min_size}")
+    lab_rows, matchable = labelled["B"]
+    candidates = refusal_table(q, table, lab_rows, matchable, grid)
+    pair_q = np.minimum(q[a], q[b])
+    for thr in grid:
+        kept = pair_q >= thr
+        candidates[thr]["comparisons_discarded"] = float(1 - kept.mean())
+        candidates[thr]["fnmr_kept"] = float(fails[kept].mean())
+    degraded = table.variant[lab_rows] > 0
     print(
-        "\nquality threshold: refused images of half B (clean | degraded, still match | "
+        "quality threshold: refused images of half B (clean | degraded, still match | "
         "degraded, no longer match); comparisons discarded; FNMR of the kept ones"
     )
-    candidates = {}
-    degraded = table.variant[lab_rows] > 0
-    pair_q = np.minimum(q[a], q[b])
-    for thr in np.round(np.arange(0.30, 0.91, 0.05), 2):
-        refused = q[lab_rows] < thr
-        kept = pair_q >= thr
-        row = {
-            "clean": float(refused[~degraded].mean()),
-            "degraded_matchable": float(refused[degraded & matchable].mean()),
-            "degraded_unmatchable": float(refused[degraded & ~matchable].mean()),
-            "comparisons_discarded": float(1 - kept.mean()),
-            "fnmr_kept": float(fails[kept].mean()),
-        }
-        candidates[float(thr)] = row
+    for thr, row in candidates.items():
         print(
             f"  {thr:.2f}: {row['clean']:.4f} | {row['degraded_matchable']:.4f} | "
             f"{row['degraded_unmatchable']:.4f}; {row['comparisons_discarded']:.4f}; "
-            f"{row['fnmr_kept']:.4f}"
+            f"{row['fnmr_kept']:.4f}{'   <- chosen' if thr == chosen else ''}"
         )
     print(
         f"  ({int((~degraded).sum())} clean, {int((degraded & matchable).sum())} degraded "
@@ -277,33 +326,10 @@ def main(argv: list[str] | None = None) -> None:
         "matches when it matches at least half of its clean genuine mates; images without "
         "a face count as refused)"
     )
-    # The default: the lowest threshold that refuses most (over half) of the degraded
-    # images the recogniser can no longer match.
-    chosen = min(
-        (t for t, r in candidates.items() if r["degraded_unmatchable"] > 0.5),
-        default=max(candidates),
-    )
-    print(f"chosen min_quality {chosen:.2f}: {candidates[chosen]}")
-    # face size: match rate by size among downscaled copies
-    size = np.minimum(table.column("face_width"), table.column("face_height"))
     print("\nface size (px, shorter side): share of half-B images that still match")
-    sizes = {}
-    bounds = (0, 8, 10, 12, 14, 16, 20, 24, 32, 48, 1e9)
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        sel = table.found[lab_rows] & (size[lab_rows] >= lo) & (size[lab_rows] < hi)
-        if sel.sum():
-            sizes[f"{lo}-{hi:g}"] = (int(sel.sum()), float(matchable[sel].mean()))
-            print(
-                f"  {lo:>3}-{hi:<5g} {int(sel.sum()):6d} images, {matchable[sel].mean():.3f} match"
-            )
-    # The smallest size from which faces match at least 99% of the time (the bins
-    # of small faces, all made by downscaling; the last bin mixes every variant).
-    small_bins = [(int(k.split("-")[0]), rate) for k, (_, rate) in sizes.items()][:-1]
-    min_size = next(
-        (lo for i, (lo, _) in enumerate(small_bins) if all(r >= 0.99 for _, r in small_bins[i:])),
-        None,
-    )
-    print(f"chosen min_face_size {min_size}")
+    sizes = size_table(size, table, lab_rows, matchable)
+    for key, (count, rate) in sizes.items():
+        print(f"  {key:>10s} {count:6d} images, {rate:.3f} match")
     kinds = {}
     print(
         "\nper degradation (half B): matchable share, refused at the chosen threshold "
@@ -324,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     from likeness_eval.plots_facechecks import plot_edc, plot_quality_hist
 
-    plot_edc(GRID, curves, bands, paucs, args.out / "edc.png", t_b)
+    plot_edc(GRID, curves, bands, paucs, args.out / "edc.png", t_b, args.model)
     plot_quality_hist(
         q[lab_rows], table.variant[lab_rows] == 0, matchable, args.out / "quality.png"
     )
@@ -340,6 +366,10 @@ def main(argv: list[str] | None = None) -> None:
         "pauc_at_20": {k: list(v) for k, v in paucs.items()},
         "quality_thresholds": {str(k): v for k, v in candidates.items()},
         "chosen_min_quality": chosen,
+        "chosen_on": "half A (the lowest threshold refusing over half of the degraded "
+        "images that no longer match; the smallest face size from which 99% still match)",
+        "half_a_refusals": {str(k): v for k, v in table_a.items()},
+        "half_a_face_size_match_rate": sizes_a,
         "chosen_min_face_size": min_size,
         "face_size_match_rate": sizes,
         "per_degradation": kinds,

@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 HIGHLIGHT = ("combined", "combined, no norm", "random (reference)", "oracle: the pair's own score")
 
 
-def plot_edc(grid, curves, bands, paucs, path: Path, threshold: float) -> None:
+def plot_edc(grid, curves, bands, paucs, path: Path, threshold: float, model: str) -> None:
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
     for name, curve in sorted(curves.items(), key=lambda kv: -paucs[kv[0]][0]):
         bold = name in HIGHLIGHT
@@ -32,7 +32,7 @@ def plot_edc(grid, curves, bands, paucs, path: Path, threshold: float) -> None:
     ax.axvline(20, color="grey", lw=0.8, ls=":")
     ax.set_xlabel("comparisons discarded, lowest quality first (%)")
     ax.set_ylabel(f"FNMR at threshold {threshold:.3f} (FMR 1e-2) (%)")
-    ax.set_title("Error versus discard: LFW half B + degraded copies, buffalo_s")
+    ax.set_title(f"Error versus discard: LFW half B + degraded copies, {model}")
     ax.set_xlim(0, 50)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)

@@ -23,13 +23,16 @@ from likeness.api.deadline import BodyDeadline
 from likeness.api.errors import register_error_handlers
 from likeness.api.logs import configure_logging, install_request_logging
 from likeness.api.spa import register_spa
-from likeness.api.state import DATABASE, ENGINE, after_verify_hooks
+from likeness.api.state import DATABASE, ENGINE, GATE, after_verify_hooks
 from likeness.auth import KeyStore
 from likeness.engine import FaceEngine
 from likeness.errors import ConfigError, LikenessError, NotFoundError
+from likeness.quality import FaceGate
 from likeness.settings import Settings, get_settings
 from likeness.storage import Database
 from likeness.storage.verifications import VerificationStore
+
+log = logging.getLogger("likeness.api")
 
 
 def create_app(
@@ -73,6 +76,16 @@ def create_app(
         engine = FaceEngine(settings)
         engine.warm_up()
     app.extensions[ENGINE] = engine
+    face_gate = app.extensions[GATE] = FaceGate(engine, settings)
+    checks = face_gate.info()
+    log.info(
+        "face checks",
+        extra={
+            "cartoon": "on" if checks["cartoon"]["on"] else "off (none for this recogniser)",
+            "quality": checks["quality"]["model"],
+            "liveness": checks["liveness"]["status"],
+        },
+    )
     database = Database(settings.sqlalchemy_url)
     if migrate:
         database.migrate()

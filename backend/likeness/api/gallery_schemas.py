@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from likeness.api.schemas import ErrorDetail, FaceSchema
+from likeness.api.schemas import ErrorDetail, FaceCheckSchema, FaceSchema
 
 
 # --- requests -----------------------------------------------------------------
@@ -80,8 +80,9 @@ class RejectedPhoto(Schema):
     code = fields.String()
     message = fields.String()
     reason = fields.String(
-        metadata={"description": "FACE_REJECTED: too_small, cartoon, low_quality or spoof"}
+        metadata={"description": "FACE_REJECTED: too_small, cartoon or low_quality"}
     )
+    check = fields.Nested(FaceCheckSchema, metadata={"description": "FACE_REJECTED: the scores"})
 
 
 class EnrolResponse(Schema):

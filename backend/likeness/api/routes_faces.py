@@ -18,7 +18,7 @@ from likeness.api.schemas import (
 )
 from likeness.api.state import after_verify_hooks, engine, gate, image_limits
 from likeness.api.uploads import read_upload
-from likeness.errors import LikenessError
+from likeness.errors import FaceError, LikenessError
 from likeness.imaging import decode_image
 from likeness.quality.filter import filter_array
 from likeness.verification import verify as verify_images
@@ -90,9 +90,7 @@ def verify():
     limits = image_limits()
     upload = read_upload(request, ("image1", "image2"), _verify_options, limits.max_bytes)
     options = upload.options
-    liveness = {"false": (), "true": ("image1", "image2")}.get(
-        options["liveness"], (options["liveness"],)
-    )
+    liveness = options["liveness"]
     result = verify_images(
         engine(),
         upload.images,
@@ -151,9 +149,12 @@ def filter_image():
     except LikenessError as error:
         raise error.with_field("image") from None
     timings = {"decode": (time.perf_counter() - start) * 1000}
-    result = filter_array(
-        gate(), image, upload.options.get("face_policy"), liveness=upload.options["liveness"]
-    )
+    try:
+        result = filter_array(
+            gate(), image, upload.options.get("face_policy"), liveness=upload.options["liveness"]
+        )
+    except FaceError as error:  # e.g. several faces under the reject policy
+        raise error.with_field("image") from None
     timings.update(result.timings_ms)
     timings["total"] = (time.perf_counter() - started) * 1000
     g.timings = timings

@@ -229,6 +229,8 @@ def enrol_faces(person_id: int):
     lib = library()
     person = lib.get_person(person_id)  # 404 before reading the photos
     photos, options = _enrol_images(limits.max_bytes)
+    # Forcing faces in needs an explicit admin key (or the setting), even when the
+    # server is open on loopback: an override is a deliberate act.
     allowed = current_app.config["LIKENESS"].enrol_allow_mismatch or (
         current_key() is not None and may("admin")
     )

@@ -8,7 +8,7 @@ from likeness import __version__
 from likeness.api.auth import PUBLIC, requires
 from likeness.api.openapi import document
 from likeness.api.schemas import HealthResponse, ModelsResponse, ReadyResponse
-from likeness.api.state import ENGINE, engine
+from likeness.api.state import ENGINE, engine, gate
 
 bp = Blueprint("system", __name__, url_prefix="/api")
 
@@ -36,5 +36,6 @@ def ready():
 @requires("admin")
 @document(summary="Model pack, files, thresholds, providers", response=ModelsResponse)
 def models():
-    """Model pack, files with hashes, threshold, providers (no server paths)."""
-    return jsonify(engine().info(public=True))
+    """Model pack, files with hashes, threshold, providers, and which face checks
+    run with what thresholds (no server paths)."""
+    return jsonify({**engine().info(public=True), "face_checks": gate().info()})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
+from marshmallow import ValidationError as ValidationError_
 
 from likeness.settings import FacePolicy
 
@@ -10,6 +11,22 @@ POLICIES = [p.value for p in FacePolicy]
 
 
 # --- requests -----------------------------------------------------------------
+class LivenessFields(fields.Field):
+    """``true``/``false`` (JSON booleans or form strings) or one image field name:
+    loaded as the tuple of fields whose face must be live."""
+
+    FIELDS = ("image1", "image2")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and value in self.FIELDS:
+            return (value,)
+        try:
+            on = fields.Boolean()._deserialize(value, attr, data, **kwargs)
+        except Exception:  # noqa: BLE001 - one message for every wrong value
+            raise ValidationError_("Use true, false, image1 or image2.") from None
+        return self.FIELDS if on else ()
+
+
 def _checks_option() -> fields.Boolean:
     return fields.Boolean(
         load_default=True,
@@ -20,7 +37,7 @@ def _checks_option() -> fields.Boolean:
 def _liveness_option() -> fields.Boolean:
     return fields.Boolean(
         load_default=False,
-        metadata={"description": "also run passive liveness (about 12 ms per face)"},
+        metadata={"description": "also run passive liveness (about 8 ms per face)"},
     )
 
 
@@ -36,12 +53,14 @@ class VerifyOptions(Schema):
 
     face_policy = fields.String(validate=validate.OneOf(POLICIES), load_default=None)
     checks = _checks_option()
-    liveness = fields.String(
-        load_default="false",
-        validate=validate.OneOf(["false", "true", "image1", "image2"]),
+    liveness = LivenessFields(
+        load_default=(),
         metadata={
+            "type": "string",
+            "enum": ["false", "true", "image1", "image2"],
             "description": "passive liveness on every image (true) or only on the camera "
-            "shot (image1 or image2: a reference photo is a photo, and may look like one)"
+            "shot (image1 or image2: a reference photo is a photo, and may look like one); "
+            "liveness runs the face checks too",
         },
     )
 
@@ -217,6 +236,9 @@ class ModelsResponse(Schema):
     face_policy = fields.String()
     detector_input = fields.Dict()
     load_ms = fields.Float()
+    face_checks = fields.Dict(
+        metadata={"description": "each check: on or off, its threshold; liveness available?"}
+    )
 
 
 class GalleryStats(Schema):

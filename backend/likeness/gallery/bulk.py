@@ -28,11 +28,14 @@ class Failure:
     code: str
     message: str
     reason: str | None = None  # FACE_REJECTED: the face check that failed
+    check: dict | None = None  # FACE_REJECTED: its scores
 
     def as_dict(self) -> dict:
         out = {"source": self.source, "code": self.code, "message": self.message}
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.check is not None:
+            out["check"] = self.check
         return out
 
 

@@ -17,7 +17,7 @@ from likeness.quality import FaceCheck
 REJECTION_MESSAGES = {
     "too_small": "The face is too small to check; use a closer or larger photo.",
     "cartoon": "The face looks drawn (a cartoon or illustration), not photographed.",
-    "low_quality": "The face is too blurred, dark, turned or unclear to make a good template.",
+    "low_quality": "The face is too blurred, small or unclear to make a good template.",
     "spoof": "The face does not look live.",
 }
 
@@ -51,6 +51,7 @@ class Refusal:
     code: str
     message: str
     reason: str | None = None
+    check: dict | None = None
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -66,9 +67,15 @@ class Plan:
     rejected: list[Refusal] = field(default_factory=list)
 
     def reject(
-        self, index: int, source: str, code: str, message: str, reason: str | None = None
+        self,
+        index: int,
+        source: str,
+        code: str,
+        message: str,
+        reason: str | None = None,
+        check: dict | None = None,
     ) -> None:
-        self.rejected.append(Refusal(index, source, code, message, reason))
+        self.rejected.append(Refusal(index, source, code, message, reason, check))
 
     def offer(self, index: int, label: str, item: PreparedImage, faces: list[NewFace]) -> None:
         if any(c.item.content_hash == item.content_hash for c in self.offered):

@@ -404,7 +404,20 @@ class GalleryStore:
             blob = session.scalar(select(GalleryFace.embedding).limit(1))
         return None if blob is None else len(blob) // 4
 
-    def centroid(self, person_id: int) -> np.ndarray | None:
+    def centroid(self, person_id: int, usable_only: bool = True) -> np.ndarray | None:
+        """The person's template (mean of its usable faces, kept up to date); with
+        ``usable_only=False``, the mean of every face it has (computed now)."""
+        if not usable_only:
+            with self.db.session() as session:
+                blobs = session.scalars(
+                    select(GalleryFace.embedding).where(
+                        GalleryFace.person_id == person_pk(person_id)
+                    )
+                ).all()
+            if not blobs:
+                return None
+            mean = np.mean([from_bytes(b) for b in blobs], axis=0)
+            return mean / max(float(np.linalg.norm(mean)), 1e-12)
         with self.db.session() as session:
             data = session.scalar(
                 select(GalleryPerson.centroid).where(GalleryPerson.id == person_pk(person_id))

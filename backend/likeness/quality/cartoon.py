@@ -84,12 +84,21 @@ class CartoonModel:
         self.layers: list[tuple[np.ndarray, np.ndarray]] = []
         i = 0
         while f"w{i}" in arrays:
+            if f"b{i}" not in arrays:
+                raise ValueError(f"cartoon model has w{i} but no b{i}")
             self.layers.append(
                 (np.asarray(arrays[f"w{i}"], np.float32), np.asarray(arrays[f"b{i}"], np.float32))
             )
             i += 1
         if not self.layers or self.layers[0][0].shape[0] != self.mean.shape[0]:
             raise ValueError("cartoon model arrays do not fit together")
+        for (w, b), (w_next, _) in zip(self.layers, self.layers[1:] + [(None, None)], strict=True):
+            wanted = 1 if w_next is None else w_next.shape[0]
+            if w.ndim != 2 or b.shape != (w.shape[1],) or w.shape[1] != wanted:
+                raise ValueError("cartoon model layers do not fit together")
+        arrays_ok = [self.mean, self.scale, *(a for layer in self.layers for a in layer)]
+        if not all(np.isfinite(a).all() for a in arrays_ok) or (self.scale <= 0).any():
+            raise ValueError("cartoon model holds a non-finite number or a zero scale")
         self.threshold = threshold
         self.info: dict = {}
 

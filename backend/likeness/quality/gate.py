@@ -7,13 +7,15 @@ when asked). Every threshold and switch comes from the settings."""
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from likeness.engine import DetectedFace, FaceEngine
-from likeness.errors import LivenessUnavailableError, ModelFilesMissingError
+from likeness.errors import LivenessUnavailableError, ModelError
 from likeness.quality.cartoon import CartoonModel, crop_features
 from likeness.quality.score import QualityModel
 from likeness.quality.signals import measure
@@ -28,6 +30,8 @@ NO_FACE, TOO_SMALL, CARTOON, LOW_QUALITY, SPOOF = (
 )
 #: Every reason, in the order that picks ``rejection_reason`` among several.
 REASONS = (NO_FACE, TOO_SMALL, CARTOON, LOW_QUALITY, SPOOF)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -76,12 +80,13 @@ class FaceGate:
 
     # -- what is on ---------------------------------------------------------------
     def info(self) -> dict:
+        """Which checks run, with their thresholds (no server paths: HTTP answers)."""
         s = self.settings
         try:
-            self.engine.liveness()
-            liveness = "available (off unless asked)"
-        except ModelFilesMissingError as error:
-            liveness = f"unavailable: {error.message}"
+            self.liveness_model()
+            liveness = "available (runs when a request asks)"
+        except LivenessUnavailableError:
+            liveness = "unavailable: the antispoof models are missing or altered"
         return {
             "size": {
                 "on": s.check_face_size,
@@ -106,11 +111,15 @@ class FaceGate:
         }
 
     def liveness_model(self):
+        """The liveness models; ``LivenessUnavailableError`` (without server paths;
+        the full reason is logged) when they are missing or fail their hash check."""
         try:
             return self.engine.liveness()
-        except ModelFilesMissingError as error:
+        except ModelError as error:
+            log.warning("liveness unavailable", extra={"reason": error.message})
             raise LivenessUnavailableError(
-                f"Liveness was asked for, but its models are missing: {error.message}"
+                "Liveness was asked for, but this server's liveness models are missing or "
+                "altered (the antispoof folder of its model root; see the server log)."
             ) from None
 
     # -- checks -------------------------------------------------------------------
@@ -140,11 +149,15 @@ class FaceGate:
         if s.check_face_size and small:
             reasons.append(TOO_SMALL)
         quality = self.quality_model.score(signals)
+        if not math.isfinite(quality):  # never a pass by accident
+            quality = 0.0
         scores["quality"] = round(quality, 4)
         if s.check_quality and quality < s.min_quality:
             reasons.append(LOW_QUALITY)
         if self.cartoon_model is not None and s.check_cartoon:
             probability = self.cartoon_model.probability(embedding, crop_features(crop))
+            if not math.isfinite(probability):  # never a pass by accident
+                probability = 1.0
             scores["is_cartoon"] = probability >= s.cartoon_threshold
             scores["cartoon_prob"] = round(probability, 4)
             if scores["is_cartoon"]:

@@ -23,28 +23,49 @@ MODELS_DIR = Path(__file__).parent / "models"
 GENERIC = "generic"
 
 
+def _finite(value: float, worst: float) -> float:
+    return value if math.isfinite(value) else worst
+
+
 def transform(name: str, s: Signals) -> float:
-    """The model's input ``name`` computed from the signals (monotone transforms that
-    make each one roughly linear in its effect on matching)."""
+    """The model's input ``name`` computed from the signals: monotone transforms that
+    make each roughly linear in its effect on matching, clipped to the range real
+    faces span (degenerate landmarks count as the worst pose, not as a huge one)."""
     if name == "det_score":
-        return s.det_score
+        return min(max(_finite(s.det_score, 0.0), 0.0), 1.0)
     if name == "log_face_size":
-        return math.log(max(s.face_size, 1.0))
+        return math.log(min(max(_finite(s.face_size, 1.0), 1.0), 4096.0))
     if name == "embedding_norm":
-        return s.embedding_norm
+        return min(max(_finite(s.embedding_norm, 0.0), 0.0), 100.0)
     if name == "log_sharpness":
-        return math.log1p(max(s.sharpness, 0.0))
+        return math.log1p(min(max(_finite(s.sharpness, 0.0), 0.0), 1e6))
     if name == "log_contrast":
-        return math.log1p(max(s.contrast, 0.0))
+        return math.log1p(min(max(_finite(s.contrast, 0.0), 0.0), 128.0))
     if name == "exposure_error":
-        return abs(s.brightness - 128.0) / 128.0
+        return min(abs(_finite(s.brightness, 0.0) - 128.0) / 128.0, 1.0)
     if name == "abs_yaw":
-        return abs(s.yaw)
+        return min(abs(_finite(s.yaw, 1.0)), 1.0)
     if name == "pitch_error":
-        return abs(s.pitch - 0.5)
+        return min(abs(_finite(s.pitch, 1.5) - 0.5), 1.0)
     if name == "abs_roll":
-        return abs(s.roll) / 45.0
+        return min(abs(_finite(s.roll, 90.0)) / 45.0, 2.0)
     raise KeyError(name)
+
+
+#: The direction each input may push the score (+1: more is better, -1: more is
+#: worse). The fit is constrained to these signs, so a turned, badly exposed or
+#: low-contrast face can never score higher for it.
+SIGNS: dict[str, int] = {
+    "det_score": 1,
+    "log_face_size": 1,
+    "embedding_norm": 1,
+    "log_sharpness": 1,
+    "log_contrast": 1,
+    "exposure_error": -1,
+    "abs_yaw": -1,
+    "pitch_error": -1,
+    "abs_roll": -1,
+}
 
 
 INPUTS = (
@@ -74,6 +95,12 @@ class QualityModel:
         unknown = set(self.inputs) - set(INPUTS)
         if unknown:
             raise ValueError(f"quality model uses unknown inputs: {sorted(unknown)}")
+        numbers = np.concatenate([self.mean, self.scale, self.coef, [self.intercept]])
+        if not np.isfinite(numbers).all() or (self.scale <= 0).any():
+            raise ValueError("quality model holds a non-finite number or a zero scale")
+        wrong = [n for n, c in zip(self.inputs, self.coef, strict=True) if c * SIGNS[n] < 0]
+        if wrong:
+            raise ValueError(f"quality model weighs {wrong} the wrong way")
         self.spec = spec
 
     @staticmethod

@@ -37,19 +37,24 @@ class Signals:
 
     def as_dict(self) -> dict:
         return {
-            "det_score": round(self.det_score, 4),
-            "face_size": [round(self.face_width), round(self.face_height)],
-            "face_area_ratio": round(self.face_area_ratio, 4),
-            "embedding_norm": round(self.embedding_norm, 3),
-            "sharpness": round(self.sharpness, 1),
-            "brightness": round(self.brightness, 1),
-            "contrast": round(self.contrast, 1),
+            "det_score": _round(self.det_score, 4),
+            "face_size": [int(_round(self.face_width, 0)), int(_round(self.face_height, 0))],
+            "face_area_ratio": _round(self.face_area_ratio, 4),
+            "embedding_norm": _round(self.embedding_norm, 3),
+            "sharpness": _round(self.sharpness, 1),
+            "brightness": _round(self.brightness, 1),
+            "contrast": _round(self.contrast, 1),
             "pose": {
-                "yaw": round(self.yaw, 3),
-                "pitch": round(self.pitch, 3),
-                "roll": round(self.roll, 1),
+                "yaw": _round(self.yaw, 3),
+                "pitch": _round(self.pitch, 3),
+                "roll": _round(self.roll, 1),
             },
         }
+
+
+def _round(value: float, digits: int) -> float:
+    """Rounded for JSON; a non-finite value (never from real detections) becomes 0."""
+    return round(value, digits) if math.isfinite(value) else 0.0
 
 
 def pose(landmarks: np.ndarray) -> tuple[float, float, float]:

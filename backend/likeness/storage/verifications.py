@@ -23,7 +23,7 @@ class VerificationStore:
             model_version=self.model_version,
             similarity=float(result.comparison.similarity),
             threshold=float(result.comparison.threshold),
-            is_match=bool(result.comparison.is_match),
+            is_match=bool(result.is_match),  # a spoof is stored as no match
             face_policy=result.policy.value,
             embedding1=np.asarray(first.embedding, np.float32).tobytes(),
             embedding2=np.asarray(second.embedding, np.float32).tobytes(),

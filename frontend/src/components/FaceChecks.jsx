@@ -3,7 +3,7 @@
 
 const NOTES = {
   too_small: 'The face is very small: a closer photo compares more reliably.',
-  low_quality: 'The face is blurred, dark or turned: the comparison may be unreliable.',
+  low_quality: 'The face is blurred, dark or unclear: the comparison may be unreliable.',
   cartoon: 'The face looks drawn, not photographed.',
 };
 
