@@ -20,6 +20,7 @@ FEATURE_MODULES = (
     "likeness.storage.feedback_cli",
     "likeness.keys_cli",
     "likeness.quality_cli",
+    "likeness.jobs_cli",
 )
 
 OPENCV_DISTS = (

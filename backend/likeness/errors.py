@@ -236,6 +236,11 @@ class PersonNotFoundError(NotFoundError):
     default_message = "No such person in the gallery."
 
 
+class JobNotFoundError(NotFoundError):
+    code = "JOB_NOT_FOUND"
+    default_message = "No job with this id."
+
+
 class ImageNotFoundError(NotFoundError):
     code = "IMAGE_NOT_FOUND"
     default_message = "No such image in the gallery."
@@ -269,6 +274,21 @@ class ForbiddenError(LikenessError):
 class ConflictError(LikenessError):
     code = "CONFLICT"
     default_message = "The request conflicts with the gallery's state."
+
+
+class JobRunningError(ConflictError):
+    """A job of this kind already holds the lock (e.g. one full clustering run per
+    gallery); ``job_id`` is the one running."""
+
+    code = "JOB_RUNNING"
+    default_message = "A job of this kind is already queued or running."
+
+    def __init__(self, message: str | None = None, *, job_id: str | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+    def details(self) -> dict:
+        return {"job_id": self.job_id}
 
 
 class DuplicateImageError(ConflictError):

@@ -37,6 +37,7 @@ from likeness.gallery.index import IndexConfig
 from likeness.gallery.store import GalleryStore, NewFace, NewImage, PersonInfo
 from likeness.gallery.validation import check_consent, check_metadata, check_name
 from likeness.imaging import ImageLimits
+from likeness.jobs import JobRecord, JobStore
 from likeness.quality import FaceGate
 from likeness.quality.filter import filter_source
 from likeness.settings import Settings, load_settings
@@ -168,6 +169,7 @@ class FaceRecognitionLibrary:
         )
         self.gallery.open()
         self.gate = FaceGate(self.engine, settings)
+        self.jobs = JobStore(self.database)
 
     # -- basics -------------------------------------------------------------------
     @property
@@ -492,6 +494,15 @@ class FaceRecognitionLibrary:
         if result.identity is not None and result.identity.person_id is not None:
             self.store.touch_persons([result.identity.person_id])  # seen: retention
         return result
+
+    # -- jobs ---------------------------------------------------------------------
+    def job(self, job_id: str) -> JobRecord:
+        """A job's state, progress and result (``JobNotFoundError`` if unknown)."""
+        return self.jobs.get(job_id)
+
+    def list_jobs(self, kind: str | None = None, limit: int = 50) -> list[JobRecord]:
+        """Recent jobs, newest first."""
+        return self.jobs.list(kind, limit)
 
     # -- lifecycle ----------------------------------------------------------------
     def save(self) -> None:

@@ -16,6 +16,7 @@ from likeness.api import (
     routes_faces,
     routes_feedback,
     routes_gallery,
+    routes_jobs,
     routes_system,
     security,
 )
@@ -108,4 +109,5 @@ def create_app(
     security.install_limits(app)
     routes_feedback.init_app(app)
     routes_gallery.init_app(app)
+    app.register_blueprint(routes_jobs.bp)
     return app

@@ -43,6 +43,8 @@ STATUS: dict[type[e.LikenessError], int] = {
     e.ForbiddenError: 403,
     e.ConflictError: 409,
     e.DuplicateImageError: 409,
+    e.JobRunningError: 409,
+    e.JobNotFoundError: 404,
     e.EmbeddingModelMismatchError: 409,
     e.VerificationNotFoundError: 404,
     e.CommentTooLongError: 400,

@@ -1,0 +1,192 @@
+"""The job record and its store: one row per piece of long work, in the gallery's
+database (SQLite or PostgreSQL), so every process, worker and replica sees the same
+state and progress."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from likeness.errors import JobNotFoundError, JobRunningError
+from likeness.storage import Database
+from likeness.storage.models import Job, utcnow
+
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+ACTIVE = (QUEUED, RUNNING)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    kind: str
+    state: str
+    done: int
+    total: int | None
+    message: str | None
+    result: dict | None
+    error: dict | None
+    params: dict | None
+    created_by: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Job) -> JobRecord:
+        return cls(
+            row.id,
+            row.kind,
+            row.state,
+            int(row.done or 0),
+            row.total,
+            row.message,
+            row.result,
+            row.error,
+            row.params,
+            row.created_by,
+            row.created_at,
+            row.started_at,
+            row.finished_at,
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.state not in ACTIVE
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return 1.0 if self.state == SUCCEEDED else None
+        return min(self.done / self.total, 1.0)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state,
+            "progress": {"done": self.done, "total": self.total, "fraction": self.fraction},
+            "message": self.message,
+            "result": self.result,
+            "error": self.error,
+            "params": self.params,
+            "created_by": self.created_by,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+
+
+class JobStore:
+    """Create, advance and read job records."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(
+        self,
+        kind: str,
+        params: dict | None = None,
+        *,
+        lock: str | None = None,
+        created_by: str | None = None,
+    ) -> JobRecord:
+        """A queued job. With ``lock``, ``JobRunningError`` when another queued or
+        running job holds it (the database's partial unique index decides, so two
+        processes cannot both win)."""
+        row = Job(
+            id=uuid.uuid4().hex,
+            kind=kind,
+            state=QUEUED,
+            lock=lock,
+            params=params,
+            done=0,
+            created_by=created_by,
+            created_at=utcnow(),
+        )
+        try:
+            with self.db.session() as session:
+                session.add(row)
+                session.flush()
+                return JobRecord.of(row)
+        except IntegrityError:
+            holder = self.holder(lock) if lock else None
+            raise JobRunningError(
+                f"A {kind} job is already queued or running"
+                + (f" (job {holder.id})." if holder else "."),
+                job_id=holder.id if holder else None,
+            ) from None
+
+    def holder(self, lock: str) -> JobRecord | None:
+        with self.db.session() as session:
+            row = session.scalars(
+                select(Job).where(Job.lock == lock, Job.state.in_(ACTIVE))
+            ).first()
+            return None if row is None else JobRecord.of(row)
+
+    def get(self, job_id: str) -> JobRecord:
+        with self.db.session() as session:
+            row = session.get(Job, str(job_id)[:32])
+            if row is None:
+                raise JobNotFoundError(f"No job {job_id!r}.")
+            return JobRecord.of(row)
+
+    def list(self, kind: str | None = None, limit: int = 50) -> list[JobRecord]:
+        query = select(Job).order_by(Job.created_at.desc()).limit(limit)
+        if kind is not None:
+            query = query.where(Job.kind == kind)
+        with self.db.session() as session:
+            return [JobRecord.of(row) for row in session.scalars(query)]
+
+    def _set(self, job_id: str, **values) -> None:
+        with self.db.session() as session:
+            session.execute(update(Job).where(Job.id == job_id).values(**values))
+
+    def start(self, job_id: str) -> None:
+        now = utcnow()
+        self._set(job_id, state=RUNNING, started_at=now, heartbeat_at=now)
+
+    def progress(
+        self, job_id: str, done: int, total: int | None = None, message: str | None = None
+    ) -> None:
+        values = {"done": int(done), "heartbeat_at": utcnow()}
+        if total is not None:
+            values["total"] = int(total)
+        if message is not None:
+            values["message"] = message[:255]
+        self._set(job_id, **values)
+
+    def succeed(self, job_id: str, result: dict | None) -> None:
+        self._set(job_id, state=SUCCEEDED, result=result, finished_at=utcnow(), lock=None)
+
+    def fail(self, job_id: str, code: str, message: str) -> None:
+        error = {"code": code, "message": message[:1000]}
+        self._set(job_id, state=FAILED, error=error, finished_at=utcnow(), lock=None)
+
+    def fail_stale(self, older_than: timedelta) -> int:
+        """Mark as failed (``INTERRUPTED``) the active jobs whose process stopped
+        beating ``older_than`` ago: a restart must not leave a lock held forever."""
+        cutoff = utcnow() - older_than
+        error = {"code": "INTERRUPTED", "message": "The process running this job stopped."}
+        with self.db.session() as session:
+            stale = session.scalars(
+                select(Job.id).where(
+                    Job.state.in_(ACTIVE),
+                    ((Job.heartbeat_at < cutoff) | (Job.heartbeat_at.is_(None)))
+                    & (Job.created_at < cutoff),
+                )
+            ).all()
+            if stale:
+                session.execute(
+                    update(Job)
+                    .where(Job.id.in_(stale))
+                    .values(state=FAILED, error=error, finished_at=utcnow(), lock=None)
+                )
+        return len(stale)
