@@ -34,10 +34,17 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("jobs", help="recent jobs (clustering runs...) and their progress")
     parser.add_argument("--kind", help="only jobs of this kind")
-    parser.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    parser.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--config", help="YAML settings file (else LIKENESS_CONFIG / env)")
     parser.set_defaults(func=cmd_jobs)

@@ -151,6 +151,7 @@ def test_progress_writes_are_throttled(store):
     from likeness.jobs import Progress
 
     record = store.create("test.count")
+    assert store.start(record.id)
     progress = Progress(store, record.id, interval=60)
     progress(1, 10)  # the first write goes through
     for i in range(2, 1000):
@@ -159,3 +160,58 @@ def test_progress_writes_are_throttled(store):
     progress.flush()
     assert store.get(record.id).done == 999
     time.sleep(0)
+
+
+@task("test.not_json")
+def _not_json(context, params, progress):
+    return ["a list, not a dict"]
+
+
+@task("test.bad_progress")
+def _bad_progress(context, params, progress):
+    progress(1, 2, "a message with a NUL \x00 inside")
+    raise NoFaceError("Nothing here.")
+
+
+def test_a_live_process_keeps_its_queued_jobs_and_nothing_finished_comes_back(store):
+    RELEASE.clear()
+    runner = InProcessRunner(store, heartbeat_seconds=0.05)
+    first = runner.submit("test.wait", lock="cluster:a")
+    waiting = runner.submit("test.count", {"n": 2}, lock="cluster:b")  # queued behind
+    time.sleep(0.3)  # several beats
+    other = InProcessRunner(store, stale_after=timedelta(seconds=0.2))  # another process
+    assert store.get(waiting.id).state == "queued"  # beaten: not stale
+    with pytest.raises(JobRunningError):
+        store.create("test.count", lock="cluster:b")
+    RELEASE.set()
+    assert runner.wait(first.id, timeout=20).state == SUCCEEDED
+    done = runner.wait(waiting.id, timeout=20)
+    assert done.state == SUCCEEDED and (done.done, done.total) == (2, 2)
+    time.sleep(0.2)  # beats after the end change nothing
+    assert store.get(waiting.id).done == 2
+    assert not store.start(waiting.id) and not store.fail(waiting.id, "X", "late")
+    assert store.get(waiting.id).state == SUCCEEDED
+    runner.shutdown()
+    other.shutdown()
+
+
+def test_a_job_never_stays_running(store):
+    runner = InProcessRunner(store)
+    odd = runner.wait(runner.submit("test.not_json").id, timeout=20)
+    assert odd.state == FAILED and odd.error["code"] == "INTERNAL_ERROR"
+    bad = runner.wait(runner.submit("test.bad_progress", lock="x").id, timeout=20)
+    assert bad.state == FAILED and bad.error["code"] == "NO_FACE"
+    runner.shutdown()
+    with pytest.raises(RuntimeError):
+        runner.submit("test.count", {"n": 1}, lock="x")
+    store.create("test.count", lock="x")  # the refused submission holds no lock
+
+
+def test_job_ids_and_kinds_are_checked(client, store):
+    from likeness.api.routes_gallery import LIBRARY
+
+    record = client.application.extensions[LIBRARY].jobs.create("test.count")
+    assert client.get(f"/api/jobs/{record.id}").status_code == 200
+    assert client.get(f"/api/jobs/{record.id}EXTRA").status_code == 404
+    assert client.get(f"/api/jobs/{'f' * 5000}").status_code == 404
+    assert client.get("/api/jobs?kind=a%00").status_code == 400

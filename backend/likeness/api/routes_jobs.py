@@ -41,7 +41,7 @@ class JobListResponse(Schema):
 
 
 class JobListQuery(Schema):
-    kind = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    kind = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z0-9_.:-]{1,64}$"))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 

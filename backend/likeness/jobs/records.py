@@ -4,6 +4,7 @@ state and progress."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,12 @@ from likeness.storage.models import Job, utcnow
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 ACTIVE = (QUEUED, RUNNING)
+JOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def storable(text: str) -> str:
+    """Text any database keeps (PostgreSQL refuses NUL)."""
+    return text.replace("\x00", "")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -111,6 +118,7 @@ class JobStore:
             created_by=created_by,
             created_at=utcnow(),
         )
+        row.heartbeat_at = row.created_at
         try:
             with self.db.session() as session:
                 session.add(row)
@@ -132,8 +140,10 @@ class JobStore:
             return None if row is None else JobRecord.of(row)
 
     def get(self, job_id: str) -> JobRecord:
+        if not JOB_ID.fullmatch(str(job_id)):
+            raise JobNotFoundError(f"No job {str(job_id)[:40]!r}.")
         with self.db.session() as session:
-            row = session.get(Job, str(job_id)[:32])
+            row = session.get(Job, str(job_id))
             if row is None:
                 raise JobNotFoundError(f"No job {job_id!r}.")
             return JobRecord.of(row)
@@ -145,13 +155,18 @@ class JobStore:
         with self.db.session() as session:
             return [JobRecord.of(row) for row in session.scalars(query)]
 
-    def _set(self, job_id: str, **values) -> None:
+    def _set(self, job_id: str, states: tuple[str, ...], **values) -> bool:
+        """Update a job only while it is in one of ``states`` (a finished job never
+        comes back); True when it was."""
         with self.db.session() as session:
-            session.execute(update(Job).where(Job.id == job_id).values(**values))
+            done = session.execute(
+                update(Job).where(Job.id == job_id, Job.state.in_(states)).values(**values)
+            )
+            return bool(done.rowcount)
 
-    def start(self, job_id: str) -> None:
+    def start(self, job_id: str) -> bool:
         now = utcnow()
-        self._set(job_id, state=RUNNING, started_at=now, heartbeat_at=now)
+        return self._set(job_id, (QUEUED,), state=RUNNING, started_at=now, heartbeat_at=now)
 
     def progress(
         self, job_id: str, done: int, total: int | None = None, message: str | None = None
@@ -160,33 +175,39 @@ class JobStore:
         if total is not None:
             values["total"] = int(total)
         if message is not None:
-            values["message"] = message[:255]
-        self._set(job_id, **values)
+            values["message"] = storable(str(message))[:255]
+        self._set(job_id, (RUNNING,), **values)
 
-    def succeed(self, job_id: str, result: dict | None) -> None:
-        self._set(job_id, state=SUCCEEDED, result=result, finished_at=utcnow(), lock=None)
+    def beat(self, job_ids: list[str]) -> None:
+        """Mark these jobs as still cared for by a live process (nothing else)."""
+        if job_ids:
+            with self.db.session() as session:
+                session.execute(
+                    update(Job)
+                    .where(Job.id.in_(job_ids), Job.state.in_(ACTIVE))
+                    .values(heartbeat_at=utcnow())
+                )
 
-    def fail(self, job_id: str, code: str, message: str) -> None:
-        error = {"code": code, "message": message[:1000]}
-        self._set(job_id, state=FAILED, error=error, finished_at=utcnow(), lock=None)
+    def succeed(self, job_id: str, result: dict | None) -> bool:
+        return self._set(
+            job_id, ACTIVE, state=SUCCEEDED, result=result, finished_at=utcnow(), lock=None
+        )
+
+    def fail(self, job_id: str, code: str, message: str) -> bool:
+        error = {"code": code, "message": storable(message)[:1000]}
+        return self._set(job_id, ACTIVE, state=FAILED, error=error, finished_at=utcnow(), lock=None)
 
     def fail_stale(self, older_than: timedelta) -> int:
-        """Mark as failed (``INTERRUPTED``) the active jobs whose process stopped
-        beating ``older_than`` ago: a restart must not leave a lock held forever."""
+        """Mark as failed (``INTERRUPTED``) the queued or running jobs that no live
+        process has cared for in ``older_than`` (runners beat every job they hold):
+        a stopped process must not hold a lock forever. One statement: a job that
+        finishes meanwhile is left alone."""
         cutoff = utcnow() - older_than
         error = {"code": "INTERRUPTED", "message": "The process running this job stopped."}
         with self.db.session() as session:
-            stale = session.scalars(
-                select(Job.id).where(
-                    Job.state.in_(ACTIVE),
-                    ((Job.heartbeat_at < cutoff) | (Job.heartbeat_at.is_(None)))
-                    & (Job.created_at < cutoff),
-                )
-            ).all()
-            if stale:
-                session.execute(
-                    update(Job)
-                    .where(Job.id.in_(stale))
-                    .values(state=FAILED, error=error, finished_at=utcnow(), lock=None)
-                )
-        return len(stale)
+            done = session.execute(
+                update(Job)
+                .where(Job.state.in_(ACTIVE), Job.heartbeat_at < cutoff)
+                .values(state=FAILED, error=error, finished_at=utcnow(), lock=None)
+            )
+            return int(done.rowcount or 0)

@@ -9,6 +9,7 @@ must not duplicate work."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -76,7 +77,7 @@ class InProcessRunner:
         self.heartbeat_seconds = heartbeat_seconds
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="likeness-job")
         self._futures: dict[str, Future] = {}
-        self._running: set[str] = set()
+        self._held: set[str] = set()  # queued or running here: kept alive by the heartbeat
         self._lock = threading.Lock()
         self._stop = threading.Event()
         interrupted = store.fail_stale(stale_after)
@@ -98,38 +99,57 @@ class InProcessRunner:
             raise ValidationError(f"Unknown job kind {kind!r}.", field="kind")
         record = self.store.create(kind, params or {}, lock=lock, created_by=created_by)
         with self._lock:
-            self._futures[record.id] = self._pool.submit(self._run, record)
+            self._held.add(record.id)
+            try:
+                self._futures[record.id] = self._pool.submit(self._run, record)
+            except RuntimeError:  # shut down: the job must not hold its lock
+                self._held.discard(record.id)
+                self.store.fail(record.id, "INTERRUPTED", "The runner was shut down.")
+                raise
         return record
 
     def _run(self, record: JobRecord) -> None:
         progress = Progress(self.store, record.id)
-        with self._lock:
-            self._running.add(record.id)
+        outcome: tuple = ("INTERNAL_ERROR", "The job failed; see the server log.")
         try:
-            self.store.start(record.id)
+            if not self.store.start(record.id):  # failed as stale meanwhile: do not run
+                return
             result = TASKS[record.kind](self.context, dict(record.params or {}), progress)
-            progress.flush()
-            self.store.succeed(record.id, result)
+            if result is not None and not isinstance(result, dict):
+                raise TypeError(f"job result is a {type(result).__name__}, not a dict")
+            json.dumps(result)  # stored as JSON: check before the state changes
+            outcome = (result,)
         except LikenessError as error:
-            progress.flush()
-            self.store.fail(record.id, error.code, error.message)
+            outcome = (error.code, error.message)
         except Exception:  # noqa: BLE001 - a job's bug must not kill the runner
             log.exception("job failed", extra={"job_id": record.id, "kind": record.kind})
-            self.store.fail(record.id, "INTERNAL_ERROR", "The job failed; see the server log.")
+        finally:
+            self._finish(record, progress, outcome)
+
+    def _finish(self, record: JobRecord, progress: Progress, outcome: tuple) -> None:
+        try:
+            try:
+                progress.flush()
+            except Exception:  # noqa: BLE001 - the verdict matters more than progress
+                log.exception("job progress not stored", extra={"job_id": record.id})
+            if len(outcome) == 1:
+                self.store.succeed(record.id, outcome[0])
+            else:
+                self.store.fail(record.id, *outcome)
+        except Exception:  # noqa: BLE001 - the database failed: the stale check frees it
+            log.exception("job outcome not stored", extra={"job_id": record.id})
         finally:
             with self._lock:
-                self._running.discard(record.id)
+                self._held.discard(record.id)
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.heartbeat_seconds):
             with self._lock:
-                running = list(self._running)
-            for job_id in running:
-                try:
-                    current = self.store.get(job_id)
-                    self.store.progress(job_id, current.done)
-                except LikenessError:
-                    pass
+                held = list(self._held)
+            try:
+                self.store.beat(held)
+            except Exception:  # noqa: BLE001 - keep beating; the next beat may work
+                log.exception("job heartbeat failed")
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobRecord:
         """Block until a job submitted here has finished; returns its record."""
