@@ -1,0 +1,157 @@
+"""Graph clusterings of a kNN graph, each under the same constraints:
+
+* **cannot-link**: faces that share a group (the same photo; a user's "not this
+  person") never end in one cluster;
+* **must-link**: faces a user enrolled or confirmed for one person start together.
+
+``threshold_components``: components of the graph's edges at or above a threshold,
+joined strongest edge first, never across a cannot-link (single linkage with
+constraints). ``chinese_whispers``: weighted label propagation (Biemann 2006) on the
+same edges, after which a cluster holding a cannot-link pair keeps the member most
+tied to it and lets the others go.
+Labels are ints 0..C-1; every face gets one (a face with no edge is its own cluster).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from likeness.clustering.graph import Edges
+
+
+class _Components:
+    """Union-find whose components remember the cannot-link groups they hold."""
+
+    def __init__(self, n: int, groups: np.ndarray | None) -> None:
+        self.parent = np.arange(n)
+        self.size = np.ones(n, np.int64)
+        self.groups: list[set] | None = None
+        if groups is not None:
+            self.groups = [{int(g)} if g >= 0 else set() for g in groups]
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:  # path compression
+            self.parent[i], i = root, self.parent[i]
+        return root
+
+    def union(self, i: int, j: int, force: bool = False) -> bool:
+        ri, rj = self.find(i), self.find(j)
+        if ri == rj:
+            return True
+        if (
+            self.groups is not None
+            and not force
+            and not self.groups[ri].isdisjoint(self.groups[rj])
+        ):
+            return False  # would put a cannot-link pair together
+        if self.size[ri] < self.size[rj]:
+            ri, rj = rj, ri
+        self.parent[rj] = ri
+        self.size[ri] += self.size[rj]
+        if self.groups is not None:
+            self.groups[ri] |= self.groups[rj]
+            self.groups[rj] = set()
+        return True
+
+    def labels(self) -> np.ndarray:
+        roots = np.array([self.find(i) for i in range(len(self.parent))])
+        return np.unique(roots, return_inverse=True)[1]
+
+
+def _must_link(components: _Components, must: Sequence[np.ndarray] | None) -> None:
+    for members in must or ():
+        members = np.asarray(members)
+        for other in members[1:]:
+            components.union(int(members[0]), int(other), force=True)
+
+
+def threshold_components(
+    n: int,
+    edges: Edges,
+    threshold: float,
+    groups: np.ndarray | None = None,
+    must: Sequence[np.ndarray] | None = None,
+) -> np.ndarray:
+    """Labels of the constrained components at ``threshold``. ``groups[i]`` is face
+    i's cannot-link group (e.g. its photo; -1 for none)."""
+    components = _Components(n, groups)
+    _must_link(components, must)
+    strong = edges.above(threshold)
+    for a, b in zip(strong.a.tolist(), strong.b.tolist(), strict=True):
+        components.union(a, b)
+    return components.labels()
+
+
+def chinese_whispers(
+    n: int,
+    edges: Edges,
+    threshold: float,
+    groups: np.ndarray | None = None,
+    must: Sequence[np.ndarray] | None = None,
+    iterations: int = 20,
+    seed: int = 0,
+) -> np.ndarray:
+    """Labels by weighted label propagation on the edges at or above ``threshold``;
+    must-link sets move as one node; cannot-link pairs are split afterwards."""
+    node = np.arange(n)  # face -> node (must-link sets contracted)
+    for members in must or ():
+        members = np.asarray(members)
+        node[members] = node[members[0]]
+    node = np.unique(node, return_inverse=True)[1]
+    m = int(node.max()) + 1 if n else 0
+    strong = edges.above(threshold)
+    a, b, w = node[strong.a], node[strong.b], strong.similarity.astype(np.float64)
+    keep = a != b
+    a, b, w = a[keep], b[keep], w[keep]
+    order = np.argsort(np.concatenate([a, b]), kind="stable")
+    src = np.concatenate([a, b])[order]
+    dst = np.concatenate([b, a])[order]
+    wts = np.concatenate([w, w])[order]
+    starts = np.searchsorted(src, np.arange(m + 1))
+    labels = np.arange(m)
+    rng = np.random.default_rng(seed)
+    for _ in range(iterations):
+        changed = 0
+        for v in rng.permutation(m):
+            lo, hi = starts[v], starts[v + 1]
+            if lo == hi:
+                continue
+            votes: dict[int, float] = {}
+            for u, weight in zip(dst[lo:hi].tolist(), wts[lo:hi].tolist(), strict=True):
+                label = int(labels[u])
+                votes[label] = votes.get(label, 0.0) + weight
+            best = max(votes.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+            if best != labels[v]:
+                labels[v] = best
+                changed += 1
+        if not changed:
+            break
+    face_labels = labels[node]
+    if groups is not None:
+        face_labels = _split_cannot_links(face_labels, groups, strong)
+    return np.unique(face_labels, return_inverse=True)[1]
+
+
+def _split_cannot_links(labels: np.ndarray, groups: np.ndarray, edges: Edges) -> np.ndarray:
+    """In each cluster, of faces sharing a cannot-link group keep the one with the
+    most edge weight inside the cluster; the others become their own clusters."""
+    labels = labels.copy()
+    ties = np.zeros(len(labels))
+    same = labels[edges.a] == labels[edges.b]
+    np.add.at(ties, edges.a[same], edges.similarity[same])
+    np.add.at(ties, edges.b[same], edges.similarity[same])
+    next_label = int(labels.max()) + 1 if len(labels) else 0
+    has_group = np.flatnonzero(groups >= 0)
+    key = labels[has_group].astype(np.int64) * (int(groups.max()) + 1) + groups[has_group]
+    order = np.lexsort((-ties[has_group], key))
+    sorted_key = key[order]
+    repeat = np.concatenate([[False], sorted_key[1:] == sorted_key[:-1]])
+    for face in has_group[order][repeat]:
+        labels[face] = next_label
+        next_label += 1
+    return labels

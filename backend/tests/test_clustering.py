@@ -1,0 +1,81 @@
+"""Clustering (issue 12, first part): the chunked kNN graph and the two graph
+methods under cannot-link and must-link constraints, on synthetic identities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from likeness.clustering import chinese_whispers, knn_edges, threshold_components
+
+
+def people(n_people=30, per=6, dim=64, spread=0.25, seed=0):
+    """Unit vectors around ``n_people`` random centres; returns (vectors, truth)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_people, dim))
+    truth = np.repeat(np.arange(n_people), per)
+    x = centres[truth] + spread * rng.normal(size=(len(truth), dim)) * np.sqrt(dim) / 4
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float32), truth
+
+
+def same_partition(a, b) -> bool:
+    pairs = {(int(x), int(y)) for x, y in zip(a, b, strict=True)}
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+def test_the_chunked_graph_is_the_exact_knn_graph():
+    x, _ = people(n_people=10, per=5)
+    whole = knn_edges(x, k=4, chunk=10_000)
+    chunks = knn_edges(x, k=4, chunk=7)
+    assert len(whole) == len(chunks) > 0
+    assert set(zip(whole.a.tolist(), whole.b.tolist(), strict=True)) == set(
+        zip(chunks.a.tolist(), chunks.b.tolist(), strict=True)
+    )
+    assert (whole.a < whole.b).all() and (np.diff(whole.similarity) <= 1e-7).all()
+    sims = x @ x.T
+    np.testing.assert_allclose(whole.similarity, sims[whole.a, whole.b], atol=1e-5)
+    brute = np.argsort(-sims, axis=1)[:, 1:5]  # every vector's 4 nearest are edges
+    edges = set(zip(whole.a.tolist(), whole.b.tolist(), strict=True))
+    for i, row in enumerate(brute):
+        for j in row:
+            assert (min(i, j), max(i, j)) in edges
+    assert len(knn_edges(x[:1])) == 0
+
+
+@pytest.mark.parametrize("method", [threshold_components, chinese_whispers])
+def test_well_separated_people_are_found(method):
+    x, truth = people()
+    labels = method(len(x), knn_edges(x, k=8), 0.5)
+    assert same_partition(labels, truth)
+
+
+@pytest.mark.parametrize("method", [threshold_components, chinese_whispers])
+def test_two_faces_of_one_photo_are_never_one_person(method):
+    x, truth = people(n_people=5, per=6)
+    groups = np.arange(len(x))
+    groups[1] = groups[0]  # faces 0 and 1 (the same person) are in one photo
+    groups[7] = groups[6]
+    labels = method(len(x), knn_edges(x, k=8), 0.3, groups=groups)
+    assert labels[0] != labels[1] and labels[6] != labels[7]
+    # the people without a constraint are untouched
+    rest = np.flatnonzero(truth >= 2)
+    assert same_partition(labels[rest], truth[rest])
+
+
+@pytest.mark.parametrize("method", [threshold_components, chinese_whispers])
+def test_must_links_hold_even_without_an_edge(method):
+    x, truth = people(n_people=4, per=5)
+    must = [np.array([0, 5])]  # a user confirmed a face of person 1 as person 0
+    labels = method(len(x), knn_edges(x, k=6), 0.5, must=must)
+    assert labels[0] == labels[5]
+
+
+def test_the_threshold_decides_single_linkage_chains():
+    # a chain a - b - c where only a-b is strong
+    x = np.array([[1, 0, 0], [0.9, 0.436, 0], [0.5, 0.866, 0]], np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    edges = knn_edges(x, k=2)
+    assert threshold_components(3, edges, 0.85).tolist() == [0, 0, 1]  # a-b 0.90
+    assert threshold_components(3, edges, 0.8).tolist() == [0, 0, 0]  # b-c 0.83
+    assert threshold_components(3, edges, 0.95).tolist() == [0, 1, 2]
