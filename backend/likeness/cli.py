@@ -21,6 +21,7 @@ FEATURE_MODULES = (
     "likeness.keys_cli",
     "likeness.quality_cli",
     "likeness.jobs_cli",
+    "likeness.clusters_cli",
 )
 
 OPENCV_DISTS = (

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from likeness.clustering import tasks as cluster_tasks
+from likeness.clustering.store import ClusterStore
 from likeness.engine import FaceEngine
 from likeness.errors import (
     ImageNotFoundError,
@@ -37,7 +39,7 @@ from likeness.gallery.index import IndexConfig
 from likeness.gallery.store import GalleryStore, NewFace, NewImage, PersonInfo
 from likeness.gallery.validation import check_consent, check_metadata, check_name
 from likeness.imaging import ImageLimits
-from likeness.jobs import JobRecord, JobStore
+from likeness.jobs import InProcessRunner, JobRecord, JobStore, follow
 from likeness.quality import FaceGate
 from likeness.quality.filter import filter_source
 from likeness.settings import Settings, load_settings
@@ -170,6 +172,7 @@ class FaceRecognitionLibrary:
         self.gallery.open()
         self.gate = FaceGate(self.engine, settings)
         self.jobs = JobStore(self.database)
+        self._runner: InProcessRunner | None = None
 
     # -- basics -------------------------------------------------------------------
     @property
@@ -495,6 +498,48 @@ class FaceRecognitionLibrary:
             self.store.touch_persons([result.identity.person_id])  # seen: retention
         return result
 
+    # -- clustering ----------------------------------------------------------------
+    @property
+    def runner(self) -> InProcessRunner:
+        """This library's job runner (in-process threads), made on first use."""
+        if self._runner is None:
+            self._runner = InProcessRunner(self.jobs, self)
+        return self._runner
+
+    def cluster(
+        self,
+        wait: bool = True,
+        progress_bar: bool = False,
+        threshold: float | None = None,
+        created_by: str | None = None,
+    ) -> JobRecord:
+        """A full clustering run of every usable face, as a job (one at a time per
+        gallery: ``JobRunningError`` names the one running). With ``wait`` it returns
+        the finished job, whose ``result`` is the run's report."""
+        params = {} if threshold is None else {"threshold": float(threshold)}
+        lock = f"cluster:{self.store.instance() or 'gallery'}"
+        record = self.runner.submit(cluster_tasks.KIND, params, lock=lock, created_by=created_by)
+        if not wait:
+            return record
+        if progress_bar:
+            return follow(self.jobs, record.id)
+        return self.runner.wait(record.id)
+
+    def clusters(self, offset: int = 0, limit: int = 100) -> tuple[list[dict], int]:
+        """The people clustering found (persons of origin "auto"), largest first."""
+        return ClusterStore(self.database).clusters(offset, limit)
+
+    def get_cluster(self, cluster_id: int) -> dict:
+        return ClusterStore(self.database).cluster(cluster_id)
+
+    def cluster_of(self, face_id: int) -> int | None:
+        """The person (cluster or enrolled) a face belongs to, None when unassigned."""
+        return ClusterStore(self.database).cluster_of(face_id)
+
+    def name_cluster(self, cluster_id: int, name: str) -> dict:
+        """Name a cluster; it keeps its id and name across re-clustering."""
+        return ClusterStore(self.database).name(cluster_id, check_name(name))
+
     # -- jobs ---------------------------------------------------------------------
     def job(self, job_id: str) -> JobRecord:
         """A job's state, progress and result (``JobNotFoundError`` if unknown)."""
@@ -560,6 +605,8 @@ class FaceRecognitionLibrary:
     def close(self) -> None:
         """Let a running index rebuild finish (and save), then release the database."""
         self.gallery.wait()
+        if self._runner is not None:
+            self._runner.shutdown()
         if self._own_database:
             self.database.dispose()
 

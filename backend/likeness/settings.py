@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     # Consent: enrolment over HTTP must say on what basis (recorded with the person);
     # consent_bases lists the allowed wordings (empty: free text).
     consent_bases: list[str] = Field(default_factory=list)
+    # Clustering (likeness.clustering; README "Clustering"): constrained threshold
+    # components on the k-nearest-neighbour graph, chosen by likeness_eval.clustering
+    cluster_threshold: float = Field(default=0.40, gt=-1, lt=1)  # cosine to join faces
+    cluster_k: int = Field(default=10, ge=1, le=100)  # neighbours per face in the graph
+    cluster_min_size: int = Field(default=2, ge=1)  # smaller clusters wait, unassigned
     # Feedback (votes on verifications)
     feedback_comment_max: int = Field(default=1000, ge=0)  # characters
     store_feedback_crops: bool = False  # keep the two aligned 112x112 face crops (JPEG)

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from likeness.api import (
     auth,
     openapi,
+    routes_clusters,
     routes_faces,
     routes_feedback,
     routes_gallery,
@@ -110,4 +111,5 @@ def create_app(
     routes_feedback.init_app(app)
     routes_gallery.init_app(app)
     app.register_blueprint(routes_jobs.bp)
+    app.register_blueprint(routes_clusters.bp)
     return app

@@ -36,6 +36,10 @@ class JobSchema(Schema):
     finished_at = fields.String(allow_none=True)
 
 
+class JobResponse(JobSchema):
+    """One job (a schema of its own: ``JobSchema`` is also nested in the list)."""
+
+
 class JobListResponse(Schema):
     jobs = fields.List(fields.Nested(JobSchema))
 
@@ -45,7 +49,7 @@ class JobListQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-_job, _jobs, _query = JobSchema(), JobListResponse(), JobListQuery()
+_job, _jobs, _query = JobResponse(), JobListResponse(), JobListQuery()
 
 
 @bp.get("/jobs")
@@ -62,6 +66,6 @@ def list_jobs():
 
 @bp.get("/jobs/<job_id>")
 @requires("write")
-@document(summary="One job: state, progress, result or error", response=JobSchema, errors=(404,))
+@document(summary="One job: state, progress, result or error", response=JobResponse, errors=(404,))
 def get_job(job_id: str):
     return jsonify(_job.dump(library().job(job_id).as_dict()))

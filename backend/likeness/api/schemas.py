@@ -160,6 +160,11 @@ class ErrorDetail(Schema):
     code = fields.String()
     message = fields.String()
     field = fields.String(allow_none=True)
+    job_id = fields.String(
+        allow_none=True, metadata={"description": "JOB_RUNNING: the job holding the lock"}
+    )
+    reason = fields.String(metadata={"description": "FACE_REJECTED: the failed check"})
+    check = fields.Dict(metadata={"description": "FACE_REJECTED: the face's scores"})
 
 
 class ErrorResponse(Schema):

@@ -22,14 +22,28 @@ from likeness.clustering.graph import Edges
 
 
 class _Components:
-    """Union-find whose components remember the cannot-link groups they hold."""
+    """Union-find whose components remember the cannot-link tokens they hold (and
+    their owner: a person whose own faces they contain)."""
 
-    def __init__(self, n: int, groups: np.ndarray | None) -> None:
+    def __init__(
+        self,
+        n: int,
+        groups: np.ndarray | None,
+        tokens: Sequence | None = None,
+        owners: np.ndarray | None = None,
+    ) -> None:
         self.parent = np.arange(n)
         self.size = np.ones(n, np.int64)
         self.groups: list[set] | None = None
-        if groups is not None:
-            self.groups = [{int(g)} if g >= 0 else set() for g in groups]
+        if groups is not None or tokens is not None:
+            self.groups = [set() for _ in range(n)]
+            if groups is not None:
+                for i, g in enumerate(groups.tolist()):
+                    if g >= 0:
+                        self.groups[i].add(("g", g))
+            for i, extra in enumerate(tokens or ()):
+                self.groups[i].update(("t", t) for t in extra)
+        self.owner = None if owners is None else np.asarray(owners).copy()
 
     def find(self, i: int) -> int:
         root = i
@@ -49,10 +63,19 @@ class _Components:
             and not self.groups[ri].isdisjoint(self.groups[rj])
         ):
             return False  # would put a cannot-link pair together
+        if (
+            self.owner is not None
+            and self.owner[ri] >= 0
+            and self.owner[rj] >= 0
+            and self.owner[ri] != self.owner[rj]
+        ):
+            return False  # two people's own faces never merge
         if self.size[ri] < self.size[rj]:
             ri, rj = rj, ri
         self.parent[rj] = ri
         self.size[ri] += self.size[rj]
+        if self.owner is not None and self.owner[ri] < 0:
+            self.owner[ri] = self.owner[rj]
         if self.groups is not None:
             self.groups[ri] |= self.groups[rj]
             self.groups[rj] = set()
@@ -76,10 +99,14 @@ def threshold_components(
     threshold: float,
     groups: np.ndarray | None = None,
     must: Sequence[np.ndarray] | None = None,
+    tokens: Sequence | None = None,
+    owners: np.ndarray | None = None,
 ) -> np.ndarray:
     """Labels of the constrained components at ``threshold``. ``groups[i]`` is face
-    i's cannot-link group (e.g. its photo; -1 for none)."""
-    components = _Components(n, groups)
+    i's cannot-link group (e.g. its photo; -1 for none); ``tokens[i]`` more such
+    groups (e.g. a "not this person"); ``owners[i]`` the person face i was enrolled
+    or confirmed for (-1 none): faces of two owners are never joined."""
+    components = _Components(n, groups, tokens, owners)
     _must_link(components, must)
     strong = edges.above(threshold)
     for a, b in zip(strong.a.tolist(), strong.b.tolist(), strict=True):

@@ -541,6 +541,7 @@ class GalleryStore:
                         embedding=to_bytes(face.embedding),
                         usable=bool(face.usable),
                         checks=face.checks,
+                        assigned_by="enrolled" if new.person_id is not None else None,
                     )
                     for face in new.faces
                 ]

@@ -138,6 +138,12 @@ class GalleryPerson(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, nullable=True, default=utcnow
     )
+    #: "enrolled" (made by a user) or "auto" (a cluster; unnamed while name is "").
+    origin: Mapped[str] = mapped_column(
+        String(16), default="enrolled", server_default="enrolled", index=True
+    )
+    representative_face_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cohesion: Mapped[float | None] = mapped_column(Float, nullable=True)  # mean cos to centroid
 
 
 class GalleryImage(Base):
@@ -184,6 +190,9 @@ class GalleryFace(Base):
     #: clustered and averaged into a person's template.
     usable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), index=True)
     checks: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # FaceCheck.as_dict()
+    #: Who put the face in its person: "enrolled" or "user" (must-links that
+    #: clustering never moves), "cluster" (clustering's own), None (no person).
+    assigned_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class GalleryState(Base):
@@ -284,3 +293,17 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FaceExclusion(Base):
+    """A user's "not this person": clustering never puts the face in the person."""
+
+    __tablename__ = "face_exclusions"
+
+    face_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("gallery_faces.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("gallery_persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

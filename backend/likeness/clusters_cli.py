@@ -1,0 +1,64 @@
+"""``likeness cluster`` (a full run, with a progress bar) and ``likeness clusters
+list [--json]`` (registered by ``likeness.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _library(args: argparse.Namespace):
+    from likeness.gallery_cli import _library as gallery_library
+
+    return gallery_library(args)
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    with _library(args) as lib:
+        job = lib.cluster(
+            progress_bar=not args.json and sys.stderr.isatty(),
+            threshold=args.threshold,
+            created_by="cli",
+        )
+    if args.json:
+        print(json.dumps(job.as_dict(), indent=2))
+    elif job.state == "succeeded":
+        r = job.result
+        print(
+            f"{r['faces']} faces: {r['clusters']} people ({r['new_clusters']} new, "
+            f"{r['removed_clusters']} gone), {r['unassigned']} unassigned, "
+            f"{r['changed_faces']} faces moved, {r['seconds']:.1f} s"
+        )
+    else:
+        print(f"likeness: {job.error['code']}: {job.error['message']}", file=sys.stderr)
+    return 0 if job.state == "succeeded" else 1
+
+
+def cmd_clusters_list(args: argparse.Namespace) -> int:
+    with _library(args) as lib:
+        clusters, total = lib.clusters(0, args.limit)
+    if args.json:
+        print(json.dumps({"clusters": clusters, "total": total}, indent=2))
+        return 0
+    print(f"{total} clusters")
+    for c in clusters:
+        cohesion = "-" if c["cohesion"] is None else f"{c['cohesion']:.3f}"
+        print(f"  {c['id']:>8}  {c['size']:>6} faces  cohesion {cohesion}  {c['name'] or ''}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from likeness.gallery_cli import _common
+
+    run = sub.add_parser("cluster", help="group every usable face into people (a full run)")
+    run.add_argument("--threshold", type=float, help="cosine to join faces (default: settings)")
+    _common(run)
+    run.set_defaults(func=cmd_cluster)
+    clusters = sub.add_parser("clusters", help="the people clustering found").add_subparsers(
+        dest="clusters_command", required=True
+    )
+    listing = clusters.add_parser("list", help="clusters, largest first")
+    listing.add_argument("--limit", type=int, default=50)
+    _common(listing)
+    listing.set_defaults(func=cmd_clusters_list)

@@ -1,0 +1,171 @@
+"""A full clustering run over a real gallery (LFW photos through the real engine):
+clusters become auto persons, ids and names stay across runs, two faces of one
+photo never share a cluster, enrolled persons keep their faces, and the run is a
+job. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from likeness.errors import JobRunningError
+from likeness.library import FaceRecognitionLibrary
+
+PEOPLE = {"Jiang_Zemin": 4, "Hans_Blix": 4, "Vladimir_Putin": 4, "Abel_Pacheco": 3}
+
+
+@pytest.fixture(scope="module")
+def photo(lfw_dir):
+    def nth(name: str, n: int):
+        return sorted((lfw_dir / "lfw-deepfunneled" / name).glob("*.jpg"))[n - 1]
+
+    return nth
+
+
+@pytest.fixture
+def lib(make_settings, engine, db_url):
+    with FaceRecognitionLibrary(
+        settings=make_settings(database_url=db_url), engine=engine
+    ) as library:
+        yield library
+
+
+def main_face(lib, report_ids: dict, path) -> int:
+    """The largest face of an indexed photo (LFW photos may hold background faces)."""
+    info = lib.store.describe_faces(report_ids[str(path)])
+
+    def area(face_id):
+        x1, y1, x2, y2 = info[face_id].box
+        return (x2 - x1) * (y2 - y1)
+
+    return max(report_ids[str(path)], key=area)
+
+
+def person_of(lib, report_ids: dict, path) -> int | None:
+    return lib.cluster_of(main_face(lib, report_ids, path))
+
+
+def test_clusters_are_persons_with_stable_ids_and_names(lib, photo, tmp_path):
+    first = [photo(name, i) for name, count in PEOPLE.items() for i in range(1, count)]
+    report = lib.index_batch(first)
+    assert report.indexed == len(first) and not report.failed
+    job = lib.cluster()
+    assert job.state == "succeeded", job.error
+    run = job.result
+    assert run["faces"] == report.faces and run["new_clusters"] >= len(PEOPLE)
+    ids = report.face_ids
+    by_person = {
+        name: {person_of(lib, ids, photo(name, i)) for i in range(1, count)}
+        for name, count in PEOPLE.items()
+    }
+    assert all(len(found) == 1 for found in by_person.values()), by_person
+    clusters, total = lib.clusters()
+    assert total == run["new_clusters"] and all(c["origin"] == "auto" for c in clusters)
+    assert len({next(iter(found)) for found in by_person.values()}) == len(PEOPLE)
+    assert [c["size"] for c in clusters] == sorted((c["size"] for c in clusters), reverse=True)
+    blix = next(iter(by_person["Hans_Blix"]))
+    named = lib.name_cluster(blix, "Hans Blix")
+    assert named["name"] == "Hans Blix" and named["representative_face_id"] is not None
+    assert 0.3 < named["cohesion"] <= 1.0
+
+    # new photos arrive; a second run keeps every id and the name
+    more = [photo(name, count) for name, count in PEOPLE.items()]
+    report2 = lib.index_batch(more)
+    again = lib.cluster().result
+    assert again["new_clusters"] == 0 and again["removed_clusters"] == 0
+    assert again["changed_faces"] <= report2.faces  # only newcomers moved (in)
+    for name, count in PEOPLE.items():
+        assert person_of(lib, report2.face_ids, photo(name, count)) == next(iter(by_person[name]))
+    assert lib.get_cluster(blix)["name"] == "Hans Blix"
+    assert lib.cluster().result["changed_faces"] == 0  # nothing new: nothing moves
+
+
+def test_two_faces_of_one_photo_never_share_a_cluster(lib, photo, tmp_path):
+    a = cv2.imread(str(photo("Jiang_Zemin", 1)))
+    b = cv2.imread(str(photo("Jiang_Zemin", 2)))
+    both = tmp_path / "two_of_him.jpg"
+    cv2.imwrite(str(both), np.hstack([a, b]))  # one photo, the same man twice
+    singles = [photo("Jiang_Zemin", i) for i in (3, 4, 5)]
+    report = lib.index_batch([both, *singles])
+    assert lib.cluster().state == "succeeded"
+    pair = [lib.cluster_of(f) for f in report.face_ids[str(both)]]
+    assert len(pair) == 2
+    assert pair[0] != pair[1] or pair[0] is None
+    assert sum(p is not None for p in pair) >= 1  # one of them is with the others
+
+
+def test_enrolled_persons_keep_their_faces_and_draw_their_likeness(lib, photo):
+    enrolled = lib.enroll("Jiang", [photo("Jiang_Zemin", 1), photo("Jiang_Zemin", 2)])
+    loose = lib.index_batch([photo("Jiang_Zemin", 3), photo("Hans_Blix", 1), photo("Hans_Blix", 2)])
+    run = lib.cluster().result
+    assert run["new_clusters"] >= 1  # Blix; Jiang's new photo joins the enrolled Jiang
+    face = main_face(lib, loose.face_ids, photo("Jiang_Zemin", 3))
+    assert lib.cluster_of(face) == enrolled.person.id
+    assert lib.get_person(enrolled.person.id).face_count >= 3
+    for accepted in enrolled.accepted:
+        assert lib.cluster_of(accepted["face_id"]) == enrolled.person.id
+
+
+def test_one_full_run_at_a_time(lib, photo):
+    lib.index_batch([photo("Hans_Blix", 1)])
+    first = lib.cluster(wait=False)
+    try:
+        with pytest.raises(JobRunningError) as caught:
+            lib.cluster(wait=False)
+        assert caught.value.job_id == first.id
+    except AssertionError:  # the first run may already be over on a fast machine
+        assert lib.job(first.id).finished
+    assert lib.runner.wait(first.id).state == "succeeded"
+    assert lib.cluster().state == "succeeded"
+
+
+def test_clusters_over_http_and_the_cli(client, photo, model_root, tmp_path):
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from likeness.api.routes_gallery import LIBRARY
+
+    from paths import TEST_PACK
+
+    lib = client.application.extensions[LIBRARY]
+    lib.index_batch([photo("Hans_Blix", i) for i in (1, 2, 3)])
+    started = client.post("/api/clusters/run", json={})
+    assert started.status_code == 202, started.json
+    job_url = started.headers["Location"]
+    for _ in range(200):
+        job = client.get(job_url).json
+        if job["state"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.05)
+    assert job["state"] == "succeeded" and job["result"]["new_clusters"] >= 1
+    listing = client.get("/api/clusters").json
+    assert listing["total"] >= 1
+    top = listing["clusters"][0]
+    assert top["size"] >= 3 and top["name"] is None
+    detail = client.get(f"/api/clusters/{top['id']}").json
+    assert len(detail["face_ids"]) == top["size"]
+    named = client.post(f"/api/clusters/{top['id']}/name", json={"name": "Hans Blix"})
+    assert named.status_code == 200 and named.json["name"] == "Hans Blix"
+    assert client.post(f"/api/clusters/{top['id']}/name", json={"name": ""}).status_code == 400
+    assert client.get("/api/clusters/999999").status_code == 404
+    assert client.post("/api/clusters/run", json={"threshold": 2}).status_code == 400
+
+    data_dir = client.application.config["LIKENESS"].data_dir
+    env = {
+        "LIKENESS_MODEL_ROOT": str(model_root),
+        "LIKENESS_MODEL_PACK": TEST_PACK,
+        "LIKENESS_DATA_DIR": str(data_dir),
+        "PATH": "",
+        "HOME": str(tmp_path),
+    }
+    base = [sys.executable, "-m", "likeness.cli"]
+    run = subprocess.run([*base, "cluster"], env=env, capture_output=True, text=True)
+    assert run.returncode == 0 and "faces moved" in run.stdout, run.stderr
+    listed = subprocess.run(
+        [*base, "clusters", "list", "--json"], env=env, capture_output=True, text=True
+    )
+    clusters = json.loads(listed.stdout)["clusters"]
+    assert any(c["name"] == "Hans Blix" and c["id"] == top["id"] for c in clusters)
