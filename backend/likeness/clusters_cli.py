@@ -48,6 +48,35 @@ def cmd_clusters_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clusters_export(args: argparse.Namespace) -> int:
+    """One row per face: face id, image id, source path, cluster id and name."""
+    import contextlib
+    import csv
+
+    from likeness.storage.feedback import csv_cell
+
+    with _library(args) as lib:
+        target = (
+            open(args.out, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            if args.out
+            else contextlib.nullcontext(sys.stdout)
+        )
+        with target as out:
+            count, writer = 0, None
+            for row in lib.export_clusters():
+                if args.format == "jsonl":
+                    out.write(json.dumps(row) + "\n")
+                else:
+                    if writer is None:
+                        writer = csv.DictWriter(out, fieldnames=list(row))
+                        writer.writeheader()
+                    writer.writerow({k: csv_cell(v) for k, v in row.items()})
+                count += 1
+    if args.out:
+        print(f"{count} faces written to {args.out}", file=sys.stderr)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from likeness.gallery_cli import _common
 
@@ -62,3 +91,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--limit", type=int, default=50)
     _common(listing)
     listing.set_defaults(func=cmd_clusters_list)
+    export = clusters.add_parser("export", help="one row per face with its cluster")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    _common(export)
+    export.set_defaults(func=cmd_clusters_export)

@@ -516,6 +516,8 @@ class FaceRecognitionLibrary:
         """A full clustering run of every usable face, as a job (one at a time per
         gallery: ``JobRunningError`` names the one running). With ``wait`` it returns
         the finished job, whose ``result`` is the run's report."""
+        if threshold is not None and not -1 < float(threshold) < 1:
+            raise ValidationError("threshold must lie between -1 and 1.", field="threshold")
         params = {} if threshold is None else {"threshold": float(threshold)}
         lock = f"cluster:{self.store.instance() or 'gallery'}"
         record = self.runner.submit(cluster_tasks.KIND, params, lock=lock, created_by=created_by)
@@ -539,6 +541,41 @@ class FaceRecognitionLibrary:
     def name_cluster(self, cluster_id: int, name: str) -> dict:
         """Name a cluster; it keeps its id and name across re-clustering."""
         return ClusterStore(self.database).name(cluster_id, check_name(name))
+
+    def export_clusters(self) -> Iterator[dict]:
+        """One row per face: face id, image id, source path, cluster id and name."""
+        return ClusterStore(self.database).export_rows()
+
+    def merge_clusters(self, keep: int, other: int) -> dict:
+        """One person after all: ``other``'s faces join ``keep`` (which keeps its id,
+        and takes ``other``'s name if it has none); ``other`` goes."""
+        clusters = ClusterStore(self.database)
+        clusters.merge(keep, other)
+        clusters.refresh([keep])
+        return clusters.cluster(keep)
+
+    def split_cluster(self, cluster_id: int, face_ids: Sequence[int]) -> dict:
+        """The chosen faces leave the cluster as a new one (returned)."""
+        clusters = ClusterStore(self.database)
+        new_id = clusters.split(cluster_id, [int(f) for f in face_ids])
+        clusters.refresh([cluster_id, new_id])
+        return clusters.cluster(new_id)
+
+    def move_face(self, face_id: int, person_id: int) -> None:
+        """Put a face in a person or cluster; runs never move it back."""
+        clusters = ClusterStore(self.database)
+        before = clusters.cluster_of(face_id)
+        clusters.move(face_id, person_id)
+        clusters.refresh([p for p in (before, person_id) if p is not None])
+
+    def not_this_person(self, face_id: int) -> int | None:
+        """The face is not the person it was put in: it leaves, and runs never put it
+        back there. Returns that person's id."""
+        clusters = ClusterStore(self.database)
+        left = clusters.exclude(face_id)
+        if left is not None:
+            clusters.refresh([left])
+        return left
 
     # -- jobs ---------------------------------------------------------------------
     def job(self, job_id: str) -> JobRecord:

@@ -169,3 +169,137 @@ def test_clusters_over_http_and_the_cli(client, photo, model_root, tmp_path):
     )
     clusters = json.loads(listed.stdout)["clusters"]
     assert any(c["name"] == "Hans Blix" and c["id"] == top["id"] for c in clusters)
+
+
+def test_what_users_decide_survives_the_next_run(lib, photo):
+    names = {"Hans_Blix": 4, "Vladimir_Putin": 4}
+    report = lib.index_batch([photo(n, i) for n, c in names.items() for i in range(1, c + 1)])
+    lib.cluster()
+    blix = person_of(lib, report.face_ids, photo("Hans_Blix", 1))
+    putin = person_of(lib, report.face_ids, photo("Vladimir_Putin", 1))
+    assert blix != putin and None not in (blix, putin)
+
+    # "not this person": the face leaves and a run never puts it back
+    wrong = main_face(lib, report.face_ids, photo("Hans_Blix", 4))
+    assert lib.not_this_person(wrong) == blix
+    assert lib.cluster_of(wrong) is None
+    lib.cluster()
+    assert lib.cluster_of(wrong) != blix
+
+    # split two faces off, then a run keeps the split
+    two = [main_face(lib, report.face_ids, photo("Hans_Blix", i)) for i in (2, 3)]
+    split = lib.split_cluster(blix, two)
+    assert sorted(split["face_ids"]) == sorted(two) and split["id"] not in (blix, putin)
+    lib.cluster()
+    assert {lib.cluster_of(f) for f in two} == {split["id"]}
+
+    # merge it back: one id, the kept one's, and the name carried over
+    lib.name_cluster(split["id"], "Hans Blix")
+    merged = lib.merge_clusters(blix, split["id"])
+    assert merged["id"] == blix and merged["name"] == "Hans Blix"
+    assert lib.cluster().result["new_clusters"] == 0
+    assert {lib.cluster_of(f) for f in two} == {blix}
+
+    # move a face by hand; the run respects it
+    lib.move_face(main_face(lib, report.face_ids, photo("Vladimir_Putin", 4)), blix)
+    lib.cluster()
+    assert person_of(lib, report.face_ids, photo("Vladimir_Putin", 4)) == blix
+    with pytest.raises(Exception) as caught:
+        lib.merge_clusters(blix, blix)
+    assert getattr(caught.value, "code", "") == "VALIDATION_ERROR"
+
+
+def test_tidying_clusters_over_http_and_the_export(client, photo, model_root, tmp_path):
+    import csv
+    import subprocess
+    import sys
+
+    from likeness.api.routes_gallery import LIBRARY
+
+    from paths import TEST_PACK
+
+    lib = client.application.extensions[LIBRARY]
+    report = lib.index_batch([photo("Hans_Blix", i) for i in (1, 2, 3, 4)])
+    assert lib.cluster().state == "succeeded"
+    blix = person_of(lib, report.face_ids, photo("Hans_Blix", 1))
+    faces = [main_face(lib, report.face_ids, photo("Hans_Blix", i)) for i in (1, 2, 3, 4)]
+    split = client.post(f"/api/clusters/{blix}/split", json={"face_ids": faces[2:]})
+    assert split.status_code == 201 and sorted(split.json["face_ids"]) == sorted(faces[2:])
+    other = split.json["id"]
+    bad = client.post(f"/api/clusters/{blix}/split", json={"face_ids": [faces[2]]})
+    assert bad.status_code == 400  # not a face of that cluster any more
+    merged = client.post(f"/api/clusters/{blix}/merge", json={"other": other})
+    assert merged.status_code == 200 and sorted(merged.json["face_ids"]) == sorted(faces)
+    assert client.get(f"/api/clusters/{other}").status_code == 404
+    left = client.post(f"/api/faces/{faces[0]}/not-this-person")
+    assert left.status_code == 200 and left.json == {
+        "face_id": faces[0],
+        "person_id": None,
+        "left": blix,
+    }
+    moved = client.post(f"/api/faces/{faces[0]}/move", json={"person_id": blix})
+    assert moved.status_code == 200 and lib.cluster_of(faces[0]) == blix
+    assert client.post("/api/faces/99999999999/move", json={"person_id": blix}).status_code == 404
+    assert client.post(f"/api/faces/{faces[0]}/move", json={}).status_code == 400
+
+    data_dir = client.application.config["LIKENESS"].data_dir
+    env = {
+        "LIKENESS_MODEL_ROOT": str(model_root),
+        "LIKENESS_MODEL_PACK": TEST_PACK,
+        "LIKENESS_DATA_DIR": str(data_dir),
+        "PATH": "",
+        "HOME": str(tmp_path),
+    }
+    out = tmp_path / "clusters.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "likeness.cli", "clusters", "export", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == report.faces
+    assert {r["cluster_id"] for r in rows if int(r["face_id"]) in faces} == {str(blix)}
+    assert set(rows[0]) == {"face_id", "image_id", "source", "cluster_id", "cluster_name", "usable"}
+
+
+def test_erasure_refreshes_clusters_and_naming_protects_faces(lib, photo):
+    people = {"Hans_Blix": 4, "Vladimir_Putin": 4}
+    report = lib.index_batch([photo(n, i) for n, c in people.items() for i in range(1, c + 1)])
+    lib.cluster()
+    blix = person_of(lib, report.face_ids, photo("Hans_Blix", 1))
+    before = lib.get_cluster(blix)
+    rep = before["representative_face_id"]
+    image_id = lib.store.describe_faces([rep])[rep].image_id
+    lib.remove(image_id=image_id)  # erase the photo of its representative face
+    after = lib.get_cluster(blix)
+    assert after["size"] < before["size"] and rep not in after["face_ids"]
+    assert after["representative_face_id"] not in (None, rep)
+
+    # named: its faces stay even through a run that would join everyone
+    lib.name_cluster(blix, "Hans Blix")
+    kept = set(lib.get_cluster(blix)["face_ids"])
+    lib.cluster(threshold=-0.99)
+    assert kept <= set(lib.get_cluster(blix)["face_ids"])
+
+
+def test_faces_excluded_from_one_person_may_still_be_together(lib, photo):
+    report = lib.index_batch([photo("Hans_Blix", i) for i in (1, 2, 3, 4)])
+    enrolled = lib.enroll("Jiang", [photo("Jiang_Zemin", 1)])
+    blix = [main_face(lib, report.face_ids, photo("Hans_Blix", i)) for i in (1, 2, 3, 4)]
+    for face in blix[:2]:  # say, a careless user moved them, then took them out again
+        lib.move_face(face, enrolled.person.id)
+        lib.not_this_person(face)
+    lib.cluster()
+    together = {lib.cluster_of(face) for face in blix}
+    assert len(together) == 1 and enrolled.person.id not in together, together
+
+
+def test_retention_leaves_clusters_alone(lib, photo):
+    from datetime import datetime, timedelta, timezone
+
+    lib.index_batch([photo("Hans_Blix", i) for i in (1, 2, 3)])
+    lib.cluster()
+    future = datetime.now(timezone.utc) + timedelta(days=365)
+    assert lib.store.unseen_since(future) == []  # auto persons are not enrolments

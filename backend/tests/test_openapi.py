@@ -41,6 +41,7 @@ def test_every_api_route_is_documented_with_its_scope(spec_app):
         path = path.replace("<path:image_id>", "{image_id}").replace("<path:name>", "{name}")
         path = path.replace("<verification_id>", "{verification_id}")
         path = path.replace("<job_id>", "{job_id}").replace("<int:cluster_id>", "{cluster_id}")
+        path = path.replace("<int:face_id>", "{face_id}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, (path, method)
     verify = spec["paths"]["/api/verify"]["post"]

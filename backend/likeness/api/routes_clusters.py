@@ -47,9 +47,31 @@ class ClusterName(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=255))
 
 
+class ClusterMerge(Schema):
+    other = fields.Integer(required=True, metadata={"description": "the cluster that joins"})
+
+
+class ClusterSplit(Schema):
+    face_ids = fields.List(
+        fields.Integer(), required=True, validate=validate.Length(min=1, max=10_000)
+    )
+
+
+class FaceMove(Schema):
+    person_id = fields.Integer(required=True)
+
+
+class FaceLeft(Schema):
+    face_id = fields.Integer()
+    person_id = fields.Integer(allow_none=True, metadata={"description": "its person now"})
+    left = fields.Integer(allow_none=True, metadata={"description": "the person it left"})
+
+
 class ClusterRun(Schema):
     threshold = fields.Float(
-        load_default=None, allow_none=True, validate=validate.Range(min=-1, max=1)
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=-1, max=1, min_inclusive=False, max_inclusive=False),
     )
 
 
@@ -60,6 +82,7 @@ _list, _query, _detail, _cluster = (
     ClusterSchema(),
 )
 _name, _run, _job = ClusterName(), ClusterRun(), JobResponse()
+_merge, _split, _move, _left = ClusterMerge(), ClusterSplit(), FaceMove(), FaceLeft()
 
 
 def _load(schema: Schema, data) -> dict:
@@ -117,3 +140,58 @@ def run_clusters():
     response = jsonify(_job.dump(record.as_dict()))
     response.headers["Location"] = f"/api/jobs/{record.id}"
     return response, 202
+
+
+@bp.post("/clusters/<int:cluster_id>/merge")
+@requires("write")
+@document(
+    summary="Merge another cluster into this one (this one's id stays)",
+    json_body=ClusterMerge,
+    response=ClusterDetail,
+    errors=(404, 415),
+)
+def merge_clusters(cluster_id: int):
+    body = _load(_merge, json_object())
+    return jsonify(_detail.dump(library().merge_clusters(cluster_id, body["other"])))
+
+
+@bp.post("/clusters/<int:cluster_id>/split")
+@requires("write")
+@document(
+    summary="Split chosen faces off into a new cluster",
+    json_body=ClusterSplit,
+    response=ClusterDetail,
+    status=201,
+    errors=(404, 415),
+)
+def split_cluster(cluster_id: int):
+    body = _load(_split, json_object())
+    return jsonify(_detail.dump(library().split_cluster(cluster_id, body["face_ids"]))), 201
+
+
+@bp.post("/faces/<int:face_id>/move")
+@requires("write")
+@document(
+    summary="Put a face in a person or cluster (runs never move it back)",
+    json_body=FaceMove,
+    response=FaceLeft,
+    errors=(404, 415),
+)
+def move_face(face_id: int):
+    body = _load(_move, json_object())
+    lib = library()
+    left = lib.cluster_of(face_id)
+    lib.move_face(face_id, body["person_id"])
+    return jsonify(_left.dump({"face_id": face_id, "person_id": body["person_id"], "left": left}))
+
+
+@bp.post("/faces/<int:face_id>/not-this-person")
+@requires("write")
+@document(
+    summary="Not this person: the face leaves it, and never joins it again",
+    response=FaceLeft,
+    errors=(404,),
+)
+def not_this_person(face_id: int):
+    left = library().not_this_person(face_id)
+    return jsonify(_left.dump({"face_id": face_id, "person_id": None, "left": left}))

@@ -69,10 +69,11 @@ def full_run(
     must = [np.flatnonzero(owners == p) for p in np.unique(owners[owners >= 0])]
     tokens: list[set] = [set() for _ in range(n)]
     for face_id, person_id in store.exclusions():
-        if face_id in position:
-            tokens[position[face_id]].add(person_id)
+        if face_id in position:  # a token of this pair only: the face against the person
+            token = (face_id, person_id)
+            tokens[position[face_id]].add(token)
             for member in np.flatnonzero(owners == person_id):
-                tokens[member].add(person_id)
+                tokens[member].add(token)
     labels = threshold_components(
         n, edges, threshold, groups=table.image, must=must, tokens=tokens, owners=owners
     )

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from likeness.errors import NotFoundError, PersonNotFoundError
-from likeness.gallery.store import MAX_ID, person_pk
+from likeness.errors import NotFoundError, PersonNotFoundError, ValidationError
+from likeness.gallery.store import MAX_ID, person_pk, refresh_person
 from likeness.storage import Database
-from likeness.storage.models import FaceExclusion, GalleryFace, GalleryPerson
+from likeness.storage.models import FaceExclusion, GalleryFace, GalleryImage, GalleryPerson
 
 FIXED = ("enrolled", "user")  # who put a face in its person: clustering never moves it
 
@@ -110,14 +110,154 @@ class ClusterStore:
             return face.person_id
 
     def name(self, person_id: int, name: str) -> dict:
-        """Name a cluster: it keeps its id, and from now on its name."""
+        """Name a cluster: it keeps its id and its name, and naming it confirms its
+        faces (runs no longer move them out; others may still join)."""
         with self.db.session() as session:
             row = session.get(GalleryPerson, person_pk(person_id))
             if row is None:
                 raise PersonNotFoundError(f"No cluster or person {person_id}.")
             row.name = name
+            session.execute(
+                update(GalleryFace)
+                .where(GalleryFace.person_id == row.id, GalleryFace.assigned_by == "cluster")
+                .values(assigned_by="user")
+            )
             session.flush()
             return _cluster_dict(row)
+
+    # -- what users decide (never undone by a run) ---------------------------------
+    def _face(self, session, face_id: int) -> GalleryFace:
+        if (
+            not 1 <= int(face_id) <= MAX_ID
+            or (face := session.get(GalleryFace, int(face_id))) is None
+        ):
+            raise NotFoundError(f"No face {face_id}.")
+        return face
+
+    def merge(self, keep: int, other: int) -> None:
+        """Every face of ``other`` joins ``keep`` as the user's decision; ``other``
+        goes (its name passes to ``keep`` if that has none)."""
+        if person_pk(keep) == person_pk(other):
+            raise ValidationError("A cluster cannot be merged with itself.", field="other")
+        with self.db.session() as session:
+            target = session.get(GalleryPerson, person_pk(keep))
+            source = session.get(GalleryPerson, person_pk(other))
+            if target is None or source is None:
+                raise PersonNotFoundError(
+                    f"No cluster or person {keep if target is None else other}."
+                )
+            session.execute(
+                update(GalleryFace)
+                .where(GalleryFace.person_id == source.id, GalleryFace.assigned_by != "enrolled")
+                .values(person_id=target.id, assigned_by="user")
+            )
+            session.execute(
+                update(GalleryFace)
+                .where(GalleryFace.person_id == source.id)
+                .values(person_id=target.id)
+            )
+            if not target.name and source.name:
+                target.name = source.name
+            session.execute(delete(FaceExclusion).where(FaceExclusion.person_id == source.id))
+            session.delete(source)
+
+    def split(self, cluster: int, face_ids: list[int]) -> int:
+        """The chosen faces of a cluster become a new auto person; the chosen and the
+        remaining faces are both fixed as the user's decision. Returns the new id."""
+        with self.db.session() as session:
+            source = session.get(GalleryPerson, person_pk(cluster))
+            if source is None:
+                raise PersonNotFoundError(f"No cluster or person {cluster}.")
+            faces = [self._face(session, f) for f in dict.fromkeys(face_ids)]
+            if not faces or any(f.person_id != source.id for f in faces):
+                raise ValidationError(
+                    "Choose one or more faces of this cluster to split off.", field="face_ids"
+                )
+            if any(f.assigned_by == "enrolled" for f in faces):
+                raise ValidationError(
+                    "Enrolled faces are removed through their person, not split off.",
+                    field="face_ids",
+                )
+            person = GalleryPerson(name="", origin="auto", face_count=0)
+            session.add(person)
+            session.flush()
+            for face in faces:
+                face.person_id, face.assigned_by = person.id, "user"
+            # both sides are the user's decision now: the faces left behind stay
+            # with their person, so a run cannot fold the two back together
+            session.execute(
+                update(GalleryFace)
+                .where(GalleryFace.person_id == source.id, GalleryFace.assigned_by == "cluster")
+                .values(assigned_by="user")
+            )
+            return person.id
+
+    def move(self, face_id: int, person_id: int) -> None:
+        """Put a face in a person (or cluster) as the user's decision."""
+        with self.db.session() as session:
+            face = self._face(session, face_id)
+            if session.get(GalleryPerson, person_pk(person_id)) is None:
+                raise PersonNotFoundError(f"No cluster or person {person_id}.")
+            if face.assigned_by == "enrolled":
+                raise ValidationError("An enrolled face stays with its person.", field="face_id")
+            face.person_id, face.assigned_by = person_pk(person_id), "user"
+            session.execute(
+                delete(FaceExclusion).where(
+                    FaceExclusion.face_id == face.id, FaceExclusion.person_id == face.person_id
+                )
+            )
+
+    def exclude(self, face_id: int) -> int | None:
+        """ "Not this person": the face leaves its person and never joins it again;
+        returns the person it left."""
+        with self.db.session() as session:
+            face = self._face(session, face_id)
+            person_id = face.person_id
+            if person_id is None:
+                return None
+            if face.assigned_by == "enrolled":
+                raise ValidationError(
+                    "An enrolled face is removed through its person (remove the photo).",
+                    field="face_id",
+                )
+            if session.get(FaceExclusion, (face.id, person_id)) is None:
+                session.add(FaceExclusion(face_id=face.id, person_id=person_id))
+            face.person_id, face.assigned_by = None, None
+            return person_id
+
+    def export_rows(self, chunk: int = 10_000):
+        """One row per face: face id, image id, image source, cluster (person) id and
+        name, in face order."""
+        last = 0
+        with self.db.session() as session:
+            while True:
+                rows = session.execute(
+                    select(
+                        GalleryFace.id,
+                        GalleryImage.image_id,
+                        GalleryImage.source,
+                        GalleryFace.person_id,
+                        GalleryPerson.name,
+                        GalleryFace.usable,
+                    )
+                    .join(GalleryImage, GalleryImage.id == GalleryFace.image_pk)
+                    .outerjoin(GalleryPerson, GalleryPerson.id == GalleryFace.person_id)
+                    .where(GalleryFace.id > last)
+                    .order_by(GalleryFace.id)
+                    .limit(chunk)
+                ).all()
+                if not rows:
+                    return
+                for face_id, image_id, source, person_id, name, usable in rows:
+                    yield {
+                        "face_id": face_id,
+                        "image_id": image_id,
+                        "source": source,
+                        "cluster_id": person_id,
+                        "cluster_name": name or None,
+                        "usable": bool(usable),
+                    }
+                last = rows[-1][0]
 
     def exclusions(self) -> list[tuple[int, int]]:
         with self.db.session() as session:
@@ -180,38 +320,21 @@ class ClusterStore:
             removed = [pid for pid in empty if counts.get(pid, 0) == 0]
             if removed:
                 session.execute(delete(GalleryPerson).where(GalleryPerson.id.in_(removed)))
-        self.refresh(table)
+        touched = set(created) | {p for p in moves.values() if p is not None}
+        touched |= {int(p) for p in table.person[np.isin(table.ids, list(moves))] if p >= 0}
+        self.refresh(touched - set(removed))
         return created, removed
 
-    def refresh(self, table: FaceTable) -> None:
-        """Size, template (mean of usable faces), representative face (the usable face
-        nearest the template) and cohesion (mean cosine to it) of every person."""
-        fresh = self.faces()
-        with self.db.session() as session:
-            persons = session.scalars(select(GalleryPerson)).all()
-            counts = dict(
-                session.execute(
-                    select(GalleryFace.person_id, func.count(GalleryFace.id))
-                    .where(GalleryFace.person_id.is_not(None))
-                    .group_by(GalleryFace.person_id)
-                ).all()
-            )
-            order = np.argsort(fresh.person, kind="stable")
-            sorted_person = fresh.person[order]
-            for person in persons:
-                lo, hi = np.searchsorted(sorted_person, [person.id, person.id + 1])
-                members = order[lo:hi]
-                person.face_count = int(counts.get(person.id, 0))
-                if len(members) == 0:
-                    person.centroid = None
-                    person.representative_face_id = None
-                    person.cohesion = None
-                    continue
-                centre = _unit(fresh.vectors[members].mean(axis=0))
-                sims = fresh.vectors[members] @ centre
-                person.centroid = centre.astype(np.float32).tobytes()
-                person.representative_face_id = int(fresh.ids[members[int(np.argmax(sims))]])
-                person.cohesion = float(sims.mean())
+    def refresh(self, person_ids=None) -> None:
+        """Size, template, representative face and cohesion of these persons (all
+        when None), each read and written in its own short transaction, so an
+        erasure or enrolment committed meanwhile is never written over."""
+        if person_ids is None:
+            with self.db.session() as session:
+                person_ids = session.scalars(select(GalleryPerson.id)).all()
+        for person_id in sorted(set(person_ids)):
+            with self.db.session() as session:
+                refresh_person(session, int(person_id))
 
 
 def _cluster_dict(row: GalleryPerson) -> dict:

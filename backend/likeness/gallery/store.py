@@ -184,6 +184,34 @@ class FaceInfo:
     image_metadata: dict | None
 
 
+def refresh_person(session: Session, person_id: int) -> None:
+    """Recompute a person's face count, template (L2-normalised mean of its usable
+    faces), representative face (the usable one nearest the template) and cohesion
+    (mean cosine to it), from its faces, in the caller's transaction."""
+    person = session.get(GalleryPerson, person_id)
+    if person is None:
+        return
+    rows = session.execute(
+        select(GalleryFace.id, GalleryFace.embedding).where(
+            GalleryFace.person_id == person_id, GalleryFace.usable.is_(True)
+        )
+    ).all()
+    person.face_count = int(
+        session.scalar(select(func.count(GalleryFace.id)).where(GalleryFace.person_id == person_id))
+        or 0
+    )
+    if not rows:
+        person.centroid = person.representative_face_id = person.cohesion = None
+        return
+    vectors = np.stack([from_bytes(blob) for _, blob in rows])
+    mean = vectors.mean(axis=0)
+    centre = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    sims = vectors @ centre
+    person.centroid = to_bytes(centre)
+    person.representative_face_id = int(rows[int(np.argmax(sims))][0])
+    person.cohesion = float(sims.mean())
+
+
 class GalleryStore:
     def __init__(
         self, db: Database, model_pack: str | None = None, model_version: str | None = None
@@ -392,7 +420,9 @@ class GalleryStore:
                 session.scalars(
                     select(GalleryPerson.id)
                     .where(
-                        func.coalesce(GalleryPerson.last_seen_at, GalleryPerson.created_at) < cutoff
+                        func.coalesce(GalleryPerson.last_seen_at, GalleryPerson.created_at)
+                        < cutoff,
+                        GalleryPerson.origin == "enrolled",  # clusters are not enrolments
                     )
                     .order_by(GalleryPerson.id)
                 )
@@ -436,26 +466,7 @@ class GalleryStore:
             return {pid: from_bytes(c) for pid, c in rows if c is not None}
 
     def _refresh_person(self, session: Session, person_id: int) -> None:
-        """Recompute face count and centroid from the person's faces."""
-        person = session.get(GalleryPerson, person_id)
-        if person is None:
-            return
-        blobs = session.scalars(
-            select(GalleryFace.embedding).where(
-                GalleryFace.person_id == person_id, GalleryFace.usable.is_(True)
-            )
-        ).all()
-        person.face_count = int(
-            session.scalar(
-                select(func.count(GalleryFace.id)).where(GalleryFace.person_id == person_id)
-            )
-            or 0
-        )
-        if blobs:
-            mean = np.mean([from_bytes(b) for b in blobs], axis=0)
-            person.centroid = to_bytes(mean / max(float(np.linalg.norm(mean)), 1e-12))
-        else:
-            person.centroid = None
+        refresh_person(session, person_id)
 
     # -- images and faces -----------------------------------------------------
     def known_hashes(self, hashes: list[str]) -> set[str]:
@@ -567,15 +578,18 @@ class GalleryStore:
             self._log(session, change)
         return change, per_image
 
-    def _delete_images(self, session: Session, image_pks: list[int], change: Change) -> None:
+    def _delete_images(self, session: Session, image_pks: list[int], change: Change) -> set[int]:
+        """Delete images and their faces; returns the persons those faces were in
+        (enrolled or clustered), whose templates need refreshing."""
         if not image_pks:
-            return
-        face_ids = session.scalars(
-            select(GalleryFace.id).where(GalleryFace.image_pk.in_(image_pks))
+            return set()
+        rows = session.execute(
+            select(GalleryFace.id, GalleryFace.person_id).where(GalleryFace.image_pk.in_(image_pks))
         ).all()
-        change.removed_ids.extend(face_ids)
+        change.removed_ids.extend(face_id for face_id, _ in rows)
         session.execute(delete(GalleryFace).where(GalleryFace.image_pk.in_(image_pks)))
         session.execute(delete(GalleryImage).where(GalleryImage.id.in_(image_pks)))
+        return {person_id for _, person_id in rows if person_id is not None}
 
     def remove_image(self, image_id: str) -> Change:
         with self.db.session() as session:
@@ -586,11 +600,12 @@ class GalleryStore:
             if image is None:
                 raise ImageNotFoundError(f"No image with id {image_id!r}.")
             change = Change.at(position, image_ids=[image.image_id])
-            person_id = image.person_id
-            self._delete_images(session, [image.id], change)
-            if person_id is not None:
+            persons = self._delete_images(session, [image.id], change)
+            if image.person_id is not None:
+                persons.add(image.person_id)
+            for person_id in sorted(persons):  # enrolled, or clusters its faces were in
                 self._refresh_person(session, person_id)
-                change.person_ids = [person_id]
+            change.person_ids = sorted(persons)
             self._log(session, change)
         return change
 
@@ -609,7 +624,7 @@ class GalleryStore:
                 )
             ).all()
             change.image_ids = [image_id for _, image_id in images]
-            self._delete_images(session, [pk for pk, _ in images], change)
+            touched = self._delete_images(session, [pk for pk, _ in images], change)
             # faces labelled with the person on images that are not its own
             stray = session.scalars(
                 select(GalleryFace.id).where(GalleryFace.person_id == person.id)
@@ -617,6 +632,9 @@ class GalleryStore:
             change.removed_ids.extend(stray)
             session.execute(delete(GalleryFace).where(GalleryFace.person_id == person.id))
             session.delete(person)
+            session.flush()
+            for other in sorted(touched - {person.id}):  # others on the erased photos
+                self._refresh_person(session, other)
             self._log(session, change)
         return change
 
