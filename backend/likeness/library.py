@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from likeness.clustering import tasks as cluster_tasks
-from likeness.clustering.store import ClusterStore
+from likeness.clustering.facade import ClusteringMixin
 from likeness.engine import FaceEngine
 from likeness.errors import (
     ImageNotFoundError,
@@ -39,7 +38,7 @@ from likeness.gallery.index import IndexConfig
 from likeness.gallery.store import GalleryStore, NewFace, NewImage, PersonInfo
 from likeness.gallery.validation import check_consent, check_metadata, check_name
 from likeness.imaging import ImageLimits
-from likeness.jobs import InProcessRunner, JobRecord, JobStore, follow
+from likeness.jobs import InProcessRunner, JobRecord, JobStore
 from likeness.quality import FaceGate
 from likeness.quality.filter import filter_source
 from likeness.settings import Settings, load_settings
@@ -122,7 +121,7 @@ class RemovalReport:
     person_ids: list[int]
 
 
-class FaceRecognitionLibrary:
+class FaceRecognitionLibrary(ClusteringMixin):
     """1:1 comparison and 1:N search over an enrolled gallery.
 
     ``engine`` and ``database`` may be passed in (tests, the HTTP API) so models
@@ -497,85 +496,6 @@ class FaceRecognitionLibrary:
         if result.identity is not None and result.identity.person_id is not None:
             self.store.touch_persons([result.identity.person_id])  # seen: retention
         return result
-
-    # -- clustering ----------------------------------------------------------------
-    @property
-    def runner(self) -> InProcessRunner:
-        """This library's job runner (in-process threads), made on first use."""
-        if self._runner is None:
-            self._runner = InProcessRunner(self.jobs, self)
-        return self._runner
-
-    def cluster(
-        self,
-        wait: bool = True,
-        progress_bar: bool = False,
-        threshold: float | None = None,
-        created_by: str | None = None,
-    ) -> JobRecord:
-        """A full clustering run of every usable face, as a job (one at a time per
-        gallery: ``JobRunningError`` names the one running). With ``wait`` it returns
-        the finished job, whose ``result`` is the run's report."""
-        if threshold is not None and not -1 < float(threshold) < 1:
-            raise ValidationError("threshold must lie between -1 and 1.", field="threshold")
-        params = {} if threshold is None else {"threshold": float(threshold)}
-        lock = f"cluster:{self.store.instance() or 'gallery'}"
-        record = self.runner.submit(cluster_tasks.KIND, params, lock=lock, created_by=created_by)
-        if not wait:
-            return record
-        if progress_bar:
-            return follow(self.jobs, record.id)
-        return self.runner.wait(record.id)
-
-    def clusters(self, offset: int = 0, limit: int = 100) -> tuple[list[dict], int]:
-        """The people clustering found (persons of origin "auto"), largest first."""
-        return ClusterStore(self.database).clusters(offset, limit)
-
-    def get_cluster(self, cluster_id: int) -> dict:
-        return ClusterStore(self.database).cluster(cluster_id)
-
-    def cluster_of(self, face_id: int) -> int | None:
-        """The person (cluster or enrolled) a face belongs to, None when unassigned."""
-        return ClusterStore(self.database).cluster_of(face_id)
-
-    def name_cluster(self, cluster_id: int, name: str) -> dict:
-        """Name a cluster; it keeps its id and name across re-clustering."""
-        return ClusterStore(self.database).name(cluster_id, check_name(name))
-
-    def export_clusters(self) -> Iterator[dict]:
-        """One row per face: face id, image id, source path, cluster id and name."""
-        return ClusterStore(self.database).export_rows()
-
-    def merge_clusters(self, keep: int, other: int) -> dict:
-        """One person after all: ``other``'s faces join ``keep`` (which keeps its id,
-        and takes ``other``'s name if it has none); ``other`` goes."""
-        clusters = ClusterStore(self.database)
-        clusters.merge(keep, other)
-        clusters.refresh([keep])
-        return clusters.cluster(keep)
-
-    def split_cluster(self, cluster_id: int, face_ids: Sequence[int]) -> dict:
-        """The chosen faces leave the cluster as a new one (returned)."""
-        clusters = ClusterStore(self.database)
-        new_id = clusters.split(cluster_id, [int(f) for f in face_ids])
-        clusters.refresh([cluster_id, new_id])
-        return clusters.cluster(new_id)
-
-    def move_face(self, face_id: int, person_id: int) -> None:
-        """Put a face in a person or cluster; runs never move it back."""
-        clusters = ClusterStore(self.database)
-        before = clusters.cluster_of(face_id)
-        clusters.move(face_id, person_id)
-        clusters.refresh([p for p in (before, person_id) if p is not None])
-
-    def not_this_person(self, face_id: int) -> int | None:
-        """The face is not the person it was put in: it leaves, and runs never put it
-        back there. Returns that person's id."""
-        clusters = ClusterStore(self.database)
-        left = clusters.exclude(face_id)
-        if left is not None:
-            clusters.refresh([left])
-        return left
 
     # -- jobs ---------------------------------------------------------------------
     def job(self, job_id: str) -> JobRecord:

@@ -1,0 +1,93 @@
+"""The library's clustering methods, mixed into ``FaceRecognitionLibrary`` (which
+provides ``database``, ``store``, ``jobs`` and ``_runner``): thin calls into this
+package, kept here so the facade stays small."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from likeness.clustering import tasks as cluster_tasks
+from likeness.clustering.store import ClusterStore
+from likeness.errors import ValidationError
+from likeness.gallery.validation import check_name
+from likeness.jobs import InProcessRunner, JobRecord, follow
+
+
+class ClusteringMixin:
+    @property
+    def runner(self) -> InProcessRunner:
+        """This library's job runner (in-process threads), made on first use."""
+        if self._runner is None:
+            self._runner = InProcessRunner(self.jobs, self)
+        return self._runner
+
+    def cluster(
+        self,
+        wait: bool = True,
+        progress_bar: bool = False,
+        threshold: float | None = None,
+        created_by: str | None = None,
+    ) -> JobRecord:
+        """A full clustering run of every usable face, as a job (one at a time per
+        gallery: ``JobRunningError`` names the one running). With ``wait`` it returns
+        the finished job, whose ``result`` is the run's report."""
+        if threshold is not None and not -1 < float(threshold) < 1:
+            raise ValidationError("threshold must lie between -1 and 1.", field="threshold")
+        params = {} if threshold is None else {"threshold": float(threshold)}
+        lock = f"cluster:{self.store.instance() or 'gallery'}"
+        record = self.runner.submit(cluster_tasks.KIND, params, lock=lock, created_by=created_by)
+        if not wait:
+            return record
+        if progress_bar:
+            return follow(self.jobs, record.id)
+        return self.runner.wait(record.id)
+
+    def clusters(self, offset: int = 0, limit: int = 100) -> tuple[list[dict], int]:
+        """The people clustering found (persons of origin "auto"), largest first."""
+        return ClusterStore(self.database).clusters(offset, limit)
+
+    def get_cluster(self, cluster_id: int) -> dict:
+        return ClusterStore(self.database).cluster(cluster_id)
+
+    def cluster_of(self, face_id: int) -> int | None:
+        """The person (cluster or enrolled) a face belongs to, None when unassigned."""
+        return ClusterStore(self.database).cluster_of(face_id)
+
+    def name_cluster(self, cluster_id: int, name: str) -> dict:
+        """Name a cluster; it keeps its id and name across re-clustering."""
+        return ClusterStore(self.database).name(cluster_id, check_name(name))
+
+    def export_clusters(self) -> Iterator[dict]:
+        """One row per face: face id, image id, source path, cluster id and name."""
+        return ClusterStore(self.database).export_rows()
+
+    def merge_clusters(self, keep: int, other: int) -> dict:
+        """One person after all: ``other``'s faces join ``keep`` (which keeps its id,
+        and takes ``other``'s name if it has none); ``other`` goes."""
+        clusters = ClusterStore(self.database)
+        clusters.merge(keep, other)
+        clusters.refresh([keep])
+        return clusters.cluster(keep)
+
+    def split_cluster(self, cluster_id: int, face_ids: Sequence[int]) -> dict:
+        """The chosen faces leave the cluster as a new one (returned)."""
+        clusters = ClusterStore(self.database)
+        new_id = clusters.split(cluster_id, [int(f) for f in face_ids])
+        clusters.refresh([cluster_id, new_id])
+        return clusters.cluster(new_id)
+
+    def move_face(self, face_id: int, person_id: int) -> None:
+        """Put a face in a person or cluster; runs never move it back."""
+        clusters = ClusterStore(self.database)
+        before = clusters.cluster_of(face_id)
+        clusters.move(face_id, person_id)
+        clusters.refresh([p for p in (before, person_id) if p is not None])
+
+    def not_this_person(self, face_id: int) -> int | None:
+        """The face is not the person it was put in: it leaves, and runs never put it
+        back there. Returns that person's id."""
+        clusters = ClusterStore(self.database)
+        left = clusters.exclude(face_id)
+        if left is not None:
+            clusters.refresh([left])
+        return left
