@@ -284,7 +284,10 @@ class FaceRecognitionLibrary(ClusteringMixin):
             person_id=person_id,
             metadata=metadata,
         )
-        return self.gallery.add_images([new])[0]
+        ids = self.gallery.add_images([new])[0]
+        if person_id is None:
+            self.assign_new_faces(ids)
+        return ids
 
     def index_batch(
         self,
@@ -313,7 +316,13 @@ class FaceRecognitionLibrary(ClusteringMixin):
             limits=self.limits,
             gate=self.gate,
         )
-        return indexer.run(paths, person_ids, None, on_progress, progress_bar)
+        report = indexer.run(paths, person_ids, None, on_progress, progress_bar)
+        if persons is None:
+            added = [face for ids in report.face_ids.values() for face in ids]
+            assigned = self.assign_new_faces(added)
+            if assigned is not None:
+                report.clustering = assigned.as_dict()
+        return report
 
     def _resolve_persons(self, persons: Sequence[str | int | None]) -> list[int | None]:
         by_name: dict[str, int] = {}

@@ -130,6 +130,7 @@ class Settings(BaseSettings):
     cluster_threshold: float = Field(default=0.40, gt=-1, lt=1)  # cosine to join faces
     cluster_k: int = Field(default=10, ge=1, le=100)  # neighbours per face in the graph
     cluster_min_size: int = Field(default=2, ge=1)  # smaller clusters wait, unassigned
+    cluster_incremental: bool = True  # once clustered, new faces join as they are indexed
     # Feedback (votes on verifications)
     feedback_comment_max: int = Field(default=1000, ge=0)  # characters
     store_feedback_crops: bool = False  # keep the two aligned 112x112 face crops (JPEG)

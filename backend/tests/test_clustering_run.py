@@ -303,3 +303,30 @@ def test_retention_leaves_clusters_alone(lib, photo):
     lib.cluster()
     future = datetime.now(timezone.utc) + timedelta(days=365)
     assert lib.store.unseen_since(future) == []  # auto persons are not enrolments
+
+
+def test_new_faces_join_clusters_as_they_are_indexed(lib, photo):
+    first = lib.index_batch([photo("Hans_Blix", i) for i in (1, 2, 3)])
+    assert first.clustering is None  # nothing clustered yet: new faces just wait
+    lib.cluster()
+    blix = person_of(lib, first.face_ids, photo("Hans_Blix", 1))
+    lib.name_cluster(blix, "Hans Blix")
+    more = lib.index_batch(
+        [
+            photo("Hans_Blix", 4),
+            photo("Vladimir_Putin", 1),
+            photo("Vladimir_Putin", 2),
+            photo("Jiang_Zemin", 1),
+        ]
+    )
+    assert more.clustering["joined"] >= 1 and more.clustering["new_clusters"] >= 1
+    assert person_of(lib, more.face_ids, photo("Hans_Blix", 4)) == blix
+    putin = {person_of(lib, more.face_ids, photo("Vladimir_Putin", i)) for i in (1, 2)}
+    assert len(putin) == 1 and None not in putin and blix not in putin
+    assert person_of(lib, more.face_ids, photo("Jiang_Zemin", 1)) is None  # waits, alone
+    # the next full run agrees: nothing assigned as it arrived has to move
+    again = lib.cluster().result
+    assert again["new_clusters"] == 0 and again["removed_clusters"] == 0
+    assert lib.get_cluster(blix)["name"] == "Hans Blix"
+    single = lib.index_image(photo("Hans_Blix", 5))
+    assert lib.cluster_of(single[0]) == blix

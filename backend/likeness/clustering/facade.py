@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from likeness.clustering import incremental
 from likeness.clustering import tasks as cluster_tasks
 from likeness.clustering.store import ClusterStore
 from likeness.errors import ValidationError
@@ -91,3 +92,18 @@ class ClusteringMixin:
         if left is not None:
             clusters.refresh([left])
         return left
+
+    def assign_new_faces(self, face_ids: Sequence[int]):
+        """Put newly indexed faces into clusters (``clustering.incremental``) once a
+        full run has found anyone; returns what happened, or None when off."""
+        clusters = ClusterStore(self.database)
+        if not face_ids or not self.settings.cluster_incremental or not clusters.has_clusters():
+            return None
+        return incremental.assign(
+            clusters,
+            self.gallery.neighbours,
+            list(face_ids),
+            self.settings.cluster_threshold,
+            self.settings.cluster_k,
+            self.settings.cluster_min_size,
+        )

@@ -71,6 +71,15 @@ class ClusterStore:
             np.vstack(vectors) if vectors else np.zeros((0, dim), np.float32),
         )
 
+    def has_clusters(self) -> bool:
+        """Whether clustering has found anyone yet (then new faces are assigned as
+        they are indexed)."""
+        with self.db.session() as session:
+            found = session.scalar(
+                select(GalleryPerson.id).where(GalleryPerson.origin == "auto").limit(1)
+            )
+            return found is not None
+
     def clusters(self, offset: int = 0, limit: int = 100) -> tuple[list[dict], int]:
         """Auto persons (clusters), largest first: id, name, size, representative
         face, cohesion."""

@@ -50,6 +50,7 @@ class BulkReport:
     face_ids: dict[str, list[int]] = field(default_factory=dict)
     unusable: int = 0  # faces kept but failing a face check (never searched)
     reasons: dict[str, int] = field(default_factory=dict)  # failed checks, counted
+    clustering: dict | None = None  # new faces joined to clusters (once clustered)
 
     @property
     def images_per_second(self) -> float:
@@ -64,6 +65,7 @@ class BulkReport:
             "failed": [f.as_dict() for f in self.failed],
             "unusable_faces": self.unusable,
             "reasons": dict(sorted(self.reasons.items())),
+            "clustering": self.clustering,
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 2),
         }

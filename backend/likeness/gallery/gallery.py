@@ -452,6 +452,16 @@ class Gallery:
         return change
 
     # -- search ------------------------------------------------------------------
+    def neighbours(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, face ids) of the ``k`` nearest indexed faces of each vector, one
+        batch (-1 ids where there are fewer)."""
+        self.sync()
+        query = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+        with self._lock:
+            if self.index.ntotal == 0 or len(query) == 0:
+                return np.zeros((len(query), 0), np.float32), np.zeros((len(query), 0), np.int64)
+            return self.index.search(query, min(k, self.index.ntotal))
+
     def search(
         self, vector: np.ndarray, top_k: int = 5, threshold: float = 0.0, sync: bool = True
     ) -> list[Hit]:
