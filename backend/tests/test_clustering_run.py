@@ -330,3 +330,14 @@ def test_new_faces_join_clusters_as_they_are_indexed(lib, photo):
     assert lib.get_cluster(blix)["name"] == "Hans Blix"
     single = lib.index_image(photo("Hans_Blix", 5))
     assert lib.cluster_of(single[0]) == blix
+
+
+def test_new_faces_follow_the_threshold_of_the_last_run(lib, photo):
+    lib.index_batch([photo("Hans_Blix", i) for i in (1, 2, 3)])
+    assert lib.cluster(threshold=0.99).result["new_clusters"] == 0  # all wait, alone
+    more = lib.index_batch([photo("Hans_Blix", 4)])
+    assert more.clustering["joined"] == more.clustering["new_clusters"] == 0  # 0.99, not 0.40
+    assert more.clustering["waiting"] >= 1
+    lib.cluster()  # at the default again: the Blix photos form a cluster
+    last = lib.index_batch([photo("Hans_Blix", 5)])
+    assert last.clustering["joined"] >= 1

@@ -97,13 +97,19 @@ class ClusteringMixin:
         """Put newly indexed faces into clusters (``clustering.incremental``) once a
         full run has found anyone; returns what happened, or None when off."""
         clusters = ClusterStore(self.database)
-        if not face_ids or not self.settings.cluster_incremental or not clusters.has_clusters():
+        if not face_ids or not self.settings.cluster_incremental:
             return None
+        last = next(
+            (j for j in self.jobs.list(cluster_tasks.KIND, 20) if j.state == "succeeded"), None
+        )
+        if last is None and not clusters.has_clusters():
+            return None  # never clustered: new faces wait for a first run
+        threshold = (last.result or {}).get("threshold") if last is not None else None
         return incremental.assign(
             clusters,
             self.gallery.neighbours,
             list(face_ids),
-            self.settings.cluster_threshold,
+            float(threshold if threshold is not None else self.settings.cluster_threshold),
             self.settings.cluster_k,
             self.settings.cluster_min_size,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from likeness.clustering.store import ClusterStore
 from likeness.gallery.store import refresh_person
@@ -73,6 +73,7 @@ def assign(
         ):
             photos_of.setdefault(person_id, set()).add(image_pk)
         touched: set[int] = set()
+        started: list[int] = []  # clusters this batch starts
         for row, face_id in enumerate(new_ids):
             if person_of.get(face_id) is not None:  # pulled into a cluster just now
                 continue
@@ -86,7 +87,8 @@ def assign(
                 (
                     person_of[n]
                     for _, n in near
-                    if person_of.get(n) is not None and photo not in photos_of[person_of[n]]
+                    if person_of.get(n) is not None
+                    and photo not in photos_of.get(person_of[n], set())
                 ),
                 None,
             )
@@ -106,17 +108,38 @@ def assign(
                 session.add(person)
                 session.flush()
                 joined = person.id
+                started.append(joined)
                 photos_of[joined] = set()
                 result.new_clusters += 1
-            session.execute(
+            session.execute(  # faces a concurrent run claimed meanwhile are left alone
                 update(GalleryFace)
                 .where(GalleryFace.id.in_(members), GalleryFace.person_id.is_(None))
                 .values(person_id=joined, assigned_by="cluster")
             )
             for member in members:
                 person_of[member] = joined
-                photos_of[joined].add(info[member][0] if member in info else photo)
+                photos_of.setdefault(joined, set()).add(
+                    info[member][0] if member in info else photo
+                )
             touched.add(joined)
         for person_id in sorted(touched):
             refresh_person(session, person_id)
+        # a cluster started here that a concurrent change left short is not kept
+        short = session.scalars(
+            select(GalleryPerson.id).where(
+                GalleryPerson.id.in_(sorted(touched)),
+                GalleryPerson.origin == "auto",
+                GalleryPerson.name == "",
+                GalleryPerson.face_count < min_size,
+                GalleryPerson.id.in_(started),
+            )
+        ).all()
+        if short:
+            session.execute(
+                update(GalleryFace)
+                .where(GalleryFace.person_id.in_(short))
+                .values(person_id=None, assigned_by=None)
+            )
+            session.execute(delete(GalleryPerson).where(GalleryPerson.id.in_(short)))
+            result.new_clusters -= len(short)
     return result
