@@ -124,8 +124,8 @@ class RemovalReport:
 class FaceRecognitionLibrary(ClusteringMixin):
     """1:1 comparison and 1:N search over an enrolled gallery.
 
-    ``engine`` and ``database`` may be passed in (tests, the HTTP API) so models
-    and connections are shared; otherwise both are built once from the settings.
+    ``engine``, ``database`` and ``gate`` may be passed in (tests, the HTTP API) so
+    models and connections are shared; otherwise each is built once from the settings.
     """
 
     def __init__(
@@ -137,6 +137,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
         settings: Settings | None = None,
         engine: FaceEngine | None = None,
         database: Database | None = None,
+        gate: FaceGate | None = None,
         migrate: bool = True,
         autosave: bool = True,
         bulk_workers: int = 2,
@@ -169,7 +170,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
             background=settings.gallery_background_rebuild,
         )
         self.gallery.open()
-        self.gate = FaceGate(self.engine, settings)
+        self.gate = gate or FaceGate(self.engine, settings)
         self.jobs = JobStore(self.database)
         self._runner: InProcessRunner | None = None
 

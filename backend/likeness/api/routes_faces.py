@@ -30,6 +30,16 @@ _verify_options, _verify_response = VerifyOptions(), VerifyResponse()
 _filter_options, _filter_response = FilterOptions(), FilterResponse()
 
 
+def _decode_one(upload, limits):
+    """The upload's ``image`` decoded (errors name the field), and its timing."""
+    start = time.perf_counter()
+    try:
+        image = decode_image(upload.images["image"], limits)
+    except LikenessError as error:
+        raise error.with_field("image") from None
+    return image, {"decode": (time.perf_counter() - start) * 1000}
+
+
 def _rounded(timings: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in timings.items()}
 
@@ -47,12 +57,7 @@ def detect():
     started = time.perf_counter()
     limits = image_limits()
     upload = read_upload(request, ("image",), _detect_options, limits.max_bytes)
-    start = time.perf_counter()
-    try:
-        image = decode_image(upload.images["image"], limits)
-    except LikenessError as error:
-        raise error.with_field("image") from None
-    timings = {"decode": (time.perf_counter() - start) * 1000}
+    image, timings = _decode_one(upload, limits)
     start = time.perf_counter()
     faces = engine().detect(image)
     timings["detect"] = (time.perf_counter() - start) * 1000
@@ -143,12 +148,7 @@ def filter_image():
     started = time.perf_counter()
     limits = image_limits()
     upload = read_upload(request, ("image",), _filter_options, limits.max_bytes)
-    start = time.perf_counter()
-    try:
-        image = decode_image(upload.images["image"], limits)
-    except LikenessError as error:
-        raise error.with_field("image") from None
-    timings = {"decode": (time.perf_counter() - start) * 1000}
+    image, timings = _decode_one(upload, limits)
     try:
         result = filter_array(
             gate(), image, upload.options.get("face_policy"), liveness=upload.options["liveness"]

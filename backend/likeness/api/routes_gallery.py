@@ -36,7 +36,7 @@ from likeness.api.gallery_schemas import (
 )
 from likeness.api.openapi import document
 from likeness.api.schemas import GalleryStats
-from likeness.api.state import DATABASE, ENGINE, database, image_limits
+from likeness.api.state import DATABASE, ENGINE, GATE, database, image_limits
 from likeness.api.uploads import _schema_error, base64_fits, json_object, read_upload
 from likeness.errors import (
     ForbiddenError,
@@ -312,5 +312,6 @@ def init_app(app: Flask) -> None:
         settings=settings,
         engine=app.extensions[ENGINE],
         database=app.extensions[DATABASE],
+        gate=app.extensions[GATE],  # one set of face-check models per process
         migrate=False,
     )
