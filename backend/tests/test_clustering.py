@@ -79,3 +79,54 @@ def test_the_threshold_decides_single_linkage_chains():
     assert threshold_components(3, edges, 0.85).tolist() == [0, 0, 1]  # a-b 0.90
     assert threshold_components(3, edges, 0.8).tolist() == [0, 0, 0]  # b-c 0.83
     assert threshold_components(3, edges, 0.95).tolist() == [0, 1, 2]
+
+
+def test_above_the_exact_limit_an_ivf_graph_finds_the_same_people():
+    """Millions of faces use IVF with compressed codes (float16 input is fine):
+    the edges that matter are found and the people come out the same."""
+    from likeness.clustering.graph import knn_index
+
+    x, truth = people(n_people=150, per=20, dim=128, spread=0.2, seed=3)
+    exact = knn_edges(x, k=8, min_similarity=0.5)
+    index = knn_index(x.astype(np.float16), exact_limit=1000, nprobe=8)
+    assert not isinstance(index, __import__("faiss").IndexFlatIP)
+    approx = knn_edges(x.astype(np.float16), k=8, min_similarity=0.5, index=index)
+    found = set(zip(approx.a.tolist(), approx.b.tolist(), strict=True))
+    wanted = set(zip(exact.a.tolist(), exact.b.tolist(), strict=True))
+    assert len(found & wanted) / len(wanted) >= 0.9
+    assert same_partition(threshold_components(len(x), approx, 0.5), truth)
+
+
+def test_incremental_decisions_join_start_or_wait():
+    from likeness.clustering.incremental import decide
+
+    # faces 1-3 are person 7 (photos 1-3); 10 and 11 are new, 12 is new and alone
+    photo_of = {1: 1, 2: 2, 3: 3, 4: 4, 10: 10, 11: 11, 12: 3, 13: 13}
+    person_of = {1: 7, 2: 7, 3: 7, 4: None, 10: None, 11: None, 12: None, 13: None}
+    photos_of = {7: {1, 2, 3}}
+    neighbours = np.array(
+        [
+            [10, 2, 11, -1],  # face 10: nearest person 7 -> joins it
+            [11, 4, 13, -1],  # face 11: unassigned neighbours 4 (0.6), 13 (0.3 < t)
+            [12, 1, -1, -1],  # face 12: person 7 holds its photo (3): may not join
+            [13, 11, -1, -1],  # face 13: 11 already in a cluster; below threshold
+        ]
+    )
+    scores = np.array(
+        [[1, 0.8, 0.45, 0], [1, 0.6, 0.3, 0], [1, 0.9, 0, 0], [1, 0.3, 0, 0]], np.float32
+    )
+    made = iter([100, 101])
+    decisions = decide(
+        [10, 11, 12, 13],
+        photo_of,
+        person_of,
+        photos_of,
+        scores,
+        neighbours,
+        threshold=0.4,
+        min_size=2,
+        new_person=lambda: next(made),
+    )
+    assert decisions == [([10], 7), ([11, 4], 100)]
+    assert person_of[12] is None and person_of[13] is None  # both wait
+    assert photos_of[100] == {11, 4} and 10 in photos_of[7]

@@ -52,7 +52,10 @@ class EnrolOptions(Schema):
 # --- responses ----------------------------------------------------------------
 class PersonSchema(Schema):
     id = fields.Integer()
-    name = fields.String()
+    name = fields.String(allow_none=True, metadata={"description": "null: an unnamed cluster"})
+    origin = fields.String(
+        metadata={"description": "enrolled (made by a user) or auto (found by clustering)"}
+    )
     metadata = fields.Dict()
     face_count = fields.Integer()
     created_at = fields.String(allow_none=True)

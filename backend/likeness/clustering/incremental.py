@@ -7,14 +7,21 @@ unassigned, for more evidence or the next full run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import delete, select, update
 
-from likeness.clustering.store import ClusterStore
-from likeness.gallery.store import refresh_person
+from likeness.clustering.store import ClusterStore, assign_faces, new_auto_persons
+from likeness.gallery.store import refresh_persons
 from likeness.storage.models import GalleryFace, GalleryPerson
+
+
+def _parts(values: list, size: int = 5000):
+    """``values`` in slices small enough for one SQL ``IN`` list."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 @dataclass
@@ -25,6 +32,61 @@ class Assignment:
 
     def as_dict(self) -> dict:
         return {"joined": self.joined, "new_clusters": self.new_clusters, "waiting": self.waiting}
+
+
+def decide(
+    new_ids: list[int],
+    photo_of: Mapping[int, int],
+    person_of: dict[int, int | None],
+    photos_of: dict[int, set[int]],
+    scores: np.ndarray,
+    neighbours: np.ndarray,
+    threshold: float,
+    min_size: int,
+    new_person: Callable[[], int],
+) -> list[tuple[list[int], int]]:
+    """Where each new face goes, in order: ``(faces, person)`` per decision (a face
+    joining a person, or a new cluster's faces). ``neighbours[i]``/``scores[i]``: the
+    kNN of ``new_ids[i]`` (face ids, -1 none); ``person_of`` maps the faces known to
+    the caller to their person (None: unassigned) and ``photos_of`` each person to
+    its photos; both are updated. ``new_person()`` makes a cluster's person id."""
+    decisions: list[tuple[list[int], int]] = []
+    for row, face_id in enumerate(new_ids):
+        if person_of.get(face_id) is not None:  # pulled into a cluster just now
+            continue
+        photo = photo_of[face_id]
+        near = [
+            n
+            for s, n in zip(scores[row].tolist(), neighbours[row].tolist(), strict=True)
+            if n >= 0
+            and n != face_id
+            and s >= threshold
+            and n in person_of
+            and photo_of[n] != photo
+        ]
+        joined = next(
+            (
+                person_of[n]
+                for n in near
+                if person_of[n] is not None and photo not in photos_of.get(person_of[n], ())
+            ),
+            None,
+        )
+        members = [face_id]
+        if joined is None:
+            photos = {photo}
+            for n in near:
+                if person_of[n] is None and photo_of[n] not in photos:
+                    members.append(n)
+                    photos.add(photo_of[n])
+            if len(members) < min_size:
+                continue  # waits for more evidence
+            joined = new_person()
+        for member in members:
+            person_of[member] = joined
+            photos_of.setdefault(joined, set()).add(photo_of[member])
+        decisions.append((members, joined))
+    return decisions
 
 
 def assign(
@@ -38,14 +100,16 @@ def assign(
     """Assign the usable, unassigned faces among ``face_ids``; ``neighbours(vectors,
     k)`` is the gallery's batch kNN search (``Gallery.neighbours``)."""
     db = clusters.db
+    rows = []
     with db.session() as session:
-        rows = session.execute(
-            select(GalleryFace.id, GalleryFace.image_pk, GalleryFace.embedding).where(
-                GalleryFace.id.in_([int(f) for f in face_ids]),
-                GalleryFace.usable.is_(True),
-                GalleryFace.person_id.is_(None),
-            )
-        ).all()
+        for part in _parts(sorted({int(f) for f in face_ids})):
+            rows += session.execute(
+                select(GalleryFace.id, GalleryFace.image_pk, GalleryFace.embedding).where(
+                    GalleryFace.id.in_(part),
+                    GalleryFace.usable.is_(True),
+                    GalleryFace.person_id.is_(None),
+                )
+            ).all()
     result = Assignment()
     if not rows:
         return result
@@ -55,79 +119,59 @@ def assign(
     scores, ids = neighbours(vectors, k + 1)
     seen = {int(i) for i in ids.reshape(-1) if i >= 0}
     with db.session() as session:
-        info = {
-            face_id: (image_pk, person_id)
+        info = {}
+        for part in _parts(sorted(seen)):
             for face_id, image_pk, person_id in session.execute(
                 select(GalleryFace.id, GalleryFace.image_pk, GalleryFace.person_id).where(
-                    GalleryFace.id.in_(list(seen))
+                    GalleryFace.id.in_(part)
                 )
-            )
-        }
+            ):
+                info[face_id] = (image_pk, person_id)
         person_of: dict[int, int | None] = {f: p for f, (_, p) in info.items()}
         photos_of: dict[int, set[int]] = {}  # person -> photos it holds (cannot-link)
-        persons = {p for p in person_of.values() if p is not None}
-        for person_id, image_pk in session.execute(
-            select(GalleryFace.person_id, GalleryFace.image_pk).where(
-                GalleryFace.person_id.in_(list(persons))
-            )
-        ):
-            photos_of.setdefault(person_id, set()).add(image_pk)
-        touched: set[int] = set()
-        started: list[int] = []  # clusters this batch starts
-        for row, face_id in enumerate(new_ids):
-            if person_of.get(face_id) is not None:  # pulled into a cluster just now
-                continue
-            photo = image_of[face_id]
-            near = [
-                (float(s), int(n))
-                for s, n in zip(scores[row], ids[row], strict=True)
-                if n >= 0 and n != face_id and s >= threshold and n in info and info[n][0] != photo
-            ]
-            joined = next(
-                (
-                    person_of[n]
-                    for _, n in near
-                    if person_of.get(n) is not None
-                    and photo not in photos_of.get(person_of[n], set())
-                ),
-                None,
-            )
-            if joined is not None:
-                members = [face_id]
-                result.joined += 1
-            else:
-                members, photos = [face_id], {photo}
-                for _, n in near:
-                    if person_of.get(n) is None and info[n][0] not in photos:
-                        members.append(n)
-                        photos.add(info[n][0])
-                if len(members) < min_size:
-                    result.waiting += 1
-                    continue
-                person = GalleryPerson(name="", origin="auto", face_count=0)
-                session.add(person)
-                session.flush()
-                joined = person.id
-                started.append(joined)
-                photos_of[joined] = set()
-                result.new_clusters += 1
-            session.execute(  # faces a concurrent run claimed meanwhile are left alone
-                update(GalleryFace)
-                .where(GalleryFace.id.in_(members), GalleryFace.person_id.is_(None))
-                .values(person_id=joined, assigned_by="cluster")
-            )
-            for member in members:
-                person_of[member] = joined
-                photos_of.setdefault(joined, set()).add(
-                    info[member][0] if member in info else photo
+        for part in _parts(sorted({p for p in person_of.values() if p is not None})):
+            for person_id, image_pk in session.execute(
+                select(GalleryFace.person_id, GalleryFace.image_pk).where(
+                    GalleryFace.person_id.in_(part)
                 )
-            touched.add(joined)
-        for person_id in sorted(touched):
-            refresh_person(session, person_id)
+            ):
+                photos_of.setdefault(person_id, set()).add(image_pk)
+        placeholders: list[int] = []  # clusters this batch starts, made after deciding
+
+        def new_person() -> int:
+            placeholders.append(-1 - len(placeholders))
+            return placeholders[-1]
+
+        decisions = decide(
+            new_ids,
+            photo_of={**{f: image for f, (image, _) in info.items()}, **image_of},
+            person_of=person_of,
+            photos_of=photos_of,
+            scores=scores,
+            neighbours=ids,
+            threshold=threshold,
+            min_size=min_size,
+            new_person=new_person,
+        )
+        started = new_auto_persons(session, len(placeholders))
+        real = dict(zip(placeholders, started, strict=True))
+        decisions = [(members, real.get(p, p)) for members, p in decisions]
+        # faces a concurrent run claimed meanwhile are left alone
+        assign_faces(
+            session,
+            [(m, p) for members, p in decisions for m in members],
+            lambda c: c.person_id.is_(None),
+        )
+        touched = {p for _, p in decisions}
+        placed = {m: p for members, p in decisions for m in members if m in image_of}
+        result.new_clusters = len(started)
+        result.joined = sum(1 for p in placed.values() if p not in started)
+        result.waiting = len(new_ids) - len(placed)
+        for part in _parts(sorted(touched)):
+            refresh_persons(session, part)
         # a cluster started here that a concurrent change left short is not kept
         short = session.scalars(
             select(GalleryPerson.id).where(
-                GalleryPerson.id.in_(sorted(touched)),
                 GalleryPerson.origin == "auto",
                 GalleryPerson.name == "",
                 GalleryPerson.face_count < min_size,
@@ -142,4 +186,5 @@ def assign(
             )
             session.execute(delete(GalleryPerson).where(GalleryPerson.id.in_(short)))
             result.new_clusters -= len(short)
+            result.waiting += sum(1 for p in placed.values() if p in short)
     return result

@@ -14,7 +14,7 @@ Labels are ints 0..C-1; every face gets one (a face with no edge is its own clus
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -23,67 +23,76 @@ from likeness.clustering.graph import Edges
 
 class _Components:
     """Union-find whose components remember the cannot-link tokens they hold (and
-    their owner: a person whose own faces they contain)."""
+    their owner: a person whose own faces they contain). Plain lists (a Python loop
+    over millions of edges indexes them far faster than numpy scalars); a
+    component's token set is made only when it first grows."""
 
     def __init__(
         self,
         n: int,
         groups: np.ndarray | None,
-        tokens: Sequence | None = None,
+        tokens: Mapping[int, Iterable] | Sequence | None = None,
         owners: np.ndarray | None = None,
     ) -> None:
-        self.parent = np.arange(n)
-        self.size = np.ones(n, np.int64)
-        self.groups: list[set] | None = None
-        if groups is not None or tokens is not None:
-            self.groups = [set() for _ in range(n)]
-            if groups is not None:
-                for i, g in enumerate(groups.tolist()):
-                    if g >= 0:
-                        self.groups[i].add(("g", g))
-            for i, extra in enumerate(tokens or ()):
-                self.groups[i].update(("t", t) for t in extra)
-        self.owner = None if owners is None else np.asarray(owners).copy()
+        self.parent = list(range(n))
+        self.size = [1] * n
+        self.constrained = groups is not None or tokens is not None
+        self.group = None if groups is None else np.asarray(groups).tolist()
+        if tokens is not None and not isinstance(tokens, Mapping):
+            tokens = {i: t for i, t in enumerate(tokens) if t}
+        self.tokens = tokens  # face -> its extra tokens (only faces that have some)
+        self.sets: dict[int, set] = {}  # root -> its tokens (photos: ints; others: tuples)
+        self.owner = None if owners is None else np.asarray(owners).tolist()
+
+    def _held(self, root: int) -> set:
+        held = self.sets.get(root)
+        if held is None:  # still a single face
+            held = set()
+            if self.group is not None and self.group[root] >= 0:
+                held.add(self.group[root])
+            if self.tokens is not None and self.tokens.get(root):
+                held.update(("t", t) for t in self.tokens[root])
+            self.sets[root] = held
+        return held
 
     def find(self, i: int) -> int:
+        parent = self.parent
         root = i
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[i] != root:  # path compression
-            self.parent[i], i = root, self.parent[i]
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:  # path compression
+            parent[i], i = root, parent[i]
         return root
 
     def union(self, i: int, j: int, force: bool = False) -> bool:
         ri, rj = self.find(i), self.find(j)
         if ri == rj:
             return True
-        if (
-            self.groups is not None
-            and not force
-            and not self.groups[ri].isdisjoint(self.groups[rj])
-        ):
-            return False  # would put a cannot-link pair together
-        if (
-            self.owner is not None
-            and self.owner[ri] >= 0
-            and self.owner[rj] >= 0
-            and self.owner[ri] != self.owner[rj]
-        ):
+        owner = self.owner
+        if owner is not None and owner[ri] >= 0 and owner[rj] >= 0 and owner[ri] != owner[rj]:
             return False  # two people's own faces never merge
         if self.size[ri] < self.size[rj]:
             ri, rj = rj, ri
+        if self.constrained:
+            big, small = self._held(ri), self._held(rj)
+            if not force and not big.isdisjoint(small):
+                return False  # would put a cannot-link pair together
+            big |= small
+            del self.sets[rj]
         self.parent[rj] = ri
         self.size[ri] += self.size[rj]
-        if self.owner is not None and self.owner[ri] < 0:
-            self.owner[ri] = self.owner[rj]
-        if self.groups is not None:
-            self.groups[ri] |= self.groups[rj]
-            self.groups[rj] = set()
+        if owner is not None and owner[ri] < 0:
+            owner[ri] = owner[rj]
         return True
 
     def labels(self) -> np.ndarray:
-        roots = np.array([self.find(i) for i in range(len(self.parent))])
-        return np.unique(roots, return_inverse=True)[1]
+        parent = np.array(self.parent, np.int64)
+        while True:  # point every face at its root
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+        return np.unique(parent, return_inverse=True)[1]
 
 
 def _must_link(components: _Components, must: Sequence[np.ndarray] | None) -> None:
@@ -99,7 +108,7 @@ def threshold_components(
     threshold: float,
     groups: np.ndarray | None = None,
     must: Sequence[np.ndarray] | None = None,
-    tokens: Sequence | None = None,
+    tokens: Mapping[int, Iterable] | Sequence | None = None,
     owners: np.ndarray | None = None,
 ) -> np.ndarray:
     """Labels of the constrained components at ``threshold``. ``groups[i]`` is face

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from likeness.clustering.graph import knn_edges
+from likeness.clustering.graph import knn_edges, knn_index
 from likeness.clustering.methods import threshold_components
 from likeness.clustering.store import ClusterStore
 
@@ -54,40 +54,57 @@ def full_run(
 ) -> RunReport:
     started = time.perf_counter()
 
-    def step(done: int, message: str) -> None:
+    def step(share: float, message: str) -> None:
         if progress is not None:
-            progress(done, 4, message)
+            progress(int(share * 1000), 1000, message)
 
     step(0, "reading faces")
     table = store.faces()
     n = len(table.ids)
-    step(1, f"kNN graph of {n} faces")
-    edges = knn_edges(table.vectors, k=k, min_similarity=threshold)
-    step(2, "clustering")
-    position = {int(face_id): i for i, face_id in enumerate(table.ids.tolist())}
-    owners = np.where(table.fixed, table.person, -1)
-    must = [np.flatnonzero(owners == p) for p in np.unique(owners[owners >= 0])]
-    tokens: list[set] = [set() for _ in range(n)]
-    for face_id, person_id in store.exclusions():
-        if face_id in position:  # a token of this pair only: the face against the person
-            token = (face_id, person_id)
-            tokens[position[face_id]].add(token)
-            for member in np.flatnonzero(owners == person_id):
-                tokens[member].add(token)
-    labels = threshold_components(
-        n, edges, threshold, groups=table.image, must=must, tokens=tokens, owners=owners
+    step(0.05, f"kNN index of {n} faces")
+    index = knn_index(table.vectors)
+    step(0.2, f"kNN graph of {n} faces")
+    edges = knn_edges(
+        table.vectors,
+        k=k,
+        min_similarity=threshold,
+        index=index,
+        progress=lambda done, total: step(0.2 + 0.6 * done / total, f"kNN graph {done}/{total}"),
     )
-    step(3, "matching clusters to persons")
-    excluded = {(f, p) for f, p in store.exclusions()}
-    moves, new_clusters = _match(table, labels, owners, min_size, excluded)
+    del index
+    step(0.8, "clustering")
+    owners = np.where(table.fixed, table.person, -1)
+    own = _members(owners)  # person -> positions of its own (fixed) faces
+    tokens: dict[int, set] = {}
+    exclusions = store.exclusions()
+    for face_id, person_id in exclusions:
+        i = int(np.searchsorted(table.ids, face_id))
+        if i < n and table.ids[i] == face_id:  # a token of this pair only
+            for member in [i, *own.get(person_id, ())]:
+                tokens.setdefault(int(member), set()).add((face_id, person_id))
+    labels = threshold_components(
+        n,
+        edges,
+        threshold,
+        groups=table.image,
+        must=list(own.values()),
+        tokens=tokens,
+        owners=owners,
+    )
+    del edges
+    step(0.9, "matching clusters to persons")
+    moves, new_clusters = _match(
+        table, labels, owners, min_size, set(exclusions), store.templates(), threshold
+    )
     created, removed = store.write(moves, new_clusters, table)
-    step(4, "done")
+    step(1, "done")
     after = table.person.copy()
-    for face_id, person_id in moves.items():
-        after[position[face_id]] = -1 if person_id is None else person_id
+    if moves:
+        moved = np.fromiter(moves, np.int64, len(moves))
+        wanted = np.array([-1 if p is None else p for p in moves.values()], np.int64)
+        after[np.searchsorted(table.ids, moved)] = wanted
     for faces, person_id in zip(new_clusters, created, strict=True):
-        for face_id in faces:
-            after[position[face_id]] = person_id
+        after[np.searchsorted(table.ids, np.asarray(faces, np.int64))] = person_id
     changed = int((after != table.person).sum())
     return RunReport(
         faces=n,
@@ -103,8 +120,30 @@ def full_run(
     )
 
 
-def _match(table, labels, owners, min_size: int, excluded: set):
-    """(moves for faces clustering may move, new clusters as lists of face ids)."""
+def _members(owners: np.ndarray) -> dict[int, np.ndarray]:
+    """Positions of each owner's faces (owner -1: none), grouped in one sort."""
+    keep = np.flatnonzero(owners >= 0)
+    order = keep[np.argsort(owners[keep], kind="stable")]
+    cuts = np.flatnonzero(np.diff(owners[order])) + 1
+    return {int(owners[g[0]]): g for g in np.split(order, cuts)} if len(order) else {}
+
+
+def _match(
+    table,
+    labels,
+    owners,
+    min_size: int,
+    excluded: set,
+    templates: dict[int, np.ndarray] | None = None,
+    threshold: float = 1.0,
+):
+    """(moves for faces clustering may move, new clusters as lists of face ids).
+
+    A face whose cluster came out too small to keep, matched to nobody, stays in its
+    person while it is still at least ``threshold`` like that person's template: a
+    kNN graph (an approximate one above all) can miss a face's few edges in one run
+    and find them in the next, and a face should not blink in and out of its person
+    for that."""
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
     clusters = np.split(order, bounds) if len(order) else []
@@ -139,6 +178,16 @@ def _match(table, labels, owners, min_size: int, excluded: set):
         for i in movable:
             face_id = int(table.ids[i])
             wanted = None if (face_id, person) in excluded else person
+            current = int(table.person[i])
+            if (
+                wanted is None
+                and person is None
+                and current in (templates or {})
+                and (face_id, current) not in excluded
+                and float(np.dot(table.vectors[i].astype(np.float32), templates[current]))
+                >= threshold
+            ):
+                continue  # still like its person: it stays
             if wanted != (None if table.person[i] < 0 else int(table.person[i])):
                 moves[face_id] = wanted
     return moves, new_clusters

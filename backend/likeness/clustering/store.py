@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 
 from likeness.errors import NotFoundError, PersonNotFoundError, ValidationError
-from likeness.gallery.store import MAX_ID, person_pk, refresh_person
+from likeness.gallery.store import MAX_ID, person_pk, refresh_persons
 from likeness.storage import Database
 from likeness.storage.models import FaceExclusion, GalleryFace, GalleryImage, GalleryPerson
 
@@ -24,11 +24,43 @@ class FaceTable:
     image: np.ndarray  # (n,) photo (cannot-link group)
     person: np.ndarray  # (n,) current person id, -1 none
     fixed: np.ndarray  # (n,) bool: enrolled or confirmed for that person
-    vectors: np.ndarray  # (n, d) unit embeddings
+    vectors: np.ndarray  # (n, d) unit embeddings, float16
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
+def new_auto_persons(session, count: int) -> list[int]:
+    """``count`` new unnamed persons of origin auto, their ids in order (one
+    statement, not one round trip each)."""
+    if count <= 0:
+        return []
+    rows = session.execute(
+        insert(GalleryPerson).returning(GalleryPerson.id, sort_by_parameter_order=True),
+        [{"name": "", "origin": "auto", "face_count": 0} for _ in range(count)],
+    )
+    return [int(row[0]) for row in rows]
+
+
+def assign_faces(session, pairs: list[tuple[int, int | None]], guard) -> None:
+    """Set each face's person (None: unassigned) by clustering, as one batch of one
+    statement, only where ``guard`` (a condition on the face's row) still holds."""
+    if not pairs:
+        return
+    faces = GalleryFace.__table__
+    statement = (
+        update(faces)
+        .where(faces.c.id == bindparam("b_face"), guard(faces.c))
+        .values(person_id=bindparam("b_person"), assigned_by=bindparam("b_by"))
+    )
+    session.execute(
+        statement,
+        [
+            {"b_face": face, "b_person": person, "b_by": None if person is None else "cluster"}
+            for face, person in pairs
+        ],
+    )
 
 
 class ClusterStore:
@@ -36,8 +68,9 @@ class ClusterStore:
         self.db = db
 
     def faces(self, chunk: int = 50_000) -> FaceTable:
-        """Every usable face, in id order."""
-        ids, image, person, fixed, vectors = [], [], [], [], []
+        """Every usable face, in id order; vectors as float16 (half the memory of
+        float32; cosines change by about 1e-3, far below any threshold's margin)."""
+        ids, image, person, fixed, parts = [], [], [], [], []
         last = 0
         with self.db.session() as session:
             while True:
@@ -55,20 +88,23 @@ class ClusterStore:
                 ).all()
                 if not rows:
                     break
-                for face_id, image_pk, person_id, by, blob in rows:
+                for face_id, image_pk, person_id, by, _ in rows:
                     ids.append(face_id)
                     image.append(image_pk)
                     person.append(-1 if person_id is None else person_id)
                     fixed.append(person_id is not None and by in FIXED)
-                    vectors.append(np.frombuffer(blob, np.float32))
+                blob = b"".join(row[4] for row in rows)
+                parts.append(
+                    np.frombuffer(blob, np.float32).reshape(len(rows), -1).astype(np.float16)
+                )
                 last = rows[-1][0]
-        dim = len(vectors[0]) if vectors else 0
+        dim = parts[0].shape[1] if parts else 0
         return FaceTable(
             np.array(ids, np.int64),
             np.array(image, np.int64),
             np.array(person, np.int64),
             np.array(fixed, bool),
-            np.vstack(vectors) if vectors else np.zeros((0, dim), np.float32),
+            np.concatenate(parts) if parts else np.zeros((0, dim), np.float16),
         )
 
     def has_clusters(self) -> bool:
@@ -268,6 +304,16 @@ class ClusterStore:
                     }
                 last = rows[-1][0]
 
+    def templates(self) -> dict[int, np.ndarray]:
+        """Each person's template (the unit mean of its usable faces)."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(GalleryPerson.id, GalleryPerson.centroid).where(
+                    GalleryPerson.centroid.is_not(None)
+                )
+            ).all()
+        return {int(p): np.frombuffer(blob, np.float32) for p, blob in rows}
+
     def exclusions(self) -> list[tuple[int, int]]:
         with self.db.session() as session:
             return [
@@ -293,27 +339,28 @@ class ClusterStore:
         faces clustering may move), ``new_clusters`` (face ids of each new auto
         person). Unnamed auto persons left without faces are removed. Returns the
         new person ids and the removed ones; then refreshes every cluster's stats."""
-        created: list[int] = []
         with self.db.session() as session:
-            by_target: dict[int | None, list[int]] = {}
-            for face_id, person_id in moves.items():
-                by_target.setdefault(person_id, []).append(face_id)
-            for faces in new_clusters:
-                person = GalleryPerson(name="", origin="auto", face_count=0)
-                session.add(person)
-                session.flush()
-                created.append(person.id)
-                by_target.setdefault(person.id, []).extend(faces)
-            for person_id, face_ids in by_target.items():
-                for start in range(0, len(face_ids), 1000):
-                    session.execute(
-                        update(GalleryFace)
-                        .where(GalleryFace.id.in_(face_ids[start : start + 1000]))
-                        .values(
-                            person_id=person_id,
-                            assigned_by=None if person_id is None else "cluster",
+            created = new_auto_persons(session, len(new_clusters))
+            pairs = list(moves.items())
+            for faces, person_id in zip(new_clusters, created, strict=True):
+                pairs += [(face, person_id) for face in faces]
+            targets = sorted({p for _, p in pairs if p is not None} - set(created))
+            alive = set(created)
+            for start in range(0, len(targets), 1000):
+                alive.update(
+                    session.scalars(
+                        select(GalleryPerson.id).where(
+                            GalleryPerson.id.in_(targets[start : start + 1000])
                         )
                     )
+                )
+            # a person erased or merged away during the run: the next run decides;
+            # a user's decision made during the run is never undone
+            assign_faces(
+                session,
+                [(f, p) for f, p in pairs if p is None or p in alive],
+                lambda c: or_(c.assigned_by.is_(None), c.assigned_by == "cluster"),
+            )
             counts = dict(
                 session.execute(
                     select(GalleryFace.person_id, func.count(GalleryFace.id))
@@ -334,16 +381,17 @@ class ClusterStore:
         self.refresh(touched - set(removed))
         return created, removed
 
-    def refresh(self, person_ids=None) -> None:
+    def refresh(self, person_ids=None, batch: int = 500) -> None:
         """Size, template, representative face and cohesion of these persons (all
-        when None), each read and written in its own short transaction, so an
-        erasure or enrolment committed meanwhile is never written over."""
+        when None), ``batch`` persons per short transaction (each read and written in
+        it), so an erasure or enrolment committed meanwhile is never written over."""
         if person_ids is None:
             with self.db.session() as session:
                 person_ids = session.scalars(select(GalleryPerson.id)).all()
-        for person_id in sorted(set(person_ids)):
+        ordered = sorted({int(p) for p in person_ids})
+        for start in range(0, len(ordered), batch):
             with self.db.session() as session:
-                refresh_person(session, int(person_id))
+                refresh_persons(session, ordered[start : start + batch])
 
 
 def _cluster_dict(row: GalleryPerson) -> dict:
