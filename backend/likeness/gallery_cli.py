@@ -109,7 +109,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         print(json.dumps(result.as_dict(), indent=2, default=str))
     else:
         person = result.person
-        print(f"person {person.id} {person.name!r}: {person.face_count} faces enrolled")
+        label = repr(person.name) if person.name else "(an unnamed cluster)"
+        print(f"person {person.id} {label}: {person.face_count} faces enrolled")
         for item in result.accepted:
             print(f"  accepted {item['source']}")
         for rejection in result.rejected:

@@ -130,3 +130,47 @@ def test_incremental_decisions_join_start_or_wait():
     assert decisions == [([10], 7), ([11, 4], 100)]
     assert person_of[12] is None and person_of[13] is None  # both wait
     assert photos_of[100] == {11, 4} and 10 in photos_of[7]
+
+
+def _table(vectors, image, person):
+    from likeness.clustering.store import FaceTable
+
+    n = len(vectors)
+    v = np.asarray(vectors, np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return FaceTable(
+        ids=np.arange(1, n + 1),
+        image=np.asarray(image),
+        person=np.asarray(person),
+        fixed=np.zeros(n, bool),
+        vectors=v.astype(np.float16),
+    )
+
+
+def test_a_face_stays_in_its_person_only_while_like_the_others():
+    """A face left alone by a run (its cluster too small) stays in its person while
+    it is like the person's OTHER faces and no face of its photo ends there."""
+    from likeness.clustering.run import _match
+
+    owners = np.full(4, -1)
+    # faces 1-3 are person 7; the run found 1+2 and left 3 alone
+    like = _table([[1, 0.1, 0], [1, 0, 0.1], [1, 0.1, 0.1], [0, 1, 0]], [1, 2, 3, 4], [7, 7, 7, -1])
+    labels = np.array([0, 0, 1, 2])
+    assert _match(like, labels, owners, 2, set(), 0.4)[0] == {}  # 3 stays
+    assert _match(like, labels, owners, 2, set())[0] == {3: None}  # without: it leaves
+    assert _match(like, labels, owners, 2, {(3, 7)}, 0.4)[0] == {3: None}  # excluded
+    # two unlike faces of one person: a face never vouches for itself, so 2 leaves
+    pair = _table([[1, 0, 0], [0, 1, 0]], [1, 2], [5, 5])
+    assert _match(pair, np.array([0, 1]), np.full(2, -1), 2, set(), 0.4)[0] == {2: None}
+
+
+def test_a_face_never_stays_beside_another_face_of_its_photo():
+    from likeness.clustering.run import _match
+
+    # face 1 (photo 10) was person 7; the run put face 3 (also photo 10) with 7's
+    # faces 2 and 4 instead and left face 1 alone: face 1 may not stay
+    t = _table(
+        [[1, 0, 0], [1, 0.1, 0], [1, 0, 0.1], [1, 0.1, 0.1]], [10, 11, 10, 12], [7, 7, -1, 7]
+    )
+    moves, _ = _match(t, np.array([0, 1, 1, 1]), np.full(4, -1), 2, set(), 0.4)
+    assert moves == {1: None, 3: 7}

@@ -165,7 +165,8 @@ def assign(
         touched = {p for _, p in decisions}
         placed = {m: p for members, p in decisions for m in members if m in image_of}
         result.new_clusters = len(started)
-        result.joined = sum(1 for p in placed.values() if p not in started)
+        fresh = set(started)
+        result.joined = sum(1 for p in placed.values() if p not in fresh)
         result.waiting = len(new_ids) - len(placed)
         for part in _parts(sorted(touched)):
             refresh_persons(session, part)
@@ -186,5 +187,6 @@ def assign(
             )
             session.execute(delete(GalleryPerson).where(GalleryPerson.id.in_(short)))
             result.new_clusters -= len(short)
-            result.waiting += sum(1 for p in placed.values() if p in short)
+            gone = set(short)
+            result.waiting += sum(1 for p in placed.values() if p in gone)
     return result

@@ -93,9 +93,7 @@ def full_run(
     )
     del edges
     step(0.9, "matching clusters to persons")
-    moves, new_clusters = _match(
-        table, labels, owners, min_size, set(exclusions), store.templates(), threshold
-    )
+    moves, new_clusters = _match(table, labels, owners, min_size, set(exclusions), threshold)
     created, removed = store.write(moves, new_clusters, table)
     step(1, "done")
     after = table.person.copy()
@@ -134,16 +132,16 @@ def _match(
     owners,
     min_size: int,
     excluded: set,
-    templates: dict[int, np.ndarray] | None = None,
-    threshold: float = 1.0,
+    threshold: float | None = None,
 ):
     """(moves for faces clustering may move, new clusters as lists of face ids).
 
-    A face whose cluster came out too small to keep, matched to nobody, stays in its
-    person while it is still at least ``threshold`` like that person's template: a
-    kNN graph (an approximate one above all) can miss a face's few edges in one run
-    and find them in the next, and a face should not blink in and out of its person
-    for that."""
+    With a ``threshold``: a face whose cluster came out too small to keep, matched
+    to nobody, stays in its person while it is still at least ``threshold`` like the
+    template of that person's other faces, and no other face of its photo ends
+    there. A kNN graph (an approximate one above all) can miss a face's few edges in
+    one run and find them in the next; a face should not blink in and out of its
+    person for that."""
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
     clusters = np.split(order, bounds) if len(order) else []
@@ -166,6 +164,7 @@ def _match(
             taken.add(person)
     moves: dict[int, int | None] = {}
     new_clusters: list[list[int]] = []
+    falling: list[int] = []  # rows that would leave their person for lack of evidence
     for c, members in enumerate(clusters):
         movable = members[~table.fixed[members]]
         if c in target:
@@ -178,16 +177,52 @@ def _match(
         for i in movable:
             face_id = int(table.ids[i])
             wanted = None if (face_id, person) in excluded else person
-            current = int(table.person[i])
-            if (
-                wanted is None
-                and person is None
-                and current in (templates or {})
-                and (face_id, current) not in excluded
-                and float(np.dot(table.vectors[i].astype(np.float32), templates[current]))
-                >= threshold
-            ):
-                continue  # still like its person: it stays
-            if wanted != (None if table.person[i] < 0 else int(table.person[i])):
+            current = None if table.person[i] < 0 else int(table.person[i])
+            if wanted != current:
                 moves[face_id] = wanted
+                if person is None and current is not None:
+                    falling.append(int(i))
+    if threshold is not None and falling:
+        _keep_alike(table, moves, new_clusters, falling, excluded, threshold)
     return moves, new_clusters
+
+
+def _keep_alike(table, moves, new_clusters, falling, excluded, threshold) -> None:
+    """Cancel the moves of ``falling`` faces still like their person (see _match)."""
+    rows = np.asarray(falling, np.int64)
+    persons = np.unique(table.person[rows])
+    # the sum and count of each such person's faces now: a face's template is the
+    # mean of the others (leave-one-out, so a face never vouches for itself)
+    members = np.flatnonzero(np.isin(table.person, persons))
+    slot = np.searchsorted(persons, table.person[members])
+    sums = np.zeros((len(persons), table.vectors.shape[1]), np.float64)
+    for start in range(0, len(members), 100_000):
+        part = slice(start, start + 100_000)
+        np.add.at(sums, slot[part], np.asarray(table.vectors[members[part]], np.float32))
+    counts = np.bincount(slot, minlength=len(persons))
+    # where every face ends, so which photos each of these persons will hold
+    final = table.person.copy()
+    if moves:
+        moved = np.searchsorted(table.ids, np.fromiter(moves, np.int64, len(moves)))
+        final[moved] = [-1 if p is None else p for p in moves.values()]
+    for faces in new_clusters:
+        final[np.searchsorted(table.ids, np.asarray(faces, np.int64))] = -1
+    width = int(table.image.max()) + 1
+    ending = np.isin(final, persons)
+    held = np.unique(final[ending] * width + table.image[ending])
+    kept: set[int] = set()
+    for i in rows.tolist():
+        person, face_id, photo = int(table.person[i]), int(table.ids[i]), int(table.image[i])
+        j = int(np.searchsorted(persons, person))
+        key = person * width + photo
+        if counts[j] < 2 or (face_id, person) in excluded or key in kept:
+            continue
+        k = int(np.searchsorted(held, key))
+        if k < len(held) and held[k] == key:
+            continue  # another face of its photo ends in that person
+        v = np.asarray(table.vectors[i], np.float32)
+        rest = sums[j] - v
+        norm = float(np.linalg.norm(rest))
+        if norm > 1e-6 and float(v @ rest) / norm >= threshold:
+            del moves[face_id]  # still like its person: it stays
+            kept.add(key)

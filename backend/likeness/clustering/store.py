@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 
 from likeness.errors import NotFoundError, PersonNotFoundError, ValidationError
 from likeness.gallery.store import MAX_ID, person_pk, refresh_persons
@@ -33,9 +33,14 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 def new_auto_persons(session, count: int) -> list[int]:
     """``count`` new unnamed persons of origin auto, their ids in order (one
-    statement, not one round trip each)."""
+    statement where the database returns ids from a batch insert)."""
     if count <= 0:
         return []
+    if not session.get_bind().dialect.insert_executemany_returning_sort_by_parameter_order:
+        made = [GalleryPerson(name="", origin="auto", face_count=0) for _ in range(count)]
+        session.add_all(made)
+        session.flush()
+        return [person.id for person in made]
     rows = session.execute(
         insert(GalleryPerson).returning(GalleryPerson.id, sort_by_parameter_order=True),
         [{"name": "", "origin": "auto", "face_count": 0} for _ in range(count)],
@@ -48,11 +53,17 @@ def assign_faces(session, pairs: list[tuple[int, int | None]], guard) -> None:
     statement, only where ``guard`` (a condition on the face's row) still holds."""
     if not pairs:
         return
-    faces = GalleryFace.__table__
+    faces, persons = GalleryFace.__table__, GalleryPerson.__table__
+    person = bindparam("b_person")
     statement = (
         update(faces)
-        .where(faces.c.id == bindparam("b_face"), guard(faces.c))
-        .values(person_id=bindparam("b_person"), assigned_by=bindparam("b_by"))
+        .where(
+            faces.c.id == bindparam("b_face"),
+            guard(faces.c),
+            # never into a person erased or merged away since it was read
+            or_(person.is_(None), exists().where(persons.c.id == person)),
+        )
+        .values(person_id=person, assigned_by=bindparam("b_by"))
     )
     session.execute(
         statement,
@@ -304,16 +315,6 @@ class ClusterStore:
                     }
                 last = rows[-1][0]
 
-    def templates(self) -> dict[int, np.ndarray]:
-        """Each person's template (the unit mean of its usable faces)."""
-        with self.db.session() as session:
-            rows = session.execute(
-                select(GalleryPerson.id, GalleryPerson.centroid).where(
-                    GalleryPerson.centroid.is_not(None)
-                )
-            ).all()
-        return {int(p): np.frombuffer(blob, np.float32) for p, blob in rows}
-
     def exclusions(self) -> list[tuple[int, int]]:
         with self.db.session() as session:
             return [
@@ -361,21 +362,17 @@ class ClusterStore:
                 [(f, p) for f, p in pairs if p is None or p in alive],
                 lambda c: or_(c.assigned_by.is_(None), c.assigned_by == "cluster"),
             )
-            counts = dict(
+            # unnamed clusters left without faces go, in one guarded statement each
+            # batch, so a face assigned meanwhile keeps its person
+            faceless = ~exists().where(GalleryFace.person_id == GalleryPerson.id)
+            unnamed = (GalleryPerson.origin == "auto", GalleryPerson.name == "")
+            removed = list(session.scalars(select(GalleryPerson.id).where(*unnamed, faceless)))
+            for start in range(0, len(removed), 1000):
                 session.execute(
-                    select(GalleryFace.person_id, func.count(GalleryFace.id))
-                    .where(GalleryFace.person_id.is_not(None))
-                    .group_by(GalleryFace.person_id)
-                ).all()
-            )
-            empty = session.scalars(
-                select(GalleryPerson.id).where(
-                    GalleryPerson.origin == "auto", GalleryPerson.name == ""
+                    delete(GalleryPerson).where(
+                        GalleryPerson.id.in_(removed[start : start + 1000]), *unnamed, faceless
+                    )
                 )
-            ).all()
-            removed = [pid for pid in empty if counts.get(pid, 0) == 0]
-            if removed:
-                session.execute(delete(GalleryPerson).where(GalleryPerson.id.in_(removed)))
         touched = set(created) | {p for p in moves.values() if p is not None}
         touched |= {int(p) for p in table.person[np.isin(table.ids, list(moves))] if p >= 0}
         self.refresh(touched - set(removed))

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -187,18 +187,46 @@ class FaceInfo:
     image_metadata: dict | None
 
 
+def _stats(rows: list) -> dict:
+    """Template, representative face and cohesion of ``(face id, embedding)`` rows."""
+    if not rows:
+        return {"centroid": None, "representative_face_id": None, "cohesion": None}
+    vectors = np.stack([from_bytes(blob) for _, blob in rows])
+    mean = vectors.mean(axis=0)
+    centre = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    sims = vectors @ centre
+    return {
+        "centroid": to_bytes(centre),
+        "representative_face_id": int(rows[int(np.argmax(sims))][0]),
+        "cohesion": float(sims.mean()),
+    }
+
+
 def refresh_person(session: Session, person_id: int) -> None:
     """Recompute a person's face count, template (L2-normalised mean of its usable
     faces), representative face (the usable one nearest the template) and cohesion
     (mean cosine to it), from its faces, in the caller's transaction."""
-    refresh_persons(session, [person_id])
+    person = session.get(GalleryPerson, person_id)
+    if person is None:
+        return
+    rows = session.execute(
+        select(GalleryFace.id, GalleryFace.embedding).where(
+            GalleryFace.person_id == person_id, GalleryFace.usable.is_(True)
+        )
+    ).all()
+    person.face_count = int(
+        session.scalar(select(func.count(GalleryFace.id)).where(GalleryFace.person_id == person_id))
+        or 0
+    )
+    for key, value in _stats(rows).items():
+        setattr(person, key, value)
 
 
 def refresh_persons(session: Session, person_ids: Sequence[int]) -> None:
-    """``refresh_person`` for many persons with three queries, not three each."""
+    """``refresh_person`` for many persons with a few statements, not three each: an
+    UPDATE by id (a person erased meanwhile is simply not found; no error)."""
     ids = sorted({int(p) for p in person_ids})
-    persons = session.scalars(select(GalleryPerson).where(GalleryPerson.id.in_(ids))).all()
-    if not persons:
+    if not ids:
         return
     counts = dict(
         session.execute(
@@ -214,19 +242,29 @@ def refresh_persons(session: Session, person_ids: Sequence[int]) -> None:
         )
     ):
         faces.setdefault(person_id, []).append((face_id, blob))
-    for person in persons:
-        person.face_count = int(counts.get(person.id, 0))
-        rows = faces.get(person.id)
-        if not rows:
-            person.centroid = person.representative_face_id = person.cohesion = None
-            continue
-        vectors = np.stack([from_bytes(blob) for _, blob in rows])
-        mean = vectors.mean(axis=0)
-        centre = mean / max(float(np.linalg.norm(mean)), 1e-12)
-        sims = vectors @ centre
-        person.centroid = to_bytes(centre)
-        person.representative_face_id = int(rows[int(np.argmax(sims))][0])
-        person.cohesion = float(sims.mean())
+    table = GalleryPerson.__table__
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            face_count=bindparam("b_count"),
+            centroid=bindparam("b_centroid"),
+            representative_face_id=bindparam("b_face"),
+            cohesion=bindparam("b_cohesion"),
+        ),
+        [_row(person_id, counts.get(person_id, 0), faces.get(person_id, [])) for person_id in ids],
+    )
+
+
+def _row(person_id: int, count: int, rows: list) -> dict:
+    stats = _stats(rows)
+    return {
+        "b_id": person_id,
+        "b_count": int(count),
+        "b_centroid": stats["centroid"],
+        "b_face": stats["representative_face_id"],
+        "b_cohesion": stats["cohesion"],
+    }
 
 
 class GalleryStore:
@@ -725,7 +763,8 @@ class GalleryStore:
                 .outerjoin(GalleryPerson, GalleryPerson.id == GalleryFace.person_id)
                 .where(GalleryFace.id.in_([int(i) for i in ids]))
             ).all()
-        return {r[0]: FaceInfo(*r) for r in rows}
+        # an unnamed cluster has no name (None), as everywhere else
+        return {r[0]: FaceInfo(*r[:4], r[4] or None, *r[5:]) for r in rows}
 
     def counts(self) -> dict[str, int]:
         with self.db.session() as session:

@@ -37,7 +37,16 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        # batched UPDATEs (clustering writes millions of rows) in pages, not one
+        # round trip per row
+        executemany_mode="values_plus_batch",
+        executemany_batch_page_size=1000,
+    )
 
 
 class Database:
