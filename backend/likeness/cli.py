@@ -7,10 +7,12 @@ import argparse
 import contextlib
 import importlib
 import importlib.metadata as md
+import os
 import sys
 from pathlib import Path
 
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from likeness.errors import LikenessError
 
@@ -130,6 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except LikenessError as error:
         print(f"likeness: {error.code}: {error.message}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `likeness clusters export | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except OSError as error:  # a file that cannot be written or read
+        print(f"likeness: IO_ERROR: {error.strerror or error}: {error.filename}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as error:  # a bad database URL, a server that is down
+        cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        print(f"likeness: DATABASE_ERROR: cannot use the database: {cause}", file=sys.stderr)
         return 2
     except PydanticValidationError as error:  # a bad LIKENESS_* variable or YAML value
         problems = "; ".join(

@@ -1,5 +1,5 @@
 """``likeness cluster`` (a full run, with a progress bar) and ``likeness clusters
-list [--json]`` (registered by ``likeness.cli``)."""
+list|show|name|merge|split|not-this-person|export`` (registered by ``likeness.cli``)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         print(
             f"{r['faces']} faces: {r['clusters']} people ({r['new_clusters']} new, "
             f"{r['removed_clusters']} gone), {r['unassigned']} unassigned, "
-            f"{r['changed_faces']} faces moved, {r['seconds']:.1f} s"
+            f"{r['changed_faces']} faces assigned or moved, {r['seconds']:.1f} s"
         )
     else:
         print(f"likeness: {job.error['code']}: {job.error['message']}", file=sys.stderr)
@@ -45,6 +45,53 @@ def cmd_clusters_list(args: argparse.Namespace) -> int:
     for c in clusters:
         cohesion = "-" if c["cohesion"] is None else f"{c['cohesion']:.3f}"
         print(f"  {c['id']:>8}  {c['size']:>6} faces  cohesion {cohesion}  {c['name'] or ''}")
+    return 0
+
+
+def _show(cluster: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(cluster, indent=2))
+        return
+    cohesion = "-" if cluster["cohesion"] is None else f"{cluster['cohesion']:.3f}"
+    print(
+        f"cluster {cluster['id']} {cluster['name'] or '(unnamed)'}: {cluster['size']} faces, "
+        f"cohesion {cohesion}, representative face {cluster['representative_face_id']}"
+    )
+    if "face_ids" in cluster:
+        print("  faces: " + " ".join(str(f) for f in cluster["face_ids"]))
+
+
+def cmd_clusters_show(args: argparse.Namespace) -> int:
+    with _library(args) as lib:
+        _show(lib.get_cluster(args.id), args.json)
+    return 0
+
+
+def cmd_clusters_name(args: argparse.Namespace) -> int:
+    with _library(args) as lib:
+        _show(lib.name_cluster(args.id, args.name), args.json)
+    return 0
+
+
+def cmd_clusters_merge(args: argparse.Namespace) -> int:
+    with _library(args) as lib:
+        _show(lib.merge_clusters(args.keep, args.other), args.json)
+    return 0
+
+
+def cmd_clusters_split(args: argparse.Namespace) -> int:
+    with _library(args) as lib:
+        _show(lib.split_cluster(args.id, args.faces), args.json)
+    return 0
+
+
+def cmd_clusters_not_this_person(args: argparse.Namespace) -> int:
+    with _library(args) as lib:
+        left = lib.not_this_person(args.face)
+    if args.json:
+        print(json.dumps({"face_id": args.face, "left": left}))
+    else:
+        print(f"face {args.face} " + (f"left person {left}" if left else "was in no person"))
     return 0
 
 
@@ -70,7 +117,7 @@ def cmd_clusters_export(args: argparse.Namespace) -> int:
                     if writer is None:
                         writer = csv.DictWriter(out, fieldnames=list(row))
                         writer.writeheader()
-                    writer.writerow({k: csv_cell(v) for k, v in row.items()})
+                    writer.writerow({k: csv_cell(_cell(v)) for k, v in row.items()})
                 count += 1
     if args.out:
         print(f"{count} faces written to {args.out}", file=sys.stderr)
@@ -91,8 +138,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--limit", type=int, default=50)
     _common(listing)
     listing.set_defaults(func=cmd_clusters_list)
+    for name, func, text, arguments in (
+        ("show", cmd_clusters_show, "one cluster and its face ids", [("id", int)]),
+        (
+            "name",
+            cmd_clusters_name,
+            "name a cluster (confirms its faces)",
+            [("id", int), ("name", str)],
+        ),
+        ("merge", cmd_clusters_merge, "OTHER's faces join KEEP", [("keep", int), ("other", int)]),
+        ("split", cmd_clusters_split, "these faces leave as a new cluster", [("id", int)]),
+        (
+            "not-this-person",
+            cmd_clusters_not_this_person,
+            "a face leaves its person for good",
+            [("face", int)],
+        ),
+    ):
+        command = clusters.add_parser(name, help=text)
+        for argument, kind in arguments:
+            command.add_argument(argument, type=kind)
+        if name == "split":
+            command.add_argument("faces", type=int, nargs="+", help="face ids")
+        _common(command)
+        command.set_defaults(func=func)
     export = clusters.add_parser("export", help="one row per face with its cluster")
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     export.add_argument("--out", help="file to write (default: standard output)")
     _common(export)
     export.set_defaults(func=cmd_clusters_export)
+
+
+def _cell(value):
+    """Booleans as in the JSON lines export (true/false), not Python's True/False."""
+    return {True: "true", False: "false"}.get(value, value) if isinstance(value, bool) else value

@@ -60,6 +60,12 @@ def cmd_index(args: argparse.Namespace) -> int:
         if report.unusable:
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(report.reasons.items()))
             print(f"  {report.unusable} faces kept but not searched (face checks: {reasons})")
+        if report.clustering:
+            c = report.clustering
+            print(
+                f"  clusters: {c['joined']} faces joined a person, {c['new_clusters']} new "
+                f"clusters, {c['waiting']} faces wait for more evidence"
+            )
         for failure in report.failed:
             print(f"  failed {failure.source}: {failure.code}: {failure.message}")
     return 0 if not report.failed else 1

@@ -163,12 +163,41 @@ def test_clusters_over_http_and_the_cli(client, photo, model_root, tmp_path):
     }
     base = [sys.executable, "-m", "likeness.cli"]
     run = subprocess.run([*base, "cluster"], env=env, capture_output=True, text=True)
-    assert run.returncode == 0 and "faces moved" in run.stdout, run.stderr
+    assert run.returncode == 0 and "faces assigned or moved" in run.stdout, run.stderr
     listed = subprocess.run(
         [*base, "clusters", "list", "--json"], env=env, capture_output=True, text=True
     )
     clusters = json.loads(listed.stdout)["clusters"]
     assert any(c["name"] == "Hans Blix" and c["id"] == top["id"] for c in clusters)
+
+    def cli(*words, **extra):
+        done = subprocess.run([*base, *words], env={**env, **extra}, capture_output=True, text=True)
+        return done.returncode, done.stdout, done.stderr
+
+    # tidying from the CLI: show, split (never every face), name, merge back
+    code, out, _ = cli("clusters", "show", str(top["id"]), "--json")
+    faces = json.loads(out)["face_ids"]
+    assert code == 0 and len(faces) == top["size"]
+    code, _, err = cli("clusters", "split", str(top["id"]), *map(str, faces))
+    assert code == 2 and "at least one face" in err and err.count("\n") == 1
+    code, out, _ = cli("clusters", "split", str(top["id"]), str(faces[0]), "--json")
+    split = json.loads(out)
+    assert code == 0 and split["face_ids"] == [faces[0]]
+    code, out, _ = cli("clusters", "name", str(split["id"]), "Blix too")
+    assert code == 0 and "Blix too" in out
+    code, out, _ = cli("clusters", "merge", str(top["id"]), str(split["id"]))
+    assert code == 0 and f"{top['size']} faces" in out
+    code, out, _ = cli("clusters", "not-this-person", str(faces[-1]))
+    assert code == 0 and f"left person {top['id']}" in out
+    code, _, err = cli("clusters", "show", "999999")
+    assert code == 2 and err.startswith("likeness: PERSON_NOT_FOUND")
+    # bad places and databases: one line, no traceback
+    code, _, err = cli("clusters", "export", "--out", str(tmp_path / "no" / "x.csv"))
+    assert code == 2 and err.startswith("likeness: IO_ERROR") and "Traceback" not in err
+    code, _, err = cli("clusters", "list", LIKENESS_DATABASE_URL="garbage")
+    assert code == 2 and err.startswith("likeness: DATABASE_ERROR") and "Traceback" not in err
+    code, out, _ = cli("clusters", "export")
+    assert code == 0 and ",true" in out and ",True" not in out
 
 
 def test_what_users_decide_survives_the_next_run(lib, photo):

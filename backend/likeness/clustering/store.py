@@ -234,6 +234,14 @@ class ClusterStore:
                     "Enrolled faces are removed through their person, not split off.",
                     field="face_ids",
                 )
+            size = session.scalar(
+                select(func.count(GalleryFace.id)).where(GalleryFace.person_id == source.id)
+            )
+            if len(faces) >= (size or 0):
+                raise ValidationError(
+                    "A split must leave at least one face behind; to rename the cluster, name it.",
+                    field="face_ids",
+                )
             person = GalleryPerson(name="", origin="auto", face_count=0)
             session.add(person)
             session.flush()
