@@ -80,8 +80,20 @@ def cmd_clusters_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_clusters_split(args: argparse.Namespace) -> int:
+    if bool(args.faces) == (args.threshold is not None):
+        print("likeness: give face ids or --threshold (not both)", file=sys.stderr)
+        return 2
     with _library(args) as lib:
-        _show(lib.split_cluster(args.id, args.faces), args.json)
+        if args.faces:
+            _show(lib.split_cluster(args.id, args.faces), args.json)
+            return 0
+        result = lib.recluster(args.id, args.threshold)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    _show(result["kept"], False)
+    for cluster in result["new_clusters"]:
+        _show(cluster, False)
     return 0
 
 
@@ -147,7 +159,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             [("id", int), ("name", str)],
         ),
         ("merge", cmd_clusters_merge, "OTHER's faces join KEEP", [("keep", int), ("other", int)]),
-        ("split", cmd_clusters_split, "these faces leave as a new cluster", [("id", int)]),
+        (
+            "split",
+            cmd_clusters_split,
+            "chosen faces leave as a new cluster (or --threshold: re-cluster tighter)",
+            [("id", int)],
+        ),
         (
             "not-this-person",
             cmd_clusters_not_this_person,
@@ -159,7 +176,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         for argument, kind in arguments:
             command.add_argument(argument, type=kind)
         if name == "split":
-            command.add_argument("faces", type=int, nargs="+", help="face ids")
+            command.add_argument("faces", type=int, nargs="*", help="face ids to split off")
+            command.add_argument(
+                "--threshold", type=float, help="or re-cluster it at this tighter threshold"
+            )
         _common(command)
         command.set_defaults(func=func)
     export = clusters.add_parser("export", help="one row per face with its cluster")

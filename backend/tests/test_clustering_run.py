@@ -394,3 +394,22 @@ def test_a_run_never_undoes_what_happened_while_it_ran(lib, photo):
     assert lib.cluster_of(face) == putin
     assert lib.cluster_of(putin_face) == putin
     assert lib.cluster().state == "succeeded"
+
+
+def test_a_cluster_splits_by_reclustering_it_tighter(lib, photo):
+    """Two people glued by a loose threshold come apart at a tighter one: the
+    larger keeps the id, the other leaves as a new cluster, and a run keeps it so."""
+    names = {"Hans_Blix": 4, "Vladimir_Putin": 3}
+    lib.index_batch([photo(n, i) for n, c in names.items() for i in range(1, c + 1)])
+    assert lib.cluster(threshold=-0.5).state == "succeeded"  # everyone in one
+    (glued,), _ = lib.clusters()
+    assert glued["size"] >= 7
+    with pytest.raises(Exception) as caught:
+        lib.recluster(glued["id"], 1.5)
+    assert getattr(caught.value, "code", "") == "VALIDATION_ERROR"
+    result = lib.recluster(glued["id"], 0.4)
+    assert result["kept"]["id"] == glued["id"] and len(result["new_clusters"]) >= 1
+    sizes = sorted([result["kept"]["size"], *(c["size"] for c in result["new_clusters"])])
+    assert sizes[-1] >= 4 and sizes[-2] >= 3
+    lib.cluster(threshold=-0.5)
+    assert {c["id"] for c in lib.clusters()[0]} >= {glued["id"], result["new_clusters"][0]["id"]}

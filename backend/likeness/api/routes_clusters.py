@@ -57,6 +57,19 @@ class ClusterSplit(Schema):
     )
 
 
+class ClusterRecluster(Schema):
+    threshold = fields.Float(
+        required=True,
+        validate=validate.Range(min=-1, max=1, min_inclusive=False, max_inclusive=False),
+        metadata={"description": "tighter than the run's (e.g. 0.5 where runs use 0.4)"},
+    )
+
+
+class ReclusterResponse(Schema):
+    kept = fields.Nested(ClusterDetail)
+    new_clusters = fields.List(fields.Nested(ClusterDetail))
+
+
 class FaceMove(Schema):
     person_id = fields.Integer(required=True)
 
@@ -167,6 +180,19 @@ def merge_clusters(cluster_id: int):
 def split_cluster(cluster_id: int):
     body = _load(_split, json_object())
     return jsonify(_detail.dump(library().split_cluster(cluster_id, body["face_ids"]))), 201
+
+
+@bp.post("/clusters/<int:cluster_id>/recluster")
+@requires("write")
+@document(
+    summary="Split a cluster by re-clustering it at a tighter threshold",
+    json_body=ClusterRecluster,
+    response=ReclusterResponse,
+    errors=(404, 415),
+)
+def recluster(cluster_id: int):
+    body = _load(ClusterRecluster(), json_object())
+    return jsonify(ReclusterResponse().dump(library().recluster(cluster_id, body["threshold"])))
 
 
 @bp.post("/faces/<int:face_id>/move")

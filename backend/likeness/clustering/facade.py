@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+import numpy as np
+
 from likeness.clustering import incremental
 from likeness.clustering import tasks as cluster_tasks
+from likeness.clustering.graph import knn_edges
+from likeness.clustering.methods import threshold_components
 from likeness.clustering.store import ClusterStore
 from likeness.errors import ValidationError
 from likeness.gallery.validation import check_name
@@ -76,6 +80,30 @@ class ClusteringMixin:
         new_id = clusters.split(cluster_id, [int(f) for f in face_ids])
         clusters.refresh([cluster_id, new_id])
         return clusters.cluster(new_id)
+
+    def recluster(self, cluster_id: int, threshold: float) -> dict:
+        """Split a cluster by re-clustering its usable faces at a tighter
+        ``threshold``: the group holding its enrolled faces (else the largest)
+        keeps the id; every other group of ``cluster_min_size`` or more faces leaves
+        as a new cluster (a user's split, kept by later runs); smaller groups stay.
+        Returns ``{"kept": cluster, "new_clusters": [cluster, ...]}``."""
+        if not -1 < float(threshold) < 1:
+            raise ValidationError("threshold must lie between -1 and 1.", field="threshold")
+        clusters = ClusterStore(self.database)
+        ids, image, enrolled, vectors = clusters.members(cluster_id)
+        edges = knn_edges(vectors, k=self.settings.cluster_k, min_similarity=float(threshold))
+        must = [np.flatnonzero(enrolled)] if enrolled.any() else []
+        labels = threshold_components(len(ids), edges, float(threshold), groups=image, must=must)
+        groups = sorted(
+            (np.flatnonzero(labels == label) for label in np.unique(labels)),
+            key=lambda g: (not enrolled[g].any(), -len(g), int(g[0])),
+        )
+        new = [
+            self.split_cluster(cluster_id, ids[group].tolist())
+            for group in groups[1:]
+            if len(group) >= self.settings.cluster_min_size
+        ]
+        return {"kept": clusters.cluster(cluster_id), "new_clusters": new}
 
     def move_face(self, face_id: int, person_id: int) -> None:
         """Put a face in a person or cluster; runs never move it back."""

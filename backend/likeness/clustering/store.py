@@ -118,6 +118,29 @@ class ClusterStore:
             np.concatenate(parts) if parts else np.zeros((0, dim), np.float16),
         )
 
+    def members(self, person_id: int):
+        """A person's usable faces: (ids, photo of each, enrolled or not, vectors)."""
+        with self.db.session() as session:
+            if session.get(GalleryPerson, person_pk(person_id)) is None:
+                raise PersonNotFoundError(f"No cluster or person {person_id}.")
+            rows = session.execute(
+                select(
+                    GalleryFace.id,
+                    GalleryFace.image_pk,
+                    GalleryFace.assigned_by,
+                    GalleryFace.embedding,
+                )
+                .where(GalleryFace.person_id == int(person_id), GalleryFace.usable.is_(True))
+                .order_by(GalleryFace.id)
+            ).all()
+        dim = len(rows[0][3]) // 4 if rows else 0
+        return (
+            np.array([r[0] for r in rows], np.int64),
+            np.array([r[1] for r in rows], np.int64),
+            np.array([r[2] == "enrolled" for r in rows], bool),
+            np.frombuffer(b"".join(r[3] for r in rows), np.float32).reshape(len(rows), dim),
+        )
+
     def has_clusters(self) -> bool:
         """Whether clustering has found anyone yet (then new faces are assigned as
         they are indexed)."""
