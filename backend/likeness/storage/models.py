@@ -188,7 +188,7 @@ class GalleryFace(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Passed the face checks (or was forced in): only usable faces are searched,
     #: clustered and averaged into a person's template.
-    usable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), index=True)
+    usable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     checks: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # FaceCheck.as_dict()
     #: Who put the face in its person: "enrolled" or "user" (must-links that
     #: clustering never moves), "cluster" (clustering's own), None (no person).
