@@ -89,7 +89,7 @@ def test_migration_keeps_rows_and_continues_ids(tmp_path):
         assert conn.execute(text("SELECT count(*) FROM gallery_faces")).scalar() == 2
         assert conn.execute(text("SELECT instance FROM gallery_state")).scalar()
         indexes = {r[1] for r in conn.execute(text("PRAGMA index_list('gallery_faces')"))}
-        assert {"ix_gallery_faces_image_pk", "ix_gallery_faces_person_id"} <= indexes
+        assert {"ix_gallery_faces_image_pk", "ix_gallery_faces_person_usable"} <= indexes
         conn.execute(text("DELETE FROM gallery_faces WHERE id = 2"))
     gallery = Gallery(GalleryStore(database), IndexConfig(dim=DIM), tmp_path / "g.faiss").open()
     assert gallery.index.ids().tolist() == [1]

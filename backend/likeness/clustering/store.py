@@ -11,7 +11,8 @@ import numpy as np
 from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 
 from likeness.errors import NotFoundError, PersonNotFoundError, ValidationError
-from likeness.gallery.store import MAX_ID, person_pk, refresh_persons
+from likeness.gallery.person_stats import refresh_persons
+from likeness.gallery.store import MAX_ID, person_pk
 from likeness.storage import Database
 from likeness.storage.models import FaceExclusion, GalleryFace, GalleryImage, GalleryPerson
 

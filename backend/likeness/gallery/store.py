@@ -7,11 +7,11 @@ vector index is derived from it by replaying the log. Ids are never reused."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,8 @@ from likeness.errors import (
     ImageNotFoundError,
     PersonNotFoundError,
 )
+from likeness.gallery.codec import from_bytes, ids_from_bytes, ids_to_bytes, to_bytes
+from likeness.gallery.person_stats import refresh_person
 from likeness.storage import Database
 from likeness.storage.models import (
     GalleryChange,
@@ -52,22 +54,6 @@ def person_pk(person_id) -> int:
 #: the database instead of replaying.
 LOG_KEEP = 100_000
 _PRUNE_EVERY = 1_000
-
-
-def ids_to_bytes(ids) -> bytes:
-    return np.asarray(list(ids), "<i8").tobytes()
-
-
-def ids_from_bytes(data: bytes) -> np.ndarray:
-    return np.frombuffer(data, "<i8").astype(np.int64)
-
-
-def to_bytes(vector: np.ndarray) -> bytes:
-    return np.asarray(vector, np.float32).reshape(-1).tobytes()
-
-
-def from_bytes(data: bytes) -> np.ndarray:
-    return np.frombuffer(data, np.float32)
 
 
 @dataclass
@@ -185,86 +171,6 @@ class FaceInfo:
     person_name: str | None
     box: list[float]
     image_metadata: dict | None
-
-
-def _stats(rows: list) -> dict:
-    """Template, representative face and cohesion of ``(face id, embedding)`` rows."""
-    if not rows:
-        return {"centroid": None, "representative_face_id": None, "cohesion": None}
-    vectors = np.stack([from_bytes(blob) for _, blob in rows])
-    mean = vectors.mean(axis=0)
-    centre = mean / max(float(np.linalg.norm(mean)), 1e-12)
-    sims = vectors @ centre
-    return {
-        "centroid": to_bytes(centre),
-        "representative_face_id": int(rows[int(np.argmax(sims))][0]),
-        "cohesion": float(sims.mean()),
-    }
-
-
-def refresh_person(session: Session, person_id: int) -> None:
-    """Recompute a person's face count, template (L2-normalised mean of its usable
-    faces), representative face (the usable one nearest the template) and cohesion
-    (mean cosine to it), from its faces, in the caller's transaction."""
-    person = session.get(GalleryPerson, person_id)
-    if person is None:
-        return
-    rows = session.execute(
-        select(GalleryFace.id, GalleryFace.embedding).where(
-            GalleryFace.person_id == person_id, GalleryFace.usable.is_(True)
-        )
-    ).all()
-    person.face_count = int(
-        session.scalar(select(func.count(GalleryFace.id)).where(GalleryFace.person_id == person_id))
-        or 0
-    )
-    for key, value in _stats(rows).items():
-        setattr(person, key, value)
-
-
-def refresh_persons(session: Session, person_ids: Sequence[int]) -> None:
-    """``refresh_person`` for many persons with a few statements, not three each: an
-    UPDATE by id (a person erased meanwhile is simply not found; no error)."""
-    ids = sorted({int(p) for p in person_ids})
-    if not ids:
-        return
-    counts = dict(
-        session.execute(
-            select(GalleryFace.person_id, func.count(GalleryFace.id))
-            .where(GalleryFace.person_id.in_(ids))
-            .group_by(GalleryFace.person_id)
-        ).all()
-    )
-    faces: dict[int, list] = {}
-    for person_id, face_id, blob in session.execute(
-        select(GalleryFace.person_id, GalleryFace.id, GalleryFace.embedding).where(
-            GalleryFace.person_id.in_(ids), GalleryFace.usable.is_(True)
-        )
-    ):
-        faces.setdefault(person_id, []).append((face_id, blob))
-    table = GalleryPerson.__table__
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(
-            face_count=bindparam("b_count"),
-            centroid=bindparam("b_centroid"),
-            representative_face_id=bindparam("b_face"),
-            cohesion=bindparam("b_cohesion"),
-        ),
-        [_row(person_id, counts.get(person_id, 0), faces.get(person_id, [])) for person_id in ids],
-    )
-
-
-def _row(person_id: int, count: int, rows: list) -> dict:
-    stats = _stats(rows)
-    return {
-        "b_id": person_id,
-        "b_count": int(count),
-        "b_centroid": stats["centroid"],
-        "b_face": stats["representative_face_id"],
-        "b_cohesion": stats["cohesion"],
-    }
 
 
 class GalleryStore:

@@ -172,14 +172,18 @@ class GalleryFace(Base):
     detection. ``id`` is the face's id in the vector index."""
 
     __tablename__ = "gallery_faces"
-    __table_args__ = NEVER_REUSE_IDS
+    __table_args__ = (
+        # a person's faces, and the count of its usable ones from the index alone
+        Index("ix_gallery_faces_person_usable", "person_id", "usable"),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     image_pk: Mapped[int] = mapped_column(
         Integer, ForeignKey("gallery_images.id", ondelete="CASCADE"), index=True
     )
     person_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("gallery_persons.id", ondelete="CASCADE"), nullable=True, index=True
+        Integer, ForeignKey("gallery_persons.id", ondelete="CASCADE"), nullable=True
     )
     box: Mapped[list] = mapped_column(JSON)
     det_score: Mapped[float] = mapped_column(Float)
