@@ -435,7 +435,7 @@ def run_database(n: int, url: str, args) -> dict:
         out["incremental"] = result.as_dict() | {"seconds": round(time.perf_counter() - t, 1)}
         print(f"# incremental: {out['incremental']}", flush=True)
         # the stand-in search index and the vectors are the benchmark's, not the run's
-        del index, all_vectors, neighbours
+        index = all_vectors = None
         stages = []
         started = time.perf_counter()
         report = full_run(store, args.threshold, args.k, args.min_size, progress=progress)
