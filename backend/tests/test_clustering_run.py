@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from likeness.clustering.store import ClusterStore
 from likeness.errors import JobRunningError
 from likeness.library import FaceRecognitionLibrary
 
@@ -350,6 +351,14 @@ def test_new_faces_join_clusters_as_they_are_indexed(lib, photo):
     )
     assert more.clustering["joined"] >= 1 and more.clustering["new_clusters"] >= 1
     assert person_of(lib, more.face_ids, photo("Hans_Blix", 4)) == blix
+    # the joined person's statistics follow (extended from its running sum)
+    joined = lib.get_cluster(blix)
+    assert joined["size"] == len(lib.get_cluster(blix)["face_ids"]) == 4
+    centre = lib.store.centroid(blix)
+    _, _, _, vectors = ClusterStore(lib.database).members(blix)
+    exact = vectors.mean(axis=0) / np.linalg.norm(vectors.mean(axis=0))
+    assert float(centre @ exact) > 0.99999
+    assert joined["cohesion"] == pytest.approx(float((vectors @ exact).mean()), abs=1e-4)
     putin = {person_of(lib, more.face_ids, photo("Vladimir_Putin", i)) for i in (1, 2)}
     assert len(putin) == 1 and None not in putin and blix not in putin
     assert person_of(lib, more.face_ids, photo("Jiang_Zemin", 1)) is None  # waits, alone

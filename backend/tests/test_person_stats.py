@@ -9,7 +9,7 @@ import numpy as np
 from gallery_worker import vector
 from sqlalchemy import select, update
 
-from likeness.gallery import GalleryStore
+from likeness.gallery import GalleryStore, person_stats
 from likeness.gallery.codec import from_bytes
 from likeness.gallery.person_stats import extend_persons, refresh_persons
 from likeness.gallery.store import NewFace, NewImage
@@ -34,7 +34,7 @@ def stats(db: Database, person_id: int) -> tuple:
         return p.face_count, from_bytes(p.centroid).copy(), p.cohesion, p.representative_face_id
 
 
-def test_extending_a_person_matches_recomputing_it(db_url):
+def test_extending_a_person_matches_recomputing_it(db_url, monkeypatch):
     db = Database(db_url)
     store = GalleryStore(db)
     base = vector(1000)
@@ -46,11 +46,17 @@ def test_extending_a_person_matches_recomputing_it(db_url):
     new_ids = {add(store, seed, v): v for seed, v in new.items()}
     moved = add(store, 10, near(base, 10))  # claimed elsewhere meanwhile
     _, _, _, old_rep = stats(db, person)
+
+    def no_recompute(session, person_ids):  # the point: no person's faces are read
+        assert not list(person_ids), "extend_persons fell back to reading every face"
+
+    monkeypatch.setattr(person_stats, "refresh_persons", no_recompute)
     with db.session() as session:
         session.execute(
             update(GalleryFace).where(GalleryFace.id.in_(list(new_ids))).values(person_id=person)
         )
         extend_persons(session, {**{f: person for f in new_ids}, moved: person}, new_ids)
+    monkeypatch.undo()
     count, centroid, cohesion, rep = stats(db, person)
     with db.session() as session:
         refresh_persons(session, [person])
@@ -100,4 +106,28 @@ def test_what_cannot_be_extended_is_recomputed(db_url):
         exact = stats(db, person_id)
         assert count == exact[0] == size and new_rep == exact[3] != rep
         assert np.allclose(centroid, exact[1]) and abs(cohesion - exact[2]) < 1e-6
+    db.dispose()
+
+
+def test_faces_another_writer_placed_are_not_counted_twice(db_url):
+    """A full run (or a user) put the new face in the person, and refreshed it,
+    between the decision and the write: the stored count gives it away, and the
+    person is recomputed rather than extended with the face a second time."""
+    db = Database(db_url)
+    store = GalleryStore(db)
+    base = vector(3000)
+    person = store.create_person("A").id
+    for seed in range(40, 43):
+        add(store, seed, near(base, seed), person)
+    v = near(base, 44, 0.3)
+    face = add(store, 44, v)
+    with db.session() as session:  # the other writer, with its refresh
+        session.execute(update(GalleryFace).where(GalleryFace.id == face).values(person_id=person))
+        refresh_persons(session, [person])
+    exact = stats(db, person)
+    with db.session() as session:
+        extend_persons(session, {face: person}, {face: v})
+    count, centroid, cohesion, rep = stats(db, person)
+    assert count == exact[0] == 4 and rep == exact[3]
+    assert np.allclose(centroid, exact[1], atol=1e-6) and abs(cohesion - exact[2]) < 1e-6
     db.dispose()

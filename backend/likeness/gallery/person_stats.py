@@ -128,10 +128,11 @@ def extend_persons(
     ``placed`` (face -> person; ``vectors[face]`` its unit embedding) from their
     running sums, without reading their other faces. The representative becomes
     the one nearest the new template among the old representative and the new
-    faces (the next full run picks among all faces). A person whose row cannot be
-    extended (no template yet, or its representative gone) is refreshed from its
-    faces; a face that is not in its person (a concurrent change moved it) is not
-    counted."""
+    faces (a full run that changes the person picks among all its faces). A person
+    whose row cannot be extended is refreshed from its faces: no template yet, its
+    representative gone, or a stored face count that is not the count before these
+    faces (another writer placed or removed faces meanwhile). A face that is not in
+    its person (a concurrent change moved it) is not counted."""
     faces = sorted(placed)
     where: dict[int, int | None] = {}
     for start in range(0, len(faces), _PART):
@@ -155,6 +156,7 @@ def extend_persons(
                 GalleryPerson.centroid,
                 GalleryPerson.cohesion,
                 GalleryPerson.representative_face_id,
+                GalleryPerson.face_count,
             ).where(GalleryPerson.id.in_(part))
         ).all()
         reps = {r[3] for r in rows if r[3] is not None}
@@ -167,13 +169,16 @@ def extend_persons(
             )
         }
         updates, exact = [], []
-        for person_id, centroid, cohesion, rep in rows:
+        for person_id, centroid, cohesion, rep, stored_count in rows:
             added = gained[person_id]
             total, usable = counts.get(person_id, (0, 0))
             before = usable - len(added)
             rep_row = rep_rows.get(rep)
             if (
-                centroid is None
+                # the stored statistics describe exactly the faces before these
+                # (else another writer placed or removed faces meanwhile: recompute)
+                stored_count + len(added) != total
+                or centroid is None
                 or cohesion is None
                 or before <= 0
                 or rep_row is None
