@@ -10,8 +10,9 @@ INSIGHTFACE := insightface==2.1
 
 # Models and data that no registry has (see ../shared/README.md).
 SHARED ?= $(or $(LIKENESS_SHARED),$(abspath ../shared))
-MODEL ?= buffalo_l
-MODEL_ROOT ?= $(HOME)/.insightface/models
+# the settings' environment variables are the defaults; MODEL=... on the command line wins
+MODEL ?= $(or $(LIKENESS_MODEL_PACK),buffalo_l)
+MODEL_ROOT ?= $(or $(LIKENESS_MODEL_ROOT),$(HOME)/.insightface/models)
 TEST_MODEL_ROOT ?= $(SHARED)/models
 LFW_DIR ?= $(SHARED)/datasets/lfw
 

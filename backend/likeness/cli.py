@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from likeness.errors import LikenessError
+from likeness.errors import LikenessError, ModelError
 
 #: Modules that add subcommands: each has ``register(subparsers)``.
 FEATURE_MODULES = (
@@ -91,7 +91,14 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     from insightface.utils.storage import download
 
     root.mkdir(parents=True, exist_ok=True)
-    download("", args.pack, force=True, root=str(root))
+    try:
+        download("", args.pack, force=True, root=str(root))
+    except Exception as error:  # requests' and urllib3's many network errors
+        raise ModelError(
+            f"could not download {args.pack} ({type(error).__name__}): no internet here? "
+            f"Copy the pack's .onnx files into {root / args.pack}, or set "
+            "LIKENESS_MODEL_ROOT to a folder that holds them"
+        ) from None
     return cmd_models_check(args)
 
 
@@ -138,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except OSError as error:  # a file that cannot be written or read
-        print(f"likeness: IO_ERROR: {error.strerror or error}: {error.filename}", file=sys.stderr)
+        where = f": {error.filename}" if error.filename else ""
+        print(f"likeness: IO_ERROR: {error.strerror or error}{where}", file=sys.stderr)
         return 2
     except SQLAlchemyError as error:  # a bad database URL, a server that is down
         cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0]

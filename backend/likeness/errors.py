@@ -15,9 +15,26 @@ class LikenessError(Exception):
         self.field = field
         super().__init__(self.message)
 
+    #: Errors of other fields of the same request (e.g. both images of a
+    #: verification were bad): reported beside this one as ``also``.
+    others: tuple[LikenessError, ...] = ()
+
     def details(self) -> dict:
         """Extra machine-readable facts for the error body (none by default)."""
         return {}
+
+    def body(self) -> dict:
+        """``{code, message, field, ...details, also?}``: the JSON error shape."""
+        out = {"code": self.code, "message": self.message, "field": self.field}
+        out.update(self.details())
+        if self.others:
+            out["also"] = [other.body() for other in self.others]
+        return out
+
+    def with_others(self, others) -> LikenessError:
+        """Report the errors ``others`` (of other fields) with this one."""
+        self.others = tuple(others)
+        return self
 
     def with_field(self, field: str) -> LikenessError:
         """Attach the request field the error concerns (if not set yet)."""
@@ -225,6 +242,11 @@ class VerificationNotFoundError(NotFoundError):
     default_message = "No verification with this id was recorded."
 
 
+class SearchNotFoundError(NotFoundError):
+    code = "SEARCH_NOT_FOUND"
+    default_message = "No search with this id is kept (never made, or expired)."
+
+
 class CommentTooLongError(ValidationError):
     code = "COMMENT_TOO_LONG"
     default_message = "The comment is too long."
@@ -239,6 +261,16 @@ class PersonNotFoundError(NotFoundError):
 class JobNotFoundError(NotFoundError):
     code = "JOB_NOT_FOUND"
     default_message = "No job with this id."
+
+
+class FaceNotFoundError(NotFoundError):
+    code = "FACE_NOT_FOUND"
+    default_message = "No such face in the gallery."
+
+
+class CropNotStoredError(NotFoundError):
+    code = "CROP_NOT_STORED"
+    default_message = "The gallery keeps no crop of this face (indexed with crops off)."
 
 
 class ImageNotFoundError(NotFoundError):
@@ -289,6 +321,18 @@ class JobRunningError(ConflictError):
 
     def details(self) -> dict:
         return {"job_id": self.job_id}
+
+
+class PersonExistsError(ConflictError):
+    code = "PERSON_EXISTS"
+    default_message = "A person with this name already exists."
+
+    def __init__(self, message: str | None = None, *, person_id: int | None = None) -> None:
+        super().__init__(message, field="name")
+        self.person_id = person_id
+
+    def details(self) -> dict:
+        return {"person_id": self.person_id}
 
 
 class DuplicateImageError(ConflictError):

@@ -78,28 +78,34 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps(result.as_dict(), indent=2))
         return 0
     identity = result.identity
-    print(f"{identity.person_name or identity.image_id}" if identity else "unknown")
+    print(_who(identity) if identity else "unknown")
     for rank, hit in enumerate(result.candidates, 1):
         mark = "*" if hit.is_match else " "
-        who = hit.person_name or f"(unlabelled face of {hit.source or hit.image_id})"
-        print(f"{mark}{rank:2d}. {hit.score:.4f}  {who}  [image {hit.image_id}]")
+        print(f"{mark}{rank:2d}. {hit.score:.4f}  {_who(hit)}  [image {hit.image_id}]")
     return 0
+
+
+def _who(hit) -> str:
+    """A name, else where the face came from (never a bare hash)."""
+    if hit.person_name:
+        return hit.person_name
+    where = hit.source or hit.image_id
+    if hit.person_id is not None:
+        return f"(unnamed person {hit.person_id}: face of {where})"
+    return f"(unlabelled face of {where})"
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     with _library(args) as lib:
-        person_id = args.person_id
-        if person_id is None and not args.new:
-            found = lib.store.find_persons(args.name)
-            if len(found) == 1:
-                person_id = found[0].id
         try:
             result = lib.enroll(
                 args.name,
                 args.images,
-                person_id=person_id,
+                person_id=args.person_id,
                 allow_mismatch=args.allow_mismatch,
                 face_checks=False if args.no_face_checks else None,
+                face_policy=args.face_policy,
+                new=args.new,
             )
         except NoPhotoAcceptedError as error:
             if args.json:
@@ -122,6 +128,39 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         for rejection in result.rejected:
             print(f"  rejected {rejection.source}: {_why(rejection)}")
     return 0 if result.accepted else 1
+
+
+def cmd_persons_list(args: argparse.Namespace) -> int:
+    with _library(args) as lib:
+        persons, total = lib.list_persons(args.offset, args.limit, origin=args.origin)
+    if args.json:
+        print(json.dumps({"persons": [p.as_dict() for p in persons], "total": total}, indent=2))
+        return 0
+    for person in persons:
+        name = repr(person.name) if person.name else "(unnamed)"
+        print(f"{person.id:>8}  {person.origin:<8}  {person.face_count:>5} faces  {name}")
+    print(f"{len(persons)} of {total} persons")
+    return 0
+
+
+def cmd_persons_remove(args: argparse.Namespace) -> int:
+    from likeness.storage.audit import AuditLog
+
+    with _library(args) as lib:
+        person = lib.get_person(args.person_id)
+        report = lib.remove(person_id=person.id)
+        AuditLog(lib.database).record(
+            "cli", "person.erase", str(person.id), {"images": len(report.image_ids)}
+        )
+    if args.json:
+        print(json.dumps({"person_id": person.id, "faces": report.faces}, indent=2))
+    else:
+        name = repr(person.name) if person.name else "(unnamed)"
+        print(
+            f"erased person {person.id} {name}: {len(report.image_ids)} photos, "
+            f"{report.faces} faces and their embeddings"
+        )
+    return 0
 
 
 def _why(rejection) -> str:
@@ -152,7 +191,9 @@ def register(subparsers) -> None:
     enroll.add_argument("name")
     enroll.add_argument("images", nargs="+")
     enroll.add_argument("--person-id", type=int, help="add to this existing person")
-    enroll.add_argument("--new", action="store_true", help="always create a new person")
+    enroll.add_argument(
+        "--new", action="store_true", help="fail unless the name is new (never add to a person)"
+    )
     enroll.add_argument(
         "--allow-mismatch",
         action="store_true",
@@ -163,8 +204,27 @@ def register(subparsers) -> None:
         action="store_true",
         help="enrol faces that fail the face checks (too small, low quality, cartoon)",
     )
+    enroll.add_argument(
+        "--face-policy",
+        choices=("strict", "largest"),
+        default="strict",
+        help="strict: a photo must show one face; largest: use its largest face",
+    )
     _common(enroll)
     enroll.set_defaults(func=cmd_enroll)
+
+    persons = subparsers.add_parser("persons", help="list or erase persons")
+    verbs = persons.add_subparsers(dest="verb", required=True)
+    listing = verbs.add_parser("list", help="persons, oldest first")
+    listing.add_argument("--origin", choices=("enrolled", "auto"), help="only these")
+    listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--limit", type=int, default=100)
+    _common(listing)
+    listing.set_defaults(func=cmd_persons_list)
+    remove = verbs.add_parser("remove", help="erase a person and every embedding")
+    remove.add_argument("person_id", type=int)
+    _common(remove)
+    remove.set_defaults(func=cmd_persons_remove)
 
 
 def run(args: argparse.Namespace) -> int:

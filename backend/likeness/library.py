@@ -14,7 +14,7 @@ lives in the database (SQLite file in ``index_dir`` unless
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,67 +27,26 @@ from likeness.errors import (
     LikenessError,
     NoPhotoAcceptedError,
     NotFoundError,
+    PersonExistsError,
     PersonNotFoundError,
     ValidationError,
 )
 from likeness.gallery import enrolment
 from likeness.gallery.bulk import BulkIndexer, BulkReport, Failure
-from likeness.gallery.faces import ALL, ONE, STRICT, ImageSource, list_images, prepare
-from likeness.gallery.gallery import INDEX_FILE, Gallery, Hit
+from likeness.gallery.faces import ALL, ONE, ImageSource, list_images, prepare
+from likeness.gallery.gallery import INDEX_FILE, Gallery
 from likeness.gallery.index import IndexConfig
 from likeness.gallery.store import GalleryStore, NewFace, NewImage, PersonInfo
 from likeness.gallery.validation import check_consent, check_metadata, check_name
-from likeness.imaging import ImageLimits
+from likeness.imaging import ImageLimits, encode_crop
 from likeness.jobs import InProcessRunner, JobRecord, JobStore
 from likeness.quality import FaceGate
 from likeness.quality.filter import filter_source
+from likeness.search import SearchReport, SearchResult, search_photo
 from likeness.settings import Settings, load_settings
 from likeness.storage import Database
+from likeness.storage.search_feedback import SearchRecords, SearchVote
 from likeness.verification import Verification, embed_source, verify
-
-
-@dataclass
-class SearchResult:
-    """Ranked candidates; ``matches`` are those at or above the threshold. An empty
-    ``matches`` means the face is unknown to the gallery."""
-
-    candidates: list[Hit]
-    threshold: float
-    face: dict | None = None  # the probe face used (box, landmarks, score)
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def matches(self) -> list[Hit]:
-        return [hit for hit in self.candidates if hit.score >= self.threshold]
-
-    @property
-    def identity(self) -> Hit | None:
-        matches = self.matches
-        return matches[0] if matches else None
-
-    @property
-    def unknown(self) -> bool:
-        return self.identity is None
-
-    def __iter__(self) -> Iterator[Hit]:
-        return iter(self.matches)
-
-    def __len__(self) -> int:
-        return len(self.matches)
-
-    def __getitem__(self, item: int) -> Hit:
-        return self.matches[item]
-
-    def as_dict(self) -> dict:
-        identity = self.identity
-        return {
-            "unknown": identity is None,
-            "identity": identity.as_dict() if identity else None,
-            "threshold": self.threshold,
-            "matches": [hit.as_dict() for hit in self.matches],
-            "candidates": [hit.as_dict() for hit in self.candidates],
-            "face": self.face,
-        }
 
 
 @dataclass
@@ -230,7 +189,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
     def _embed_one(self, source: ImageSource, mode: str, bulk: bool = True):
         """Prepare and embed one image; every face carries its checks and a usable
         flag (``bulk``: a face's small share of the image does not count)."""
-        item = prepare(self.engine, source, mode, self.limits)
+        item = prepare(self.engine, source, mode, self.limits)  # mode: ALL, ONE, STRICT, LARGEST
         if item.error is not None:
             raise item.error
         unit, norms = self.engine.embed_aligned(item.crops)
@@ -253,6 +212,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
                     float(norms[j]),
                     usable=check.is_valid,
                     checks=check.as_dict(),
+                    crop=encode_crop(item.crops[j]) if self.settings.gallery_store_crops else None,
                 )
             )
         return item, faces, checks
@@ -316,6 +276,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
             mode=mode,
             limits=self.limits,
             gate=self.gate,
+            keep_crops=self.settings.gallery_store_crops,
         )
         report = indexer.run(paths, person_ids, None, on_progress, progress_bar)
         if persons is None:
@@ -375,8 +336,15 @@ class FaceRecognitionLibrary(ClusteringMixin):
     def get_person(self, person_id: int) -> PersonInfo:
         return self.store.get_person(person_id)
 
-    def list_persons(self, offset: int = 0, limit: int = 100) -> tuple[list[PersonInfo], int]:
-        return self.store.list_persons(offset, limit)
+    def list_persons(
+        self, offset: int = 0, limit: int = 100, origin: str | None = None
+    ) -> tuple[list[PersonInfo], int]:
+        """Persons by id; ``origin``: only "enrolled" ones or only "auto" (clusters)."""
+        return self.store.list_persons(offset, limit, origin)
+
+    def face_crop(self, face_id: int) -> bytes:
+        """A gallery face's stored aligned crop (JPEG); ``CROP_NOT_STORED`` if none."""
+        return self.store.face_crop(face_id)
 
     def enroll(
         self,
@@ -389,16 +357,28 @@ class FaceRecognitionLibrary(ClusteringMixin):
         consent_basis: str | None = None,
         enrolled_by: str | None = None,
         face_checks: bool | None = None,
+        face_policy: str = "strict",
+        new: bool = False,
     ) -> EnrolmentResult:
-        """Enrol photos for a person (new unless ``person_id``). A photo is rejected,
+        """Enrol photos for a person: ``person_id``, else the person named ``name``
+        (names are unique; ``new``: PERSON_EXISTS instead), else a new one. A photo
+        is rejected,
         with a reason, when it is unreadable, shows no face or several, fails the
         face checks (``FACE_REJECTED`` with the check's reason, unless
-        ``face_checks=False``; default ``settings.enrol_face_checks``), repeats a
+        ``face_checks=False``; default ``settings.enrol_face_checks``; with
+        ``face_policy="largest"`` the largest face of a photo is used), repeats a
         photo already enrolled or sent, or (unless ``allow_mismatch``, for a person
         who changed a lot) does not match the person above the 1:1 threshold. The
         others are stored and the person's centroid is updated. When no photo is
         accepted nothing is stored (a new person is not created) and
         ``NoPhotoAcceptedError`` carries the reasons."""
+        if person_id is None and name is not None:  # names are unique: add to theirs
+            found = self.store.find_persons(check_name(name))
+            if found and new:
+                raise PersonExistsError(
+                    f"Person {found[0].id} is already named {name!r}.", person_id=found[0].id
+                )
+            person_id = found[0].id if found else None
         if person_id is None:
             name, metadata = check_name(name), check_metadata(metadata)
             consent_basis = check_consent(consent_basis, self.settings)
@@ -413,10 +393,11 @@ class FaceRecognitionLibrary(ClusteringMixin):
         if face_checks is None:
             face_checks = self.settings.enrol_face_checks
         plan = enrolment.Plan(self.threshold, template, allow_mismatch)
+        mode = enrolment.face_mode(face_policy)
         for index, source in enumerate(images):
             label = str(source) if isinstance(source, (str, Path)) else f"image {index}"
             try:
-                item, faces, checks = self._embed_one(source, STRICT, bulk=False)
+                item, faces, checks = self._embed_one(source, mode, bulk=False)
             except LikenessError as error:
                 plan.reject(index, label, error.code, error.message)
                 continue
@@ -481,6 +462,38 @@ class FaceRecognitionLibrary(ClusteringMixin):
         result.face = embedded.face.as_dict()
         result.timings_ms = {**embedded.timings_ms, **result.timings_ms}
         return result
+
+    def search_photo(
+        self,
+        image: ImageSource,
+        top_k: int = 5,
+        threshold: float | None = None,
+        every_face: bool = False,
+    ) -> SearchReport:
+        """``search``, kept for voting under ``search_id``; ``every_face``: one result
+        list per face of a group photo."""
+        records = SearchRecords(self.database, self.store.model_pack, self.store.model_version)
+        return search_photo(
+            self.engine,
+            self.search_embedding,
+            records,
+            image,
+            top_k,
+            threshold,
+            every_face,
+            self.limits,
+        )
+
+    def vote_on_search(
+        self,
+        search_id: str,
+        vote: str,
+        face: int = 0,
+        person_id: int | None = None,
+        face_id: int | None = None,
+    ) -> SearchVote:
+        """Thumbs up/down on one result of ``search_photo`` (changes an earlier vote)."""
+        return SearchRecords(self.database).vote(search_id, vote, face, person_id, face_id)
 
     def search_embedding(
         self, vector: np.ndarray, top_k: int = 5, threshold: float | None = None

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     gallery_hnsw_ef_search: int = Field(default=128, ge=1)  # recall@10 0.99 at 1M
     gallery_rebuild_deleted_fraction: float = Field(default=0.1, gt=0, le=1)
     gallery_background_rebuild: bool = True  # False: rebuild inside the write that needs it
+    # Keep each gallery face's aligned 112x112 crop (JPEG, ~4 KB) for thumbnails and
+    # re-embedding; erased with the face. Off: thumbnails answer CROP_NOT_STORED.
+    gallery_store_crops: bool = True
     # Enrolment over HTTP may force faces that do not match the person (allow_mismatch)
     # only when this is on: until API keys with an admin scope exist, anyone could.
     enrol_allow_mismatch: bool = False

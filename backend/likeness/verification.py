@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,16 @@ class Verification:
     def is_match(self) -> bool:
         return bool(self.comparison.is_match) and self.reason is None
 
+    @property
+    def similarity(self) -> float:
+        """Cosine similarity of the two faces' embeddings."""
+        return float(self.comparison.similarity)
+
+    @property
+    def threshold(self) -> float:
+        """The 1:1 decision threshold the answer used."""
+        return float(self.comparison.threshold)
+
 
 def embed_source(
     engine: FaceEngine,
@@ -53,11 +63,11 @@ def embed_source(
     return _embed_image(engine, source, policy, limits)[0]
 
 
-def _embed_image(engine, source, policy, limits) -> tuple[FaceEmbedding, np.ndarray]:
+def _embed_image(engine, source, policy, limits, index=None) -> tuple[FaceEmbedding, np.ndarray]:
     start = time.perf_counter()
     image = load_image(source, limits)
     decode_ms = (time.perf_counter() - start) * 1000
-    result = engine.embed(image, policy)
+    result = engine.embed(image, policy, index=index)
     result.timings_ms = {"decode": decode_ms, **result.timings_ms}
     return result, image
 
@@ -88,11 +98,14 @@ def verify(
     *,
     gate: FaceGate | None = None,
     liveness: bool | Collection[str] = False,
+    faces: Mapping[str, int] | None = None,
 ) -> Verification:
     """Compare the two images of ``sources`` (field name -> image). Errors name the
     field. With a ``gate``, each chosen face is checked, and for liveness too when
     asked (``True``: every image; or the field names of the camera shots): a face
-    that is not live makes the answer "no match", reason ``spoof``."""
+    that is not live makes the answer "no match", reason ``spoof``. ``faces``: field
+    name -> the index of the face to use (as a group photo's earlier answer listed
+    them) instead of the policy's choice."""
     if len(sources) != 2:
         raise ValueError("verify needs exactly two images")
     policy = FacePolicy(policy or engine.settings.face_policy)
@@ -105,16 +118,21 @@ def verify(
         raise ValueError(f"liveness names unknown fields: {sorted(live_fields - set(sources))}")
     if live_fields and gate is None:
         raise ValueError("liveness needs a gate")
+    errors: list[LikenessError] = []
     for name, source in sources.items():
         try:
-            embeddings[name], image = _embed_image(engine, source, policy, limits)
+            index = (faces or {}).get(name)
+            embeddings[name], image = _embed_image(engine, source, policy, limits, index)
             if gate is not None:
                 checks[name] = check_embedded(gate, embeddings[name], image, name in live_fields)
         except LikenessError as error:
-            raise error.with_field(name) from None
+            errors.append(error.with_field(name))  # the other image is still looked at
+            continue
         del image
         for stage, ms in embeddings[name].timings_ms.items():
             timings[stage] += ms
+    if errors:
+        raise errors[0].with_others(errors[1:])
     start = time.perf_counter()
     first, second = embeddings.values()
     comparison = engine.compare(first, second)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -16,8 +17,9 @@ from likeness.settings import Settings
 from likeness.storage import Database
 from likeness.storage.audit import AuditLog
 from likeness.storage.feedback import FeedbackStore
-from likeness.storage.models import Verification, VerificationCrops
+from likeness.storage.models import Search, Verification, VerificationCrops, utcnow
 from likeness.storage.retention import purge
+from likeness.storage.search_feedback import SearchRecords
 
 
 def add_verification(db, vid: str, age: timedelta, crops: bool = False) -> None:
@@ -49,12 +51,20 @@ def test_purge_follows_the_retention_settings(db_url):
     add_verification(db, "old", timedelta(days=40), crops=True)
     add_verification(db, "crops", timedelta(days=10), crops=True)
     FeedbackStore(db).submit("voted", "up")
+    records = SearchRecords(db, "buffalo_s", "v")
+    fresh_search = records.record(np.ones((2, 4), np.float32), 0.4)
+    old_search = records.record(np.ones((1, 4), np.float32), 0.4)
+    with db.session() as session:
+        session.get(Search, old_search).created_at = utcnow() - timedelta(hours=30)
     report = purge(db, Settings(feedback_crops_max_days=7))
     assert report.as_dict() == {
         "embeddings_cleared": 3,  # "unvoted", "crops" and "old" (unvoted, past 24 h)
         "verifications_deleted": 1,  # "old" (past 30 days)
+        "searches_deleted": 1,  # kept only to be voted on, for 24 h
         "crops_deleted": 2,  # "crops" and "old" (past 7 days)
     }
+    with db.session() as session:
+        assert [s.id for s in session.scalars(select(Search))] == [fresh_search]
     with db.session() as session:
         rows = {v.id: v for v in session.scalars(select(Verification))}
         assert set(rows) == {"fresh", "unvoted", "voted", "crops"}
@@ -67,6 +77,7 @@ def test_purge_follows_the_retention_settings(db_url):
     assert purge(db, Settings()).as_dict() == {
         "embeddings_cleared": 0,
         "verifications_deleted": 0,
+        "searches_deleted": 0,
         "crops_deleted": 0,
     }
     entries = AuditLog(db).entries()

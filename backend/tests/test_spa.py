@@ -19,6 +19,7 @@ def client(tmp_path):
     app = Flask(__name__, static_folder=None)
     register_error_handlers(app)
     app.add_url_rule("/api/health", "health", lambda: {"status": "ok"})
+    app.add_url_rule("/api/verify", "verify", lambda: {}, methods=["POST"])
     register_spa(app, tmp_path)
     return app.test_client()
 
@@ -39,6 +40,10 @@ def test_api_paths_never_fall_back(client):
     missing = client.get("/api/nope")
     assert missing.status_code == 404
     assert missing.json["error"]["code"] == "NOT_FOUND"
+    # a POST-only API path answers GET with 405, as it does without the web app
+    wrong = client.get("/api/verify")
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
+    assert wrong.json["error"]["code"] == "METHOD_NOT_ALLOWED"
 
 
 def test_paths_outside_root_are_refused(client):

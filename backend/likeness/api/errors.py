@@ -80,9 +80,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(e.LikenessError)
     def _likeness(error: e.LikenessError):
         g.error_code = error.code
-        body = error_body(error.code, error.message, error.field)
-        body["error"].update(error.details())
-        response = jsonify(body)
+        response = jsonify({"error": error.body()})
         if isinstance(error, e.UnauthenticatedError):
             response.headers["WWW-Authenticate"] = 'Bearer realm="likeness"'
         return response, status_for(error)

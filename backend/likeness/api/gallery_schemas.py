@@ -27,6 +27,11 @@ class ConsentSchema(Schema):
 class PersonListQuery(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2_147_483_647))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    origin = fields.String(
+        load_default=None,
+        validate=validate.OneOf(["enrolled", "auto"]),
+        metadata={"description": "only enrolled persons, or only clusters"},
+    )
 
 
 class SearchOptions(Schema):
@@ -34,6 +39,41 @@ class SearchOptions(Schema):
 
     top_k = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100))
     threshold = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-1, 1))
+    every_face = fields.Boolean(
+        load_default=False,
+        metadata={"description": "search each face of a group photo (one result list each)"},
+    )
+
+
+class SearchFeedbackRequest(Schema):
+    """``POST /api/search/feedback``: a vote on one result of one searched face."""
+
+    search_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    face = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=10_000),
+        metadata={"description": "the face's index in the search's ``faces``"},
+    )
+    person_id = fields.Integer(load_default=None, allow_none=True)
+    face_id = fields.Integer(
+        load_default=None, allow_none=True, metadata={"description": "an unlabelled face"}
+    )
+    vote = fields.String(required=True, validate=validate.OneOf(["up", "down"]))
+
+
+class SearchFeedbackResponse(Schema):
+    id = fields.Integer()
+    search_id = fields.String(allow_none=True)
+    face = fields.Integer()
+    person_id = fields.Integer(allow_none=True)
+    face_id = fields.Integer(allow_none=True)
+    vote = fields.String()
+    score = fields.Float(metadata={"description": "cosine of the query face and the result"})
+    threshold = fields.Float()
+    model_pack = fields.String()
+    created_at = fields.String()
+    updated_at = fields.String()
+    created = fields.Boolean(metadata={"description": "false: an earlier vote was changed"})
 
 
 class EnrolOptions(Schema):
@@ -47,9 +87,28 @@ class EnrolOptions(Schema):
         load_default=True,
         metadata={"description": "false: enrol faces that fail the face checks (admin)"},
     )
+    face_policy = fields.String(
+        load_default="strict",
+        validate=validate.OneOf(["strict", "largest"]),
+        metadata={"description": "strict: one face per photo; largest: use the largest face"},
+    )
+
+
+class PersonCreateForm(EnrolOptions):
+    """``POST /api/persons`` as multipart with ``image`` files: the person and its
+    first photos in one transaction (nothing is made if no photo is accepted)."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    consent_basis = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    metadata = fields.String(load_default=None, metadata={"description": "a JSON object"})
 
 
 # --- responses ----------------------------------------------------------------
+class PersonFace(Schema):
+    face_id = fields.Integer()
+    image_id = fields.String()
+
+
 class PersonSchema(Schema):
     id = fields.Integer()
     name = fields.String(allow_none=True, metadata={"description": "null: an unnamed cluster"})
@@ -58,9 +117,15 @@ class PersonSchema(Schema):
     )
     metadata = fields.Dict()
     face_count = fields.Integer()
+    representative_face_id = fields.Integer(
+        allow_none=True, metadata={"description": "its thumbnail: GET /api/faces/<id>/crop"}
+    )
     created_at = fields.String(allow_none=True)
     image_ids = fields.List(fields.String())
     consent = fields.Nested(ConsentSchema)
+    faces = fields.List(
+        fields.Nested(PersonFace), metadata={"description": "one person only (GET by id)"}
+    )
 
 
 class PersonListResponse(Schema):
@@ -89,7 +154,9 @@ class RejectedPhoto(Schema):
 
 
 class EnrolResponse(Schema):
-    person = fields.Nested(PersonSchema)
+    person = fields.Nested(
+        PersonSchema, allow_none=True, metadata={"description": "null: no new person was made"}
+    )
     accepted = fields.List(fields.Nested(AcceptedPhoto))
     rejected = fields.List(fields.Nested(RejectedPhoto))
     error = fields.Nested(ErrorDetail, metadata={"description": "only when none was accepted"})
@@ -107,13 +174,23 @@ class HitSchema(Schema):
     box = fields.List(fields.Float())
 
 
-class SearchResponse(Schema):
+class FaceSearchSchema(Schema):
     unknown = fields.Boolean()
     identity = fields.Nested(HitSchema, allow_none=True)
     threshold = fields.Float()
     matches = fields.List(fields.Nested(HitSchema))
     candidates = fields.List(fields.Nested(HitSchema))
     face = fields.Nested(FaceSchema, allow_none=True)
+
+
+class SearchResponse(FaceSearchSchema):
+    """The chosen face's result at the top level; ``faces``: every face searched."""
+
+    search_id = fields.String(metadata={"description": "for votes (POST /api/search/feedback)"})
+    chosen_face = fields.Integer(metadata={"description": "index in faces of the top level"})
+    width = fields.Integer(metadata={"description": "of the upright image (boxes are in it)"})
+    height = fields.Integer()
+    faces = fields.List(fields.Nested(FaceSearchSchema))
     model = fields.Dict()
     timings_ms = fields.Dict(keys=fields.String(), values=fields.Float())
 
@@ -128,3 +205,6 @@ class EnrolJson(Schema):
     images = fields.List(fields.String(), required=True, metadata={"description": "base64 photos"})
     allow_mismatch = fields.Boolean(load_default=False)
     face_checks = fields.Boolean(load_default=True)
+    face_policy = fields.String(
+        load_default="strict", validate=validate.OneOf(["strict", "largest"])
+    )

@@ -128,10 +128,10 @@ def get_cluster(cluster_id: int):
 @bp.post("/clusters/<int:cluster_id>/name")
 @requires("write")
 @document(
-    summary="Name a cluster (it keeps its id and name across runs)",
+    summary="Name a cluster (it keeps its id and name across runs; names are unique)",
     json_body=ClusterName,
     response=ClusterSchema,
-    errors=(404, 415),
+    errors=(404, 409, 415),
 )
 def name_cluster(cluster_id: int):
     body = _load(_name, json_object())

@@ -103,6 +103,11 @@ def verify():
         limits,
         gate=gate() if options["checks"] or liveness else None,
         liveness=liveness,
+        faces={
+            name: options[key]
+            for name, key in (("image1", "face1"), ("image2", "face2"))
+            if options[key] is not None
+        },
     )
     for hook in after_verify_hooks():
         hook(result)

@@ -24,13 +24,12 @@ from likeness.errors import (
     NotFoundError,
     UnsupportedMediaTypeError,
 )
-from likeness.imaging import decode_base64, decode_image
+from likeness.imaging import decode_base64, decode_image, encode_crop
 from likeness.storage.audit import AuditLog
 from likeness.storage.feedback import (
     KEEP,
     MEDIA_TYPES,
     FeedbackStore,
-    encode_crop,
     record_dict,
     save_crops,
 )

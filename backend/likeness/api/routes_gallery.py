@@ -7,8 +7,11 @@
   JSON ``{"images": [base64, ...]}``; 201 with accepted photos and per-photo
   rejection reasons (422 with the same body if none was accepted).
 * ``DELETE /api/gallery/images/<image_id>``; ``GET /api/gallery``: counts.
-* ``POST /api/search``: ``image`` (+ ``top_k``, ``threshold``): ranked persons;
-  ``unknown`` when none reaches the threshold.
+* ``GET /api/faces/<id>/crop``: the face's aligned crop (JPEG), for thumbnails.
+* ``POST /api/search``: ``image`` (+ ``top_k``, ``threshold``, ``every_face``): ranked
+  persons; ``unknown`` when none reaches the threshold; ``faces``: one result list
+  per face searched; ``search_id`` for votes.
+* ``POST /api/search/feedback`` ``{search_id, face, person_id | face_id, vote}``.
 
 One ``FaceRecognitionLibrary`` per worker, built in ``create_app`` on the app's
 engine and database.
@@ -16,9 +19,10 @@ engine and database.
 
 from __future__ import annotations
 
+import json
 import time
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from marshmallow import ValidationError as SchemaError
 
 from likeness.api.auth import actor, current_key, may, requires
@@ -28,9 +32,12 @@ from likeness.api.gallery_schemas import (
     EnrolOptions,
     EnrolResponse,
     PersonCreate,
+    PersonCreateForm,
     PersonListQuery,
     PersonListResponse,
     PersonSchema,
+    SearchFeedbackRequest,
+    SearchFeedbackResponse,
     SearchOptions,
     SearchResponse,
 )
@@ -62,6 +69,7 @@ _person, _person_list = PersonSchema(), PersonListResponse()
 _search_options, _search_response = SearchOptions(), SearchResponse()
 _enrol_options, _enrol_response = EnrolOptions(), EnrolResponse()
 _deleted = DeletedResponse()
+_search_feedback, _search_feedback_response = SearchFeedbackRequest(), SearchFeedbackResponse()
 
 
 def library():
@@ -78,13 +86,20 @@ def _load(schema, data) -> dict:
 @bp.post("/persons")
 @requires("write")
 @document(
-    summary="Create a person",
+    summary="Create a person (JSON), or a person with its first photos (multipart)",
     json_body=PersonCreate,
+    files=("image",),
+    form=PersonCreateForm,
     response=PersonSchema,
     status=201,
-    errors=(415,),
+    other_statuses=(422,),
+    errors=(409, 413, 415),
 )
 def create_person():
+    if request.mimetype == "multipart/form-data" and request.files:
+        # the person and its photos in one transaction: the enrolment answer, and
+        # nothing is made when no photo is accepted (422)
+        return _enrol(None, PersonCreateForm())
     if request.is_json:
         body = json_object()
     elif request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
@@ -106,7 +121,7 @@ def create_person():
 @document(summary="Persons, a page at a time", query=PersonListQuery, response=PersonListResponse)
 def list_persons():
     query = _load(_person_list_query, request.args.to_dict())
-    persons, total = library().list_persons(query["offset"], query["limit"])
+    persons, total = library().list_persons(query["offset"], query["limit"], query["origin"])
     body = {
         "persons": [p.as_dict() for p in persons],
         "total": total,
@@ -156,6 +171,19 @@ def delete_image(image_id: str):
     return jsonify(_deleted.dump(body))
 
 
+@bp.get("/faces/<int:face_id>/crop")
+@requires("write")
+@document(
+    summary="A gallery face's aligned 112x112 crop (JPEG), for thumbnails",
+    media_type="image/jpeg",
+    errors=(404,),
+)
+def face_crop(face_id: int):
+    response = Response(library().face_crop(face_id), mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "no-store"  # erasure must not leave copies behind
+    return response
+
+
 @bp.get("/gallery")
 @requires("verify")
 @document(summary="Counts, index kind and generation", response=GalleryStats)
@@ -163,7 +191,7 @@ def gallery_stats():
     return jsonify(library().stats())
 
 
-def _enrol_images(max_bytes: int) -> tuple[list[bytes], dict]:
+def _enrol_images(max_bytes: int, form) -> tuple[list[bytes], dict]:
     if request.mimetype == "multipart/form-data":
         unknown = set(request.files) - {"image"}
         if unknown:
@@ -180,7 +208,7 @@ def _enrol_images(max_bytes: int) -> tuple[list[bytes], dict]:
                     f"A photo is larger than the limit of {max_bytes} bytes.", field="image"
                 )
             raw.append(data)
-        options = _load(_enrol_options, request.form.to_dict())
+        options = _load(form, request.form.to_dict())
     elif request.is_json:
         body = json_object()
         values = body.get("images")
@@ -223,12 +251,18 @@ def _enrol_images(max_bytes: int) -> tuple[list[bytes], dict]:
     errors=(404, 409, 413, 415),
 )
 def enrol_faces(person_id: int):
+    library().get_person(person_id)  # 404 before reading the photos
+    return _enrol(person_id, _enrol_options)
+
+
+def _enrol(person_id: int | None, form):
+    """Enrol the request's photos into ``person_id``, or into a new person described
+    by the multipart ``form`` (name, consent_basis, metadata as JSON text)."""
     limits = image_limits()
     # several photos: a larger body than the app-wide two-image limit
     request.max_content_length = MAX_ENROL_PHOTOS * (limits.max_bytes * 4 // 3 + 4) + 64 * 1024
     lib = library()
-    person = lib.get_person(person_id)  # 404 before reading the photos
-    photos, options = _enrol_images(limits.max_bytes)
+    photos, options = _enrol_images(limits.max_bytes, form)
     # Forcing faces in needs an explicit admin key (or the setting), even when the
     # server is open on loopback: an override is a deliberate act.
     allowed = current_app.config["LIKENESS"].enrol_allow_mismatch or (
@@ -243,26 +277,46 @@ def enrol_faces(person_id: int):
                 f"{name} needs an admin key (or LIKENESS_ENROL_ALLOW_MISMATCH=true).",
                 field=name,
             )
+    how = {
+        "allow_mismatch": options["allow_mismatch"],
+        "face_checks": None if options["face_checks"] else False,
+        "face_policy": options["face_policy"],
+    }
     try:
-        result = lib.enroll(
-            None,
-            photos,
-            person_id=person_id,
-            allow_mismatch=options["allow_mismatch"],
-            face_checks=None if options["face_checks"] else False,
-        )
+        if person_id is None:
+            result = lib.enroll(
+                options["name"],
+                photos,
+                _metadata(options.get("metadata")),
+                consent_basis=options["consent_basis"],
+                enrolled_by=actor(),
+                new=True,
+                **how,
+            )
+        else:
+            result = lib.enroll(None, photos, person_id=person_id, **how)
     except NoPhotoAcceptedError as error:
+        person = None if person_id is None else lib.get_person(person_id).as_dict()
         body = _enrol_response.dump(
-            {
-                "person": person.as_dict(),
-                "accepted": [],
-                "rejected": [r.as_dict() for r in error.rejected],
-            }
+            {"person": person, "accepted": [], "rejected": [r.as_dict() for r in error.rejected]}
         )
         body["error"] = {"code": error.code, "message": error.message, "field": "image"}
         g.error_code = error.code
         return jsonify(body), 422
     return jsonify(_enrol_response.dump(result.as_dict())), 201
+
+
+def _metadata(text: str | None) -> dict | None:
+    """Multipart metadata: a JSON object as text."""
+    if text is None or text == "":
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ValidationError("metadata must be a JSON object.", field="metadata")
+    return value
 
 
 @bp.post("/search")
@@ -289,7 +343,9 @@ def search():
                 "not lowered below it (but with an admin key).",
                 field="threshold",
             )
-        result = lib.search(upload.images["image"], options["top_k"], threshold)
+        result = lib.search_photo(
+            upload.images["image"], options["top_k"], threshold, options["every_face"]
+        )
     except LikenessError as error:
         raise error.with_field("image") from None
     timings = dict(result.timings_ms)
@@ -299,6 +355,25 @@ def search():
     body["model"] = {"pack": current_app.config["LIKENESS"].model_pack}
     body["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}
     return jsonify(_search_response.dump(body))
+
+
+@bp.post("/search/feedback")
+@requires("write")
+@document(
+    summary="Thumbs up or down on a search result (changes an earlier vote)",
+    json_body=SearchFeedbackRequest,
+    response=SearchFeedbackResponse,
+    status=201,
+    other_statuses=(200,),
+    errors=(404, 415),
+)
+def search_feedback():
+    body = _load(_search_feedback, json_object())
+    vote = library().vote_on_search(
+        body["search_id"], body["vote"], body["face"], body["person_id"], body["face_id"]
+    )
+    answer = {**vote.as_dict(), "created": vote.created}
+    return jsonify(_search_feedback_response.dump(answer)), 201 if vote.created else 200
 
 
 def init_app(app: Flask) -> None:

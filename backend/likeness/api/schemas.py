@@ -52,6 +52,16 @@ class VerifyOptions(Schema):
     """Options beside ``image1`` and ``image2`` of ``POST /api/verify``."""
 
     face_policy = fields.String(validate=validate.OneOf(POLICIES), load_default=None)
+    face1 = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=0, max=1000),
+        metadata={"description": "use this face of image1 (its index in an earlier answer)"},
+    )
+    face2 = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=0, max=1000),
+        metadata={"description": "use this face of image2"},
+    )
     checks = _checks_option()
     liveness = LivenessFields(
         load_default=(),
@@ -165,6 +175,13 @@ class ErrorDetail(Schema):
     )
     reason = fields.String(metadata={"description": "FACE_REJECTED: the failed check"})
     check = fields.Dict(metadata={"description": "FACE_REJECTED: the face's scores"})
+    person_id = fields.Integer(
+        allow_none=True, metadata={"description": "PERSON_EXISTS: the person with that name"}
+    )
+    also = fields.List(
+        fields.Dict(),
+        metadata={"description": "errors of other fields of the request ({code, message, field})"},
+    )
 
 
 class ErrorResponse(Schema):

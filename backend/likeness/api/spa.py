@@ -6,8 +6,10 @@ a JSON 404 like every other API error."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 from flask import Blueprint, Flask, abort, send_from_directory
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.security import safe_join
 
 from likeness.errors import ConfigError
@@ -15,6 +17,23 @@ from likeness.errors import ConfigError
 #: Vite puts content-hashed files under assets/: safe to cache for a year.
 _ASSETS = "assets/"
 _YEAR = 365 * 24 * 3600
+
+
+def _api_miss(app: Flask, path: str) -> NoReturn:
+    """An API path this catch-all matched: 405 (with ``Allow``) when an API route
+    has the path for other methods, as without the web app; else 404."""
+    adapter = app.url_map.bind("localhost")
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            rule, _ = adapter.match(path, method=method, return_rule=True)
+        except HTTPException:
+            continue
+        if not rule.endpoint.startswith("spa."):
+            allowed.append(method)
+    if allowed:
+        raise MethodNotAllowed(valid_methods=allowed)
+    abort(404)
 
 
 def register_spa(app: Flask, static_dir: Path | None) -> None:
@@ -38,7 +57,7 @@ def register_spa(app: Flask, static_dir: Path | None) -> None:
     @bp.get("/<path:path>")
     def file_or_index(path: str):
         if path == "api" or path.startswith("api/"):
-            abort(404)
+            _api_miss(app, "/" + path)
         target = safe_join(str(root), path)  # None if the path would leave root
         if target is None:
             abort(404)

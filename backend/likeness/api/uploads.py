@@ -113,6 +113,48 @@ def base64_fits(value: str, max_bytes: int) -> bool:
     return len(value) * 3 // 4 <= max_bytes + 3 + 64  # + a data-URL prefix
 
 
+def _each_field(fields: tuple[str, ...], read) -> dict[str, bytes]:
+    """``read(field)`` for each field; every field's error is reported, not the first's."""
+    images, errors = {}, []
+    for field in fields:
+        try:
+            images[field] = read(field)
+        except LikenessError as error:
+            errors.append(error.with_field(field))
+    if errors:
+        raise errors[0].with_others(errors[1:])
+    return images
+
+
+def _file(request: Request, field: str, max_bytes: int) -> bytes:
+    storage = request.files.get(field)
+    if storage is None:
+        if field in request.form:
+            raise ValidationError(
+                f"Field '{field}' must be a file upload, not a text field.", field=field
+            )
+        raise MissingFieldError(f"File field '{field}' is required.", field=field)
+    data = storage.stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ImageTooLargeError(
+            f"The image is larger than the limit of {max_bytes} bytes.", field=field
+        )
+    return data
+
+
+def _base64(body: dict, field: str, max_bytes: int) -> bytes:
+    value = body.get(field)
+    if value is None:
+        raise MissingFieldError(f"Field '{field}' is required.", field=field)
+    if not isinstance(value, str):
+        raise ValidationError(f"Field '{field}' must be a base64 string.", field=field)
+    if not base64_fits(value, max_bytes):
+        raise ImageTooLargeError(
+            f"The image is larger than the limit of {max_bytes} bytes.", field=field
+        )
+    return decode_base64(value)
+
+
 def read_upload(request: Request, image_fields: tuple[str, ...], schema: Schema, max_bytes: int):
     """Images (as bytes) and options from multipart or JSON; errors carry the field."""
     if request.mimetype == "multipart/form-data":
@@ -120,39 +162,11 @@ def read_upload(request: Request, image_fields: tuple[str, ...], schema: Schema,
         if unknown:
             field = sorted(unknown)[0]
             raise ValidationError(f"Unknown file field '{field}'.", field=field)
-        images: dict[str, bytes] = {}
-        for field in image_fields:
-            storage = request.files.get(field)
-            if storage is None:
-                if field in request.form:
-                    raise ValidationError(
-                        f"Field '{field}' must be a file upload, not a text field.", field=field
-                    )
-                raise MissingFieldError(f"File field '{field}' is required.", field=field)
-            data = storage.stream.read(max_bytes + 1)
-            if len(data) > max_bytes:
-                raise ImageTooLargeError(
-                    f"The image is larger than the limit of {max_bytes} bytes.", field=field
-                )
-            images[field] = data
+        images = _each_field(image_fields, lambda field: _file(request, field, max_bytes))
         raw_options = request.form.to_dict()
     elif request.is_json:
         body = json_object()
-        images = {}
-        for field in image_fields:
-            value = body.get(field)
-            if value is None:
-                raise MissingFieldError(f"Field '{field}' is required.", field=field)
-            if not isinstance(value, str):
-                raise ValidationError(f"Field '{field}' must be a base64 string.", field=field)
-            if not base64_fits(value, max_bytes):
-                raise ImageTooLargeError(
-                    f"The image is larger than the limit of {max_bytes} bytes.", field=field
-                )
-            try:
-                images[field] = decode_base64(value)
-            except LikenessError as exc:
-                raise exc.with_field(field) from None
+        images = _each_field(image_fields, lambda field: _base64(body, field, max_bytes))
         raw_options = {k: v for k, v in body.items() if k not in image_fields}
     else:
         raise UnsupportedMediaTypeError()

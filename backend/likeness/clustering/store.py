@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 
-from likeness.errors import NotFoundError, PersonNotFoundError, ValidationError
+from likeness.errors import FaceNotFoundError, PersonNotFoundError, ValidationError
 from likeness.gallery.person_stats import refresh_persons
-from likeness.gallery.store import MAX_ID, person_pk
+from likeness.gallery.store import MAX_ID, check_name_free, person_pk
 from likeness.storage import Database
 from likeness.storage.models import FaceExclusion, GalleryFace, GalleryImage, GalleryPerson
 
@@ -183,10 +183,10 @@ class ClusterStore:
     def cluster_of(self, face_id: int) -> int | None:
         with self.db.session() as session:
             if not 1 <= int(face_id) <= MAX_ID:
-                raise NotFoundError(f"No face {face_id}.")
+                raise FaceNotFoundError(f"No face {face_id}.")
             face = session.get(GalleryFace, int(face_id))
             if face is None:
-                raise NotFoundError(f"No face {face_id}.")
+                raise FaceNotFoundError(f"No face {face_id}.")
             return face.person_id
 
     def name(self, person_id: int, name: str) -> dict:
@@ -196,6 +196,7 @@ class ClusterStore:
             row = session.get(GalleryPerson, person_pk(person_id))
             if row is None:
                 raise PersonNotFoundError(f"No cluster or person {person_id}.")
+            check_name_free(session, name, row.id)
             row.name = name
             session.execute(
                 update(GalleryFace)
@@ -211,7 +212,7 @@ class ClusterStore:
             not 1 <= int(face_id) <= MAX_ID
             or (face := session.get(GalleryFace, int(face_id))) is None
         ):
-            raise NotFoundError(f"No face {face_id}.")
+            raise FaceNotFoundError(f"No face {face_id}.")
         return face
 
     def merge(self, keep: int, other: int) -> None:

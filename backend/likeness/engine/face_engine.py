@@ -24,7 +24,7 @@ from likeness.engine.modelpack import (
 from likeness.engine.recognizer import FaceRecognizer
 from likeness.engine.runtime import choose_providers, create_session
 from likeness.engine.types import Comparison, DetectedFace, FaceEmbedding
-from likeness.errors import MultipleFacesError, NoFaceError
+from likeness.errors import MultipleFacesError, NoFaceError, ValidationError
 from likeness.settings import FacePolicy, Settings
 
 log = logging.getLogger(__name__)
@@ -137,15 +137,25 @@ class FaceEngine:
         policy: FacePolicy | str | None = None,
         faces: list[DetectedFace] | None = None,
         flip: bool | None = None,
+        index: int | None = None,
     ) -> FaceEmbedding:
-        """Detect (unless ``faces`` is given), choose one face by policy, embed it."""
+        """Detect (unless ``faces`` is given), choose one face by policy (or take the
+        ``index``-th detected face, as an earlier answer listed them), embed it."""
         height, width = image.shape[:2]
         timings: dict[str, float] = {}
         if faces is None:
             start = time.perf_counter()
             faces = self.detect(image)
             timings["detect"] = _ms(start)
-        index = choose_face(faces, width, height, FacePolicy(policy or self.settings.face_policy))
+        if index is None:
+            policy = FacePolicy(policy or self.settings.face_policy)
+            index = choose_face(faces, width, height, policy)
+        elif not faces:
+            raise NoFaceError()
+        elif not 0 <= index < len(faces):
+            raise ValidationError(
+                f"There is no face {index}: {len(faces)} were found (numbered from 0)."
+            )
         start = time.perf_counter()
         crop = self.align(image, faces[index])
         unit, norms = self.recognizer.embed_crops([crop], flip)

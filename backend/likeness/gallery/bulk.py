@@ -18,7 +18,7 @@ from likeness.engine import FaceEngine
 from likeness.gallery.faces import ALL, ImageSource, PreparedImage, hash_only, prepare
 from likeness.gallery.gallery import Gallery
 from likeness.gallery.store import NewFace, NewImage
-from likeness.imaging import ImageLimits
+from likeness.imaging import ImageLimits, encode_crop
 from likeness.quality import FaceGate
 
 
@@ -85,8 +85,10 @@ class BulkIndexer:
         mode: str = ALL,
         limits: ImageLimits | None = None,
         gate: FaceGate | None = None,
+        keep_crops: bool = True,
     ) -> None:
         self.engine = engine
+        self.keep_crops = keep_crops
         self.gate = gate
         self.gallery = gallery
         self.workers = max(1, workers)
@@ -162,6 +164,7 @@ class BulkIndexer:
                     item.faces[j].box.tolist(),
                     item.faces[j].score,
                     float(norms[offset + j]),
+                    crop=encode_crop(item.crops[j]) if self.keep_crops else None,
                 )
                 if self.gate is not None:
                     check = self.gate.check(

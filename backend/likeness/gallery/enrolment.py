@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from likeness.errors import FaceRejectedError
-from likeness.gallery.faces import PreparedImage
+from likeness.errors import FaceRejectedError, ValidationError
+from likeness.gallery.faces import LARGEST, STRICT, PreparedImage
 from likeness.gallery.store import NewFace
 from likeness.quality import FaceCheck
 
@@ -20,6 +20,19 @@ REJECTION_MESSAGES = {
     "low_quality": "The face is too blurred, small or unclear to make a good template.",
     "spoof": "The face does not look live.",
 }
+
+
+#: Enrolment face policies: the photo must show one face, or its largest is used.
+FACE_POLICIES = {"strict": STRICT, "largest": LARGEST}
+
+
+def face_mode(policy: str) -> str:
+    """The ``prepare`` mode of an enrolment face policy (ValidationError if unknown)."""
+    if policy not in FACE_POLICIES:
+        raise ValidationError(
+            f"face_policy must be one of {', '.join(FACE_POLICIES)}.", field="face_policy"
+        )
+    return FACE_POLICIES[policy]
 
 
 def face_rejected(check: FaceCheck) -> FaceRejectedError:

@@ -20,6 +20,7 @@ ImageSource = str | Path | bytes | np.ndarray
 ALL = "all"  # every face (indexing a photo collection)
 ONE = "one"  # one face chosen by the face policy (labelled bulk indexing)
 STRICT = "strict"  # exactly one face, else rejected (enrolment)
+LARGEST = "largest"  # the largest face, others ignored (enrolment of group photos)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 
@@ -94,9 +95,12 @@ def prepare(
             raise NoFaceError("No face was found in the image.")
         if mode == STRICT and len(faces) > 1:
             raise MultipleFacesError(
-                f"{len(faces)} faces were found; an enrolment photo must show exactly one face."
+                f"{len(faces)} faces were found; an enrolment photo must show exactly one "
+                "face (or enrol with face_policy=largest to use the largest)."
             )
-        if mode in (ONE, STRICT):
+        if mode == LARGEST:
+            faces = [faces[choose_face(faces, prepared.width, prepared.height, "largest")]]
+        elif mode in (ONE, STRICT):
             policy = FacePolicy(engine.settings.face_policy)
             if policy is FacePolicy.REJECT and mode == ONE and len(faces) > 1:
                 raise MultipleFacesError(f"{len(faces)} faces were found.")

@@ -16,9 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from likeness.errors import (
+    CropNotStoredError,
     DuplicateImageError,
     EmbeddingModelMismatchError,
+    FaceNotFoundError,
     ImageNotFoundError,
+    PersonExistsError,
     PersonNotFoundError,
 )
 from likeness.gallery.codec import from_bytes, ids_from_bytes, ids_to_bytes, to_bytes
@@ -27,6 +30,7 @@ from likeness.storage import Database
 from likeness.storage.models import (
     GalleryChange,
     GalleryFace,
+    GalleryFaceCrop,
     GalleryImage,
     GalleryPerson,
     GalleryState,
@@ -37,6 +41,22 @@ STATE_ID = 1
 #: Ids are 32-bit database integers; a larger number is no one's id (and must not
 #: reach the database, which would fail on it).
 MAX_ID = 2_147_483_647
+
+
+def check_name_free(session: Session, name: str, person_id: int | None = None) -> None:
+    """Names are unique in a gallery (enrolled persons and named clusters alike):
+    ``PersonExistsError`` if another person than ``person_id`` has ``name``."""
+    other = session.scalar(
+        select(GalleryPerson.id)
+        .where(GalleryPerson.name == name, GalleryPerson.id != (person_id or 0))
+        .limit(1)
+    )
+    if other is not None:
+        raise PersonExistsError(
+            f"Person {other} is already named {name!r}: add photos to it, merge into it, "
+            "or choose another name.",
+            person_id=int(other),
+        )
 
 
 def person_pk(person_id) -> int:
@@ -64,6 +84,7 @@ class NewFace:
     norm: float
     usable: bool = True  # False: stored with its checks, never searched
     checks: dict | None = None
+    crop: bytes | None = None  # the aligned crop as JPEG, kept when given
 
 
 @dataclass
@@ -129,6 +150,8 @@ class PersonInfo:
     consent_basis: str | None = None
     enrolled_by: str | None = None
     origin: str = "enrolled"  # or "auto": found by clustering
+    representative_face_id: int | None = None  # the face nearest its template
+    faces: list[dict] | None = None  # {face_id, image_id}: filled by get_person only
 
     @classmethod
     def of(cls, row: GalleryPerson, image_ids: list[str] | None = None) -> PersonInfo:
@@ -142,14 +165,16 @@ class PersonInfo:
             row.consent_basis,
             row.enrolled_by,
             row.origin or "enrolled",
+            row.representative_face_id,
         )
 
     def as_dict(self) -> dict:
         created = self.created_at.isoformat() if self.created_at else None
-        return {
+        out = {
             "id": self.id,
             "name": self.name,
             "origin": self.origin,
+            "representative_face_id": self.representative_face_id,
             "metadata": self.metadata or {},
             "face_count": self.face_count,
             "created_at": created,
@@ -160,6 +185,9 @@ class PersonInfo:
                 "recorded_at": created,
             },
         }
+        if self.faces is not None:
+            out["faces"] = list(self.faces)
+        return out
 
 
 @dataclass
@@ -313,6 +341,7 @@ class GalleryStore:
         enrolled_by: str | None = None,
     ) -> GalleryPerson:
         """A new person row in the caller's transaction (flushed: it has its id)."""
+        check_name_free(session, name)
         person = GalleryPerson(
             name=name,
             meta=metadata or None,
@@ -337,7 +366,17 @@ class GalleryStore:
             person = session.get(GalleryPerson, person_pk(person_id))
             if person is None:
                 raise PersonNotFoundError(f"No person with id {person_id}.")
-            return self._person_info(session, person)
+            info = self._person_info(session, person)
+            info.faces = [
+                {"face_id": face_id, "image_id": image_id}
+                for face_id, image_id in session.execute(
+                    select(GalleryFace.id, GalleryImage.image_id)
+                    .join(GalleryImage, GalleryImage.id == GalleryFace.image_pk)
+                    .where(GalleryFace.person_id == person.id)
+                    .order_by(GalleryFace.id)
+                )
+            ]
+            return info
 
     def find_persons(self, name: str) -> list[PersonInfo]:
         with self.db.session() as session:
@@ -346,12 +385,19 @@ class GalleryStore:
             ).all()
             return [self._person_info(session, p) for p in rows]
 
-    def list_persons(self, offset: int = 0, limit: int = 100) -> tuple[list[PersonInfo], int]:
+    def list_persons(
+        self, offset: int = 0, limit: int = 100, origin: str | None = None
+    ) -> tuple[list[PersonInfo], int]:
         offset, limit = min(max(int(offset), 0), MAX_ID), min(max(int(limit), 0), MAX_ID)
+        where = [] if origin is None else [GalleryPerson.origin == origin]
         with self.db.session() as session:
-            total = session.scalar(select(func.count(GalleryPerson.id))) or 0
+            total = session.scalar(select(func.count(GalleryPerson.id)).where(*where)) or 0
             rows = session.scalars(
-                select(GalleryPerson).order_by(GalleryPerson.id).offset(offset).limit(limit)
+                select(GalleryPerson)
+                .where(*where)
+                .order_by(GalleryPerson.id)
+                .offset(offset)
+                .limit(limit)
             ).all()
             images: dict[int, list[str]] = {p.id: [] for p in rows}
             if rows:
@@ -519,6 +565,11 @@ class GalleryStore:
                 ]
                 session.add_all(rows)
                 session.flush()
+                session.add_all(
+                    GalleryFaceCrop(face_id=row.id, jpeg=face.crop)
+                    for row, face in zip(rows, new.faces, strict=True)
+                    if face.crop is not None
+                )
                 per_image.append([row.id for row in rows])
                 for row, face in zip(rows, new.faces, strict=True):
                     if face.usable:  # the index holds usable faces only
@@ -650,6 +701,22 @@ class GalleryStore:
         if not out_ids:
             return np.zeros(0, np.int64), None
         return np.asarray(out_ids, np.int64), np.vstack(out_vecs).astype(np.float32)
+
+    def face_crop(self, face_id: int) -> bytes:
+        """The stored aligned crop (JPEG) of a face."""
+        if not 1 <= int(face_id) <= MAX_ID:
+            raise FaceNotFoundError(f"No face {face_id}.")
+        with self.db.session() as session:
+            row = session.execute(
+                select(GalleryFace.id, GalleryFaceCrop.jpeg)
+                .outerjoin(GalleryFaceCrop, GalleryFaceCrop.face_id == GalleryFace.id)
+                .where(GalleryFace.id == int(face_id))
+            ).first()
+        if row is None:
+            raise FaceNotFoundError(f"No face {face_id}.")
+        if row[1] is None:
+            raise CropNotStoredError(f"The gallery keeps no crop of face {face_id}.")
+        return bytes(row[1])
 
     def describe_faces(self, ids: list[int]) -> dict[int, FaceInfo]:
         if not ids:

@@ -17,6 +17,7 @@ Decoding time and memory are bounded:
 """
 
 from likeness.imaging.decode import SUPPORTED_FORMATS, decode_base64, decode_image, load_image
+from likeness.imaging.encode import encode_crop
 from likeness.imaging.jpeg import count_jpeg_scans
 from likeness.imaging.limits import LARGE_DECODE_PIXELS, ImageLimits, set_large_decodes
 from likeness.imaging.pixels import array_to_bgr, to_uint8
@@ -29,6 +30,7 @@ __all__ = [
     "count_jpeg_scans",
     "decode_base64",
     "decode_image",
+    "encode_crop",
     "load_image",
     "set_large_decodes",
     "to_uint8",

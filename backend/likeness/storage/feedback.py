@@ -3,7 +3,11 @@ verification, with the score, decision, model and both embeddings copied from th
 verification, and optionally the two aligned face crops.
 
 Export formats (``GET /api/feedback/export?format=...``, ``likeness feedback export``),
-one record per feedback, oldest first, the same fields in both:
+one record per vote, oldest first, the same fields in both. ``kind`` says what was
+voted on: ``verify`` (a 1:1 verification: ``verification_id``, the two faces'
+embeddings) or ``search`` (a search result: ``search_id``, ``face_index``, the
+``person_id`` or ``face_id`` voted on; ``embedding1`` the query face's,
+``embedding2`` the result's, ``similarity`` their cosine; see ``search_feedback``):
 
 * ``jsonl``: one JSON object per line; ``embedding1``/``embedding2`` are lists of
   floats (the stored float32 values), ``crop1_jpeg``/``crop2_jpeg`` base64 JPEG or null.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import heapq
 import io
 import json
 from collections.abc import Iterator
@@ -32,13 +37,25 @@ from sqlalchemy.exc import IntegrityError
 
 from likeness.errors import ValidationError, VerificationNotFoundError
 from likeness.storage.db import Database
-from likeness.storage.models import Feedback, Verification, VerificationCrops, utcnow
+from likeness.storage.models import (
+    Feedback,
+    SearchFeedback,
+    Verification,
+    VerificationCrops,
+    utcnow,
+)
+from likeness.storage.search_feedback import SearchRecords
 
 VOTES = ("up", "down")
 FORMATS = ("csv", "jsonl")
 EXPORT_FIELDS = (
+    "kind",
     "id",
     "verification_id",
+    "search_id",
+    "face_index",
+    "person_id",
+    "face_id",
     "created_at",
     "updated_at",
     "model_pack",
@@ -123,12 +140,55 @@ def export_dict(row: Feedback, fmt: str) -> dict:
         emb1, emb2 = _b64(row.embedding1), _b64(row.embedding2)
     values = {
         **record_dict(row),
+        "kind": "verify",
+        "search_id": None,
+        "face_index": None,
+        "person_id": None,
+        "face_id": None,
         "embedding1": emb1,
         "embedding2": emb2,
         "crop1_jpeg": _b64(row.crop1),
         "crop2_jpeg": _b64(row.crop2),
     }
     return {name: values[name] for name in EXPORT_FIELDS}
+
+
+def search_export_dict(row: SearchFeedback, fmt: str) -> dict:
+    """A vote on a search result in the export's columns: ``embedding1`` is the
+    query face's, ``embedding2`` the result's; ``similarity`` their cosine."""
+    if fmt == "jsonl":
+        emb1 = np.frombuffer(row.query_embedding, "<f4").tolist()
+        emb2 = np.frombuffer(row.result_embedding, "<f4").tolist()
+    else:
+        emb1, emb2 = _b64(row.query_embedding), _b64(row.result_embedding)
+    values = {
+        "kind": "search",
+        "id": row.id,
+        "verification_id": None,
+        "search_id": row.search_id,
+        "face_index": row.face_index,
+        "person_id": row.person_id,
+        "face_id": row.face_id,
+        "created_at": _utc(row.created_at),
+        "updated_at": _utc(row.updated_at),
+        "model_pack": row.model_pack,
+        "model_version": row.model_version,
+        "similarity": row.score,
+        "threshold": row.threshold,
+        "is_match": row.score >= row.threshold,
+        "face_policy": None,
+        "vote": row.vote,
+        "comment": None,
+        "embedding1": emb1,
+        "embedding2": emb2,
+        "crop1_jpeg": None,
+        "crop2_jpeg": None,
+    }
+    return {name: values[name] for name in EXPORT_FIELDS}
+
+
+def _created(record: dict) -> str:
+    return record["created_at"] or ""
 
 
 class FeedbackStore:
@@ -231,18 +291,22 @@ class FeedbackStore:
         """The export as text chunks (one per record, after a CSV header)."""
         if fmt not in FORMATS:
             raise ValidationError(f"format must be one of {', '.join(FORMATS)}.", field="format")
+        records = heapq.merge(
+            (export_dict(row, fmt) for row in self.iter_records()),
+            (search_export_dict(row, fmt) for row in SearchRecords(self.db).iter_votes()),
+            key=_created,
+        )
         if fmt == "jsonl":
-            for row in self.iter_records():
-                yield json.dumps(export_dict(row, fmt), separators=(",", ":")) + "\n"
+            for record in records:
+                yield json.dumps(record, separators=(",", ":")) + "\n"
             return
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\n")
         writer.writeheader()
         yield buffer.getvalue()
-        for row in self.iter_records():
+        for record in records:
             buffer.seek(0)
             buffer.truncate()
-            record = export_dict(row, fmt)
             writer.writerow(
                 {k: v if k in BASE64_FIELDS else csv_cell(v) for k, v in record.items()}
             )
@@ -260,15 +324,6 @@ def export_feedback(db: Database, fmt: str, out: TextIO) -> int:
 
 
 # --- face crops (opt-in) ------------------------------------------------------
-def encode_crop(crop: np.ndarray, quality: int = 90) -> bytes:
-    import cv2
-
-    ok, buffer = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding of a face crop failed")
-    return buffer.tobytes()
-
-
 def save_crops(db: Database, verification_id: str, crop1: bytes, crop2: bytes) -> None:
     with db.session() as session:
         session.merge(VerificationCrops(verification_id=verification_id, crop1=crop1, crop2=crop2))

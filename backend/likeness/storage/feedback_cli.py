@@ -1,27 +1,37 @@
-"""``likeness feedback export``: write every feedback record as CSV or JSON lines
-(formats in ``likeness.storage.feedback``). Registered by ``likeness.cli``."""
+"""``likeness feedback export``: write every vote (on verifications and on search
+results, told apart by ``kind``) as CSV or JSON lines (formats in
+``likeness.storage.feedback``). Registered by ``likeness.cli``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
     from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
 
     from likeness.errors import NotFoundError
     from likeness.settings import get_settings
     from likeness.storage import Database
     from likeness.storage.feedback import export_feedback
 
-    db = Database(args.database_url or get_settings().sqlalchemy_url)
+    url = make_url(args.database_url or get_settings().sqlalchemy_url)
+    shown = url.render_as_string(hide_password=True)
+    where = "set LIKENESS_DATA_DIR or LIKENESS_DATABASE_URL, or pass --database-url"
+    sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if sqlite_file and not Path(url.database).is_file():  # exporting creates nothing
+        raise NotFoundError(f"no database at {Path(url.database).resolve()}; {where}")
+    db = Database(url.render_as_string(hide_password=False))
     try:
-        # Exporting never changes the schema: a database without the table is an error.
-        if not inspect(db.engine).has_table("feedback"):
+        # Exporting never changes the schema: a database without the tables is an error.
+        tables = inspect(db.engine)
+        if not (tables.has_table("feedback") and tables.has_table("search_feedback")):
             raise NotFoundError(
-                f"no feedback table in the {db.backend} database; start the service once "
-                "(it migrates the schema) or check LIKENESS_DATABASE_URL / --database-url"
+                f"no feedback tables in {shown}; start the service once (it migrates the "
+                f"schema), or {where}"
             )
         if args.out == "-":
             count = export_feedback(db, args.format, sys.stdout)
@@ -35,7 +45,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    feedback = subparsers.add_parser("feedback", help="votes on verifications")
+    feedback = subparsers.add_parser("feedback", help="votes on verifications and searches")
     actions = feedback.add_subparsers(dest="action", required=True)
     export = actions.add_parser("export", help="write every feedback record (CSV or JSONL)")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     text,
     true,
 )
@@ -197,6 +198,70 @@ class GalleryFace(Base):
     #: Who put the face in its person: "enrolled" or "user" (must-links that
     #: clustering never moves), "cluster" (clustering's own), None (no person).
     assigned_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class GalleryFaceCrop(Base):
+    """The aligned 112x112 crop (JPEG) of a gallery face, for thumbnails and for
+    re-embedding under a new model; kept unless ``gallery_store_crops`` is off, and
+    deleted with its face."""
+
+    __tablename__ = "gallery_face_crops"
+
+    face_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("gallery_faces.id", ondelete="CASCADE"), primary_key=True
+    )
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Search(Base):
+    """One answered ``/api/search``, kept only so its results can be voted on: the
+    query embedding of each face searched (``faces`` x dim float32). Deleted after
+    ``verification_embedding_hours``; a vote copies what it needs."""
+
+    __tablename__ = "searches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    model_pack: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(64))
+    threshold: Mapped[float] = mapped_column(Float)
+    faces: Mapped[int] = mapped_column(Integer)
+    embeddings: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SearchFeedback(Base):
+    """A vote (up/down) on one search result: the query face's embedding, the
+    result's (the person's template, or the face's embedding), the score, model and
+    time. At most one per (search, face, result); deleted with the person or face
+    voted on (erasure), kept when the search record expires."""
+
+    __tablename__ = "search_feedback"
+    __table_args__ = (
+        UniqueConstraint("search_id", "face_index", "target", name="uq_search_feedback_target"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    search_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("searches.id", ondelete="SET NULL"), nullable=True
+    )
+    face_index: Mapped[int] = mapped_column(Integer)  # which face of the searched photo
+    target: Mapped[str] = mapped_column(String(32))  # "person:<id>" or "face:<id>"
+    person_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("gallery_persons.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    face_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("gallery_faces.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    model_pack: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    vote: Mapped[str] = mapped_column(String(8))  # "up" | "down"
+    query_embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    result_embedding: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class GalleryState(Base):

@@ -2,7 +2,8 @@
 
 * An unvoted verification keeps its two embeddings ``verification_embedding_hours``
   (24 by default): long enough to vote on it; then they are cleared. A vote copies
-  what it needs into its own record.
+  what it needs into its own record. A search's record (its query embeddings) is
+  deleted after the same time.
 * Verification records, and feedback crops, are deleted after their maximum age.
 
 ``likeness purge`` runs it (Compose runs it daily); every purge is audited.
@@ -17,7 +18,7 @@ from sqlalchemy import delete, select, update
 
 from likeness.storage.audit import AuditLog
 from likeness.storage.db import Database
-from likeness.storage.models import Feedback, Verification, VerificationCrops
+from likeness.storage.models import Feedback, Search, Verification, VerificationCrops
 
 #: What a cleared embedding holds.
 CLEARED = b""
@@ -27,6 +28,7 @@ CLEARED = b""
 class PurgeReport:
     embeddings_cleared: int = 0
     verifications_deleted: int = 0
+    searches_deleted: int = 0
     crops_deleted: int = 0
 
     def as_dict(self) -> dict:
@@ -49,6 +51,9 @@ def purge(db: Database, settings, now: datetime | None = None, actor: str = "pur
                 .values(embedding1=CLEARED, embedding2=CLEARED)
             )
             report.embeddings_cleared = int(result.rowcount or 0)
+            # a search is kept only to be voted on (a vote copies what it needs)
+            result = session.execute(delete(Search).where(Search.created_at < cutoff))
+            report.searches_deleted = int(result.rowcount or 0)
         if settings.feedback_crops_max_days is not None:
             cutoff = now - timedelta(days=settings.feedback_crops_max_days)
             old = select(Verification.id).where(Verification.created_at < cutoff)

@@ -1,0 +1,60 @@
+"""Searching a photo: the face the face policy picks, or every face (a group photo
+gives one result list per face); the query embeddings are kept for voting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from likeness.engine import FaceEngine, choose_face
+from likeness.gallery.faces import ALL, ImageSource, prepare
+from likeness.imaging import ImageLimits
+from likeness.search.results import SearchReport, SearchResult
+from likeness.settings import FacePolicy
+from likeness.storage.search_feedback import SearchRecords
+from likeness.verification import embed_source
+
+#: ``search_embedding(vector, top_k, threshold) -> SearchResult``
+SearchEmbedding = Callable[[np.ndarray, int, float | None], SearchResult]
+
+
+def search_photo(
+    engine: FaceEngine,
+    search_embedding: SearchEmbedding,
+    records: SearchRecords,
+    image: ImageSource,
+    top_k: int = 5,
+    threshold: float | None = None,
+    every_face: bool = False,
+    limits: ImageLimits | None = None,
+) -> SearchReport:
+    """Search the face chosen by the face policy, or with ``every_face`` each face
+    (the top-level answer is then the largest's, or the policy's choice)."""
+    started = time.perf_counter()
+    if every_face:
+        item = prepare(engine, image, ALL, limits)
+        if item.error is not None:
+            raise item.error
+        vectors, _ = engine.embed_aligned(item.crops)
+        faces = item.faces
+        policy = FacePolicy(engine.settings.face_policy)
+        if policy is FacePolicy.REJECT:  # several faces are the point here
+            policy = FacePolicy.LARGEST
+        chosen = choose_face(faces, item.width, item.height, policy)
+        size = (item.width, item.height)
+        timings = {"faces": (time.perf_counter() - started) * 1000}
+    else:
+        embedded = embed_source(engine, image, limits=limits)
+        vectors, faces, chosen = embedded.embedding[None, :], [embedded.face], 0
+        size = embedded.image_size
+        timings = dict(embedded.timings_ms)
+    results = []
+    for vector, face in zip(vectors, faces, strict=True):
+        result = search_embedding(vector, top_k, threshold)
+        result.face = face.as_dict()
+        results.append(result)
+    timings["search"] = sum(r.timings_ms.get("search", 0.0) for r in results)
+    search_id = records.record(np.asarray(vectors, np.float32), results[0].threshold)
+    return SearchReport(search_id, results, chosen, timings, *size)

@@ -1,0 +1,197 @@
+"""Searches kept for voting, and votes on search results (the learning loop's 1:N
+data, issue 13).
+
+A search records the query embedding of each face it searched, under a random id
+returned with the results; nothing else of the photo is kept, and the record is
+deleted after ``verification_embedding_hours`` (``likeness purge``). A vote names
+the search, the face (its index in the results) and the result (a person, or an
+unlabelled face), and copies what the learning loop needs: both embeddings (the
+person's template or the face's embedding), the cosine score, the threshold, the
+model and the time. Voting again changes the vote. Erasing the person or face
+voted on deletes the vote.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from likeness.errors import (
+    FaceNotFoundError,
+    PersonNotFoundError,
+    SearchNotFoundError,
+    ValidationError,
+)
+from likeness.storage.db import Database
+from likeness.storage.models import (
+    GalleryFace,
+    GalleryPerson,
+    Search,
+    SearchFeedback,
+    utcnow,
+)
+
+VOTES = ("up", "down")
+_BATCH = 200
+_MAX_ID = 2_147_483_647
+
+
+@dataclass
+class SearchVote:
+    record: SearchFeedback
+    created: bool
+
+    def as_dict(self) -> dict:
+        row = self.record
+        return {
+            "id": row.id,
+            "search_id": row.search_id,
+            "face": row.face_index,
+            "person_id": row.person_id,
+            "face_id": row.face_id,
+            "vote": row.vote,
+            "score": round(float(row.score), 6),
+            "threshold": row.threshold,
+            "model_pack": row.model_pack,
+            "created_at": row.created_at.isoformat(),
+            "updated_at": row.updated_at.isoformat(),
+        }
+
+
+class SearchRecords:
+    """Record searches; take and change votes on their results."""
+
+    def __init__(self, db: Database, model_pack: str = "", model_version: str = "") -> None:
+        self.db = db
+        self.model_pack = model_pack
+        self.model_version = model_version
+
+    def record(self, embeddings: np.ndarray, threshold: float) -> str:
+        """Keep the query embeddings (one row per face searched); returns the id."""
+        vectors = np.asarray(embeddings, "<f4").reshape(len(embeddings), -1)
+        search_id = uuid.uuid4().hex
+        with self.db.session() as session:
+            session.add(
+                Search(
+                    id=search_id,
+                    model_pack=self.model_pack,
+                    model_version=self.model_version,
+                    threshold=float(threshold),
+                    faces=len(vectors),
+                    embeddings=vectors.tobytes(),
+                )
+            )
+        return search_id
+
+    def vote(
+        self,
+        search_id: str,
+        vote: str,
+        face: int = 0,
+        person_id: int | None = None,
+        face_id: int | None = None,
+    ) -> SearchVote:
+        """Record (``created``) or change a vote on one result of one searched face."""
+        if vote not in VOTES:
+            raise ValidationError(f"vote must be one of {', '.join(VOTES)}.", field="vote")
+        if (person_id is None) == (face_id is None):
+            raise ValidationError("Send person_id or face_id (one of them).", field="person_id")
+        for attempt in range(2):
+            try:
+                return self._vote(search_id, vote, int(face), person_id, face_id)
+            except IntegrityError:  # two first votes raced: the loser updates the winner's
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _vote(self, search_id, vote, face, person_id, face_id) -> SearchVote:
+        target = f"person:{person_id}" if person_id is not None else f"face:{face_id}"
+        with self.db.session() as session:
+            existing = session.scalars(
+                select(SearchFeedback).where(
+                    SearchFeedback.search_id == search_id,
+                    SearchFeedback.face_index == face,
+                    SearchFeedback.target == target,
+                )
+            ).one_or_none()
+            if existing is not None:
+                existing.vote = vote
+                existing.updated_at = utcnow()
+                session.flush()
+                return SearchVote(existing, created=False)
+            search = session.get(Search, search_id)
+            if search is None:
+                raise SearchNotFoundError(
+                    f"No search '{search_id}' is kept: it never was, or it is older than "
+                    "LIKENESS_VERIFICATION_EMBEDDING_HOURS.",
+                    field="search_id",
+                )
+            if not 0 <= face < search.faces:
+                raise ValidationError(
+                    f"face must be between 0 and {search.faces - 1} for this search.",
+                    field="face",
+                )
+            dim = len(search.embeddings) // 4 // search.faces
+            query = np.frombuffer(search.embeddings, "<f4")[face * dim : (face + 1) * dim]
+            result = self._result(session, person_id, face_id)
+            if result.shape != query.shape:
+                raise ValidationError("That result was made by another model.", field="face_id")
+            now = utcnow()
+            row = SearchFeedback(
+                search_id=search_id,
+                face_index=face,
+                target=target,
+                person_id=person_id,
+                face_id=face_id,
+                created_at=now,
+                updated_at=now,
+                model_pack=search.model_pack,
+                model_version=search.model_version,
+                score=float(query @ result),
+                threshold=search.threshold,
+                vote=vote,
+                query_embedding=query.tobytes(),
+                result_embedding=result.tobytes(),
+            )
+            session.add(row)
+            session.flush()
+            return SearchVote(row, created=True)
+
+    @staticmethod
+    def _result(session, person_id, face_id) -> np.ndarray:
+        if person_id is not None:
+            person = session.get(GalleryPerson, person_id) if 1 <= person_id <= _MAX_ID else None
+            if person is None or person.centroid is None:
+                raise PersonNotFoundError(
+                    f"No person {person_id} with faces in the gallery.", field="person_id"
+                )
+            return np.frombuffer(person.centroid, "<f4")
+        row = session.get(GalleryFace, face_id) if 1 <= face_id <= _MAX_ID else None
+        if row is None:
+            raise FaceNotFoundError(f"No face {face_id} in the gallery.", field="face_id")
+        return np.frombuffer(row.embedding, "<f4")
+
+    def count(self) -> int:
+        with self.db.session() as session:
+            return session.scalar(select(func.count()).select_from(SearchFeedback)) or 0
+
+    def iter_votes(self) -> Iterator[SearchFeedback]:
+        """Every vote, oldest first, in batches (constant memory)."""
+        last_id = 0
+        while True:
+            with self.db.session() as session:
+                rows = session.scalars(
+                    select(SearchFeedback)
+                    .where(SearchFeedback.id > last_id)
+                    .order_by(SearchFeedback.id)
+                    .limit(_BATCH)
+                ).all()
+            if not rows:
+                return
+            yield from rows
+            last_id = rows[-1].id
