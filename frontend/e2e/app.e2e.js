@@ -1,88 +1,43 @@
 // End-to-end: the REAL backend (gunicorn, buffalo_s, a temp SQLite database)
 // serving the production build (frontend/dist), driven in Debian's headless
 // Chromium through playwright-core. Missing Chromium, models or LFW fail loudly.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import {
+  FRONTEND,
+  launchBrowser,
+  makeWork,
+  photo,
+  python,
+  removeWork,
+  requireFile,
+  SCREENSHOTS,
+  sqlite,
+  startBackend,
+  VENV,
+} from './harness.js';
 
-const FRONTEND = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ROOT = resolve(FRONTEND, '..');
-const SHARED = process.env.LIKENESS_SHARED || resolve(ROOT, '../shared');
-const MODEL_ROOT = process.env.LIKENESS_TEST_MODEL_ROOT || join(SHARED, 'models');
-const LFW = join(process.env.LIKENESS_TEST_LFW_DIR || join(SHARED, 'datasets/lfw'), 'lfw-deepfunneled');
-const CHROMIUM = process.env.LIKENESS_CHROMIUM || '/usr/bin/chromium';
-const VENV = join(ROOT, '.venv/bin');
-const DIST = join(FRONTEND, 'dist');
 // `npm run screenshot` refreshes the committed docs/img/webapp.png; plain test
 // runs leave the working tree alone.
-const SCREENSHOT = process.env.LIKENESS_E2E_SCREENSHOT === '1' ? join(ROOT, 'docs/img/webapp.png') : null;
+const SCREENSHOT = SCREENSHOTS ? join(SCREENSHOTS, 'webapp.png') : null;
 
-const photo = (name, n) => join(LFW, name, `${name}_${String(n).padStart(4, '0')}.jpg`);
 const SAME_A = photo('Abel_Pacheco', 1);
 const SAME_B = photo('Abel_Pacheco', 4);
 const OTHER = photo('Aaron_Sorkin', 1);
 
 let work;
-let server;
-let serverLog = '';
+let backend;
 let baseUrl;
 let browser;
 let context;
 let page;
 let pageErrors;
 
-function requireFile(path, what) {
-  if (!existsSync(path)) throw new Error(`e2e: ${what} not found at ${path}`);
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.unref();
-    probe.on('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => ok(port));
-    });
-  });
-}
-
-async function waitForReady(url, ms) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`e2e: backend exited (${server.exitCode}):\n${serverLog}`);
-    try {
-      const response = await fetch(`${url}/api/ready`);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((done) => setTimeout(done, 250));
-  }
-  throw new Error(`e2e: backend not ready after ${ms} ms:\n${serverLog}`);
-}
-
-function python(code, ...args) {
-  const run = spawnSync(join(VENV, 'python'), ['-c', code, ...args], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`e2e: python failed: ${run.stderr}`);
-  return run.stdout.trim();
-}
-
 /** The stored vote of one verification, read straight from the SQLite file. */
 function storedVote(verificationId) {
-  return python(
-    'import sqlite3, sys\n' +
-      'db = sqlite3.connect(sys.argv[1])\n' +
-      'row = db.execute("SELECT vote FROM feedback WHERE verification_id = ?", (sys.argv[2],)).fetchone()\n' +
-      'print(row[0] if row else "")',
-    join(work, 'data/likeness.db'),
-    verificationId,
-  );
+  return sqlite(work, 'SELECT vote FROM feedback WHERE verification_id = ?', verificationId);
 }
 
 const slot = (field) => page.locator(`section[data-field="${field}"]`);
@@ -126,14 +81,8 @@ async function expectUsedFaceDrawn(image) {
 }
 
 beforeAll(async () => {
-  requireFile(CHROMIUM, 'Chromium (apt-get install chromium, or set LIKENESS_CHROMIUM)');
-  requireFile(join(MODEL_ROOT, 'buffalo_s/w600k_mbf.onnx'), 'buffalo_s models (set LIKENESS_SHARED)');
   for (const file of [SAME_A, SAME_B, OTHER]) requireFile(file, 'LFW photo (set LIKENESS_SHARED)');
-  requireFile(join(VENV, 'gunicorn'), 'backend virtualenv (make install)');
-  requireFile(join(DIST, 'index.html'), 'production build (npm run build)');
-
-  work = mkdtempSync(join(tmpdir(), 'likeness-e2e-'));
-  mkdirSync(join(work, 'data'));
+  work = makeWork();
   const camera = join(work, 'camera.y4m');
   for (const [kind, source, target] of [
     ['camera', SAME_A, camera],
@@ -145,63 +94,19 @@ beforeAll(async () => {
     if (made.status !== 0) throw new Error(`e2e: making the ${kind} fixture failed: ${made.stderr}`);
   }
   writeFileSync(join(work, 'notes.txt'), 'This is a text file, not a photo.\n');
-
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  const env = { ...process.env };
-  delete env.LIKENESS_DATABASE_URL; // always the temp SQLite file in the data dir
-  delete env.LIKENESS_CONFIG;
-  server = spawn(join(VENV, 'gunicorn'), ['--config', 'backend/gunicorn.conf.py', 'likeness.api.wsgi:app'], {
-    cwd: ROOT,
-    env: {
-      ...env,
-      LIKENESS_MODEL_ROOT: MODEL_ROOT,
-      LIKENESS_MODEL_PACK: 'buffalo_s',
-      LIKENESS_DATA_DIR: join(work, 'data'),
-      LIKENESS_STATIC_DIR: DIST,
-      LIKENESS_HOST: '127.0.0.1',
-      LIKENESS_PORT: String(port),
-      LIKENESS_WORKERS: '1',
-      LIKENESS_THREADS: '2',
-      LIKENESS_LOG_LEVEL: 'WARNING',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const keep = (chunk) => {
-    serverLog = (serverLog + chunk).slice(-20_000);
-  };
-  server.stdout.on('data', keep);
-  server.stderr.on('data', keep);
-  await waitForReady(baseUrl, 90_000);
-
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-video-capture=${camera}`,
-    ],
-  });
+  backend = await startBackend(work);
+  baseUrl = backend.url;
+  browser = await launchBrowser([
+    '--use-fake-ui-for-media-stream',
+    '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-video-capture=${camera}`,
+  ]);
 });
 
 afterAll(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((done) => server.once('exit', done));
-    server.kill('SIGTERM');
-    await Promise.race([exited, new Promise((done) => setTimeout(done, 10_000))]);
-    if (server.exitCode === null) server.kill('SIGKILL');
-  }
-  if (work) rmSync(work, { recursive: true, force: true });
+  await backend?.stop();
+  removeWork(work);
 });
 
 beforeEach(async () => {
@@ -244,6 +149,35 @@ describe('web app on the real backend', () => {
     await page.getByRole('button', { name: 'Wrong' }).click();
     await expect.poll(() => page.locator('.feedback-status').textContent()).toContain('marked this result as wrong');
     expect(storedVote(body.verification_id)).toBe('down');
+  });
+
+  test('in a group photo, clicking a face compares that face', async () => {
+    const group = python([
+      '-c',
+      'import insightface, pathlib; print(pathlib.Path(insightface.__file__).parent / "data/images/t1.jpg")',
+    ]);
+    await choose('image1', group);
+    await choose('image2', SAME_B);
+    const first = await compare();
+    expect(first.status).toBe(200);
+    const chosen = first.body.images[0].face_index;
+    const other = (chosen + 1) % first.body.images[0].faces.length;
+    const canvas = slot('image1').locator('canvas');
+    await expect.poll(() => canvas.getAttribute('data-faces')).toBe('6');
+    const [x1, y1, x2, y2] = first.body.images[0].faces[other].box;
+    const box = await canvas.boundingBox();
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/verify')),
+      canvas.click({
+        position: {
+          x: (((x1 + x2) / 2) * box.width) / first.body.images[0].width,
+          y: (((y1 + y2) / 2) * box.height) / first.body.images[0].height,
+        },
+      }),
+    ]);
+    const again = await response.json();
+    expect(again.images[0].face_index).toBe(other);
+    await expect.poll(() => canvas.getAttribute('data-used-face')).toBe(String(other));
   });
 
   test('two people: no match', async () => {

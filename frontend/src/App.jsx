@@ -1,85 +1,18 @@
-import { useCallback, useRef, useState } from 'react';
-import { verify } from './api.js';
-import { describeError, KEY_CODES } from './errors.js';
-import ApiKeyPrompt from './components/ApiKeyPrompt.jsx';
-import ImageSlot from './components/ImageSlot.jsx';
-import Result from './components/Result.jsx';
+import { BrowserRouter, NavLink, Navigate, Route, Routes } from 'react-router';
+import ClustersPage from './pages/ClustersPage.jsx';
+import ComparePage from './pages/ComparePage.jsx';
+import PeoplePage from './pages/PeoplePage.jsx';
+import SearchPage from './pages/SearchPage.jsx';
 
-const SLOTS = [
-  { field: 'image1', label: 'Photo 1' },
-  { field: 'image2', label: 'Photo 2' },
+const PAGES = [
+  ['/', 'Compare'],
+  ['/people', 'People'],
+  ['/search', 'Search'],
+  ['/clusters', 'Clusters'],
 ];
 
-const POLICIES = [
-  ['largest', 'the largest face'],
-  ['central', 'the face nearest the centre'],
-  ['reject', 'none: refuse photos with several faces'],
-];
-
-export default function App() {
-  const [files, setFiles] = useState({ image1: null, image2: null });
-  const [errors, setErrors] = useState({ image1: '', image2: '' });
-  const [policy, setPolicy] = useState('largest');
-  const [result, setResult] = useState(null);
-  const [generalError, setGeneralError] = useState('');
-  const [needsKey, setNeedsKey] = useState(false);
-  const [loading, setLoading] = useState(false);
-  const request = useRef(0);
-
-  const setFile = useCallback((field, file) => {
-    request.current += 1; // a comparison still running is for other photos now
-    setFiles((current) => ({ ...current, [field]: file }));
-    setErrors((current) => ({ ...current, [field]: '' }));
-    setResult(null);
-    setGeneralError('');
-    setLoading(false);
-  }, []);
-
-  const compare = async (event) => {
-    event.preventDefault();
-    const missing = SLOTS.filter(({ field }) => !files[field]);
-    if (missing.length) {
-      setErrors((current) => {
-        const next = { ...current };
-        for (const { field } of missing) next[field] = 'Choose a photo or take one with the camera here.';
-        return next;
-      });
-      return;
-    }
-    const mine = ++request.current;
-    setLoading(true);
-    setResult(null);
-    setGeneralError('');
-    setNeedsKey(false);
-    setErrors({ image1: '', image2: '' });
-    try {
-      // Camera shots are checked for liveness; a server without the liveness models
-      // still compares them, and says so.
-      // Only the camera shots: an uploaded photo is a photo, and may look like one.
-      const shots = SLOTS.filter(({ field }) => files[field]?.fromCamera).map(({ field }) => field);
-      const liveness = shots.length === SLOTS.length ? 'true' : shots[0];
-      let data;
-      try {
-        data = await verify(files.image1, files.image2, { facePolicy: policy, liveness });
-      } catch (error) {
-        if (!liveness || error?.response?.data?.error?.code !== 'LIVENESS_UNAVAILABLE') throw error;
-        data = await verify(files.image1, files.image2, { facePolicy: policy });
-        data = { ...data, livenessUnavailable: true };
-      }
-      if (mine === request.current) setResult(data);
-    } catch (error) {
-      if (mine !== request.current) return;
-      const { field, message, code } = describeError(error);
-      if (field) setErrors((current) => ({ ...current, [field]: message }));
-      else setGeneralError(message);
-      setNeedsKey(KEY_CODES.has(code));
-    } finally {
-      if (mine === request.current) setLoading(false);
-    }
-  };
-
-  const analysisFor = (field) => result?.images?.find((image) => image.field === field) ?? null;
-
+/** The frame every page shares: the name, the navigation, the page. */
+export function Layout({ children }) {
   return (
     <div className="app">
       <header className="app-header">
@@ -89,66 +22,40 @@ export default function App() {
           </span>{' '}
           Likeness
         </h1>
-        <p className="tagline">Are these two photos of the same person? Everything stays on this server.</p>
+        <p className="tagline">Face verification and search. Everything stays on this server.</p>
+        <nav className="tabs" aria-label="Pages">
+          {PAGES.map(([to, label]) => (
+            <NavLink key={to} to={to} end={to === '/'} className={({ isActive }) => `tab${isActive ? ' active' : ''}`}>
+              {label}
+            </NavLink>
+          ))}
+        </nav>
       </header>
-
-      <main>
-        <form className="compare-form" onSubmit={compare} aria-busy={loading} noValidate>
-          <div className="slots">
-            {SLOTS.map(({ field, label }) => (
-              <ImageSlot
-                key={field}
-                field={field}
-                label={label}
-                file={files[field]}
-                analysis={analysisFor(field)}
-                error={errors[field]}
-                disabled={loading}
-                onFile={(file) => setFile(field, file)}
-              />
-            ))}
-          </div>
-
-          <div className="controls">
-            <label className="field">
-              <span>If a photo shows several faces, use</span>
-              <select value={policy} onChange={(event) => setPolicy(event.target.value)} disabled={loading}>
-                {POLICIES.map(([value, text]) => (
-                  <option key={value} value={value}>
-                    {text}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <button type="submit" className="button primary compare" disabled={loading}>
-              {loading ? (
-                <>
-                  <span className="spinner" aria-hidden="true" /> Comparing…
-                </>
-              ) : (
-                'Compare'
-              )}
-            </button>
-          </div>
-        </form>
-
-        <div className="outcome" aria-live="polite">
-          {generalError && (
-            <p className="general-error" role="alert">
-              {generalError}
-            </p>
-          )}
-          {needsKey && <ApiKeyPrompt onSaved={() => setNeedsKey(false)} />}
-          {loading && <p className="visually-hidden">Comparing the photos…</p>}
-          {result && <Result result={result} />}
-        </div>
-      </main>
-
-      <footer className="app-footer">
-        <p>
-          Green box: the face compared. Dashed orange box: other faces found. Blue dots: eyes, nose tip and mouth corners.
-        </p>
-      </footer>
+      <main>{children}</main>
     </div>
+  );
+}
+
+export function AppRoutes() {
+  return (
+    <Layout>
+      <Routes>
+        <Route path="/" element={<ComparePage />} />
+        <Route path="/people" element={<PeoplePage />} />
+        <Route path="/people/:personId" element={<PeoplePage />} />
+        <Route path="/search" element={<SearchPage />} />
+        <Route path="/clusters" element={<ClustersPage />} />
+        <Route path="/clusters/:clusterId" element={<ClustersPage />} />
+        <Route path="*" element={<Navigate to="/" replace />} />
+      </Routes>
+    </Layout>
+  );
+}
+
+export default function App() {
+  return (
+    <BrowserRouter>
+      <AppRoutes />
+    </BrowserRouter>
   );
 }

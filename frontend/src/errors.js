@@ -41,7 +41,19 @@ export const IMAGE_FIELDS = ['image1', 'image2'];
  * "image1"/"image2" when the error concerns one image (show it beside that
  * image), otherwise null (show it as a general message).
  */
-export function describeError(error) {
+function imageMessage(detail) {
+  return IMAGE_MESSAGES[detail.code] || detail.message || 'This image could not be used. Try another photo.';
+}
+
+/**
+ * The message of a failed gallery call: the server's own sentence (written for
+ * people: "Person 3 is already named 'Ada'"), or a general one.
+ */
+export function galleryError(error) {
+  return describeError(error, { serverWords: true });
+}
+
+export function describeError(error, { serverWords = false } = {}) {
   if (axios.isCancel?.(error) || error?.code === 'ERR_CANCELED') {
     return { field: null, code: 'CANCELED', message: 'The comparison was cancelled.' };
   }
@@ -67,8 +79,14 @@ export function describeError(error) {
   const code = detail?.code || `HTTP_${response.status}`;
   const field = IMAGE_FIELDS.includes(detail?.field) ? detail.field : null;
   if (field) {
-    const message = IMAGE_MESSAGES[code] || detail?.message || 'This image could not be used. Try another photo.';
-    return { field, code, message };
+    // the other image's error, when both were bad
+    const also = (detail.also || [])
+      .filter((other) => IMAGE_FIELDS.includes(other.field))
+      .map((other) => ({ field: other.field, code: other.code, message: imageMessage(other) }));
+    return { field, code, message: imageMessage(detail), also };
+  }
+  if (serverWords && detail?.message && !KEY_CODES.has(code)) {
+    return { field: null, code, message: detail.message };
   }
   if (GENERAL_MESSAGES[code]) return { field: null, code, message: GENERAL_MESSAGES[code] };
   if (response.status === 413) return { field: null, code, message: GENERAL_MESSAGES.PAYLOAD_TOO_LARGE };

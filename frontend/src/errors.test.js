@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { describeError } from './errors.js';
+import { describeError, galleryError } from './errors.js';
 
 const apiError = (status, code, field = null, message = 'server says no') => ({
   response: { status, data: { error: { code, message, field } } },
@@ -11,6 +11,7 @@ describe('describeError', () => {
       field: 'image2',
       code: 'NO_FACE',
       message: expect.stringMatching(/^No face was found in this image\./),
+      also: [],
     });
     expect(describeError(apiError(400, 'INVALID_IMAGE', 'image1')).message).toMatch(/not an image/);
     expect(describeError(apiError(415, 'UNSUPPORTED_FORMAT', 'image1')).message).toMatch(/JPEG, PNG, WebP or BMP/);
@@ -21,7 +22,24 @@ describe('describeError', () => {
       field: 'image1',
       code: 'NEW_CODE',
       message: 'Face too blurry.',
+      also: [],
     });
+  });
+
+  test('when both images are bad, both are told', () => {
+    const error = apiError(400, 'INVALID_IMAGE', 'image1');
+    error.response.data.error.also = [{ code: 'NO_FACE', field: 'image2', message: 'No face.' }];
+    const described = describeError(error);
+    expect(described.field).toBe('image1');
+    expect(described.also).toEqual([
+      { field: 'image2', code: 'NO_FACE', message: expect.stringMatching(/^No face was found/) },
+    ]);
+  });
+
+  test("gallery pages show the server's own sentence", () => {
+    const error = apiError(409, 'PERSON_EXISTS', 'name', "Person 3 is already named 'Ada'.");
+    expect(galleryError(error).message).toBe("Person 3 is already named 'Ada'.");
+    expect(galleryError(apiError(401, 'UNAUTHENTICATED')).message).toMatch(/API key/);
   });
 
   test('errors not about an image are general', () => {

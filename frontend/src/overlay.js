@@ -52,6 +52,22 @@ export const COLORS = {
   outline: 'rgba(0, 0, 0, 0.55)',
 };
 
+/**
+ * The line unit for one face: the canvas's unit, but never more than a 40th of the
+ * face's smaller side, so a small face in a group photo is not hidden by its own
+ * box and dots.
+ */
+export function faceUnit(unit, shape) {
+  return Math.max(0.5, Math.min(unit, Math.min(shape.w, shape.h) / 40));
+}
+
+/** Landmark dot radius: follows the face, at most 3% of its smaller side. */
+export function landmarkRadius(unit, shape) {
+  const size = faceUnit(unit, shape);
+  const radius = size * (shape.used ? 1.5 : 1.1);
+  return Math.max(0.75, Math.min(radius, Math.min(shape.w, shape.h) * 0.03));
+}
+
 /** Draw the image and its face overlays on a 2D canvas context. */
 export function drawOverlay(ctx, source, image) {
   const { width, height } = ctx.canvas;
@@ -63,10 +79,11 @@ export function drawOverlay(ctx, source, image) {
   // Other faces first, so the used face's box is drawn on top.
   const ordered = [...shapes].sort((a, b) => Number(a.used) - Number(b.used));
   for (const shape of ordered) {
-    const line = shape.used ? unit * 1.6 : unit;
-    ctx.setLineDash(shape.used ? [] : [unit * 4, unit * 3]);
+    const size = faceUnit(unit, shape);
+    const line = shape.used ? size * 1.6 : size;
+    ctx.setLineDash(shape.used ? [] : [size * 4, size * 3]);
     // A dark halo under each box keeps it visible on light and dark photos.
-    ctx.lineWidth = line + unit;
+    ctx.lineWidth = line + size;
     ctx.strokeStyle = COLORS.outline;
     ctx.strokeRect(shape.x, shape.y, shape.w, shape.h);
     ctx.lineWidth = line;
@@ -75,10 +92,10 @@ export function drawOverlay(ctx, source, image) {
     ctx.setLineDash([]);
     ctx.fillStyle = COLORS.landmark;
     ctx.strokeStyle = COLORS.outline;
-    ctx.lineWidth = unit * 0.6;
+    ctx.lineWidth = size * 0.6;
     for (const [x, y] of shape.landmarks) {
       ctx.beginPath();
-      ctx.arc(x, y, unit * (shape.used ? 1.5 : 1.1), 0, Math.PI * 2);
+      ctx.arc(x, y, landmarkRadius(unit, shape), 0, Math.PI * 2);
       ctx.fill();
       ctx.stroke();
     }

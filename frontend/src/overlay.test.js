@@ -1,5 +1,13 @@
 import { describe, expect, test } from 'vitest';
-import { canvasSize, drawOverlay, overlayShapes, scaleFace, scaleFactors } from './overlay.js';
+import {
+  canvasSize,
+  drawOverlay,
+  faceUnit,
+  landmarkRadius,
+  overlayShapes,
+  scaleFace,
+  scaleFactors,
+} from './overlay.js';
 
 const face = (box, score = 0.9) => ({
   box,
@@ -69,4 +77,18 @@ test('drawOverlay draws the image, every box and all five landmarks, used face l
   const rects = calls.filter(([name]) => name === 'strokeRect');
   expect(rects.at(-1)).toEqual(['strokeRect', 200, 40, 160, 140]); // used face on top
   expect(calls.filter(([name]) => name === 'arc')).toHaveLength(10);
+});
+
+describe('overlays scale with the face', () => {
+  const unit = 8; // a 1280-pixel canvas
+  test('a small face in a group photo gets thin lines and small dots', () => {
+    const small = { w: 40, h: 48, used: false };
+    expect(faceUnit(unit, small)).toBe(1);
+    expect(landmarkRadius(unit, small)).toBeLessThanOrEqual(40 * 0.03);
+  });
+  test('a large face keeps the canvas unit', () => {
+    const large = { w: 600, h: 700, used: true };
+    expect(faceUnit(unit, large)).toBe(unit);
+    expect(landmarkRadius(unit, large)).toBe(unit * 1.5);
+  });
 });

@@ -7,7 +7,7 @@ import { canvasSize, drawOverlay } from '../overlay.js';
  * the face used for the comparison highlighted. `analysis` is the API's entry
  * for this image (or null before a comparison).
  */
-export default function FaceCanvas({ file, analysis, label }) {
+export default function FaceCanvas({ file, analysis, label, onPick, pickLabel = 'Use face' }) {
   const canvasRef = useRef(null);
   const [picture, setPicture] = useState(null);
   const [state, setState] = useState(file ? 'loading' : 'empty');
@@ -64,20 +64,60 @@ export default function FaceCanvas({ file, analysis, label }) {
     if (faces > 1) description += '; the face used is outlined in green, others in dashed orange';
   }
 
+  const pick = (event) => {
+    const canvas = canvasRef.current;
+    if (!onPick || !canvas || !drawn.overlay) return;
+    const rect = canvas.getBoundingClientRect();
+    const x = ((event.clientX - rect.left) * canvas.width) / rect.width;
+    const y = ((event.clientY - rect.top) * canvas.height) / rect.height;
+    const hit = faceAt(drawn.shapes, x, y);
+    if (hit !== null) onPick(hit);
+  };
+  const pickable = Boolean(onPick) && drawn.overlay && faces > 1;
+
   return (
-    <div className="canvas-wrap" data-state={state}>
-      {state === 'unreadable' && (
-        <p className="canvas-note">No preview: the browser cannot show this file as an image.</p>
+    <>
+      <div className="canvas-wrap" data-state={state}>
+        {state === 'unreadable' && (
+          <p className="canvas-note">No preview: the browser cannot show this file as an image.</p>
+        )}
+        <canvas
+          ref={canvasRef}
+          role="img"
+          aria-label={description}
+          hidden={state !== 'ready'}
+          data-faces={drawn.overlay ? faces : ''}
+          data-used-face={drawn.overlay ? drawn.used : ''}
+          data-overlay={drawn.overlay ? 'drawn' : 'none'}
+          className={pickable ? 'pickable' : undefined}
+          onClick={pick}
+        />
+      </div>
+      {pickable && (
+        <div className="face-picker" role="group" aria-label={`${pickLabel}: choose a face of ${label}`}>
+          {drawn.shapes.map((shape) => (
+            <button
+              type="button"
+              key={shape.index}
+              className={`chip${shape.used ? ' selected' : ''}`}
+              aria-pressed={shape.used}
+              onClick={() => onPick(shape.index)}
+            >
+              Face {shape.index + 1}
+            </button>
+          ))}
+        </div>
       )}
-      <canvas
-        ref={canvasRef}
-        role="img"
-        aria-label={description}
-        hidden={state !== 'ready'}
-        data-faces={drawn.overlay ? faces : ''}
-        data-used-face={drawn.overlay ? drawn.used : ''}
-        data-overlay={drawn.overlay ? 'drawn' : 'none'}
-      />
-    </div>
+    </>
   );
+}
+
+/** The face whose box holds canvas point (x, y); the smallest if boxes overlap. */
+export function faceAt(shapes, x, y) {
+  let best = null;
+  for (const shape of shapes) {
+    const inside = x >= shape.x && x <= shape.x + shape.w && y >= shape.y && y <= shape.y + shape.h;
+    if (inside && (best === null || shape.w * shape.h < best.w * best.h)) best = shape;
+  }
+  return best === null ? null : best.index;
 }

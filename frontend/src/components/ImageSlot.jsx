@@ -7,7 +7,7 @@ import Webcam from './Webcam.jsx';
  * One of the two photos: a file (picker or drag and drop) or a camera shot,
  * drawn with its faces once compared; the API's error for this image below it.
  */
-export default function ImageSlot({ field, label, file, analysis, error, disabled, onFile }) {
+export default function ImageSlot({ field, label, file, analysis, error, disabled, onFile, onPick }) {
   const inputId = useId();
   const errorId = useId();
   const [camera, setCamera] = useState(false);
@@ -55,7 +55,13 @@ export default function ImageSlot({ field, label, file, analysis, error, disable
         <>
           {file ? (
             <>
-              <FaceCanvas file={file} analysis={analysis} label={label} />
+              <FaceCanvas
+                file={file}
+                analysis={analysis}
+                label={label}
+                onPick={disabled ? undefined : onPick}
+                pickLabel="Compare face"
+              />
               <FaceChecks checks={analysis?.checks} />
             </>
           ) : (

@@ -1,0 +1,51 @@
+import { useState } from 'react';
+
+/**
+ * Thumbs up / down on one answer; `onVote(vote)` stores it (a second click on the
+ * other thumb changes it). Shows what was recorded, or why it was not.
+ */
+export default function VoteButtons({ label, onVote }) {
+  const [vote, setVote] = useState(null);
+  const [state, setState] = useState('idle');
+
+  const send = async (value) => {
+    setState('sending');
+    try {
+      await onVote(value);
+      setVote(value);
+      setState('saved');
+    } catch {
+      setState('failed');
+    }
+  };
+
+  return (
+    <span className="votes" role="group" aria-label={`Is ${label} right?`}>
+      {[
+        ['up', '✓', 'Right'],
+        ['down', '✗', 'Wrong'],
+      ].map(([value, icon, text]) => (
+        <button
+          key={value}
+          type="button"
+          className={`vote${vote === value ? ' selected' : ''}`}
+          aria-pressed={vote === value}
+          disabled={state === 'sending'}
+          onClick={() => send(value)}
+          title={`${text}: ${label}`}
+        >
+          <span aria-hidden="true">{icon}</span>
+          <span className="visually-hidden">
+            {text}: {label}
+          </span>
+        </button>
+      ))}
+      {state === 'saved' && <span className="vote-note">Thanks, recorded.</span>}
+      {state === 'failed' && (
+        <span className="vote-note error" role="alert">
+          Not recorded. Try again.
+        </span>
+      )}
+    </span>
+  );
+}

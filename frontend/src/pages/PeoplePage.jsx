@@ -1,0 +1,277 @@
+import { useCallback, useState } from 'react';
+import { Link, useNavigate, useParams } from 'react-router';
+import { enrolPhotos, erasePerson, forgetCrops, getPerson, listPersons, removePhoto } from '../api.js';
+import ConfirmDialog from '../components/ConfirmDialog.jsx';
+import EnrolResult from '../components/EnrolResult.jsx';
+import FaceThumb from '../components/FaceThumb.jsx';
+import PhotoDrop from '../components/PhotoDrop.jsx';
+import { galleryError } from '../errors.js';
+import { useLoad } from '../useLoad.js';
+
+const FACE_POLICIES = [
+  ['strict', 'each photo must show one face'],
+  ['largest', 'use the largest face of each photo'],
+];
+
+/** People: enrolled persons as cards; enrol a new one; open one to tidy it. */
+export default function PeoplePage() {
+  const { personId } = useParams();
+  return personId ? <PersonDetail personId={Number(personId)} /> : <PeopleList />;
+}
+
+function PeopleList() {
+  const { data, error, reload } = useLoad(useCallback(() => listPersons(), []));
+  const persons = data?.persons ?? null;
+  const total = data?.total ?? 0;
+
+  return (
+    <section className="page" aria-labelledby="people-title">
+      <h2 id="people-title" className="page-title">
+        People
+      </h2>
+      <NewPerson onEnrolled={reload} />
+      {error && (
+        <p className="general-error" role="alert">
+          {galleryError(error).message}
+        </p>
+      )}
+      {persons && persons.length === 0 && <p className="empty">Nobody is enrolled yet. Enrol someone above.</p>}
+      {persons && persons.length > 0 && (
+        <>
+          <p className="count">
+            {total} {total === 1 ? 'person' : 'people'} enrolled
+          </p>
+          <ul className="cards" aria-label="Enrolled people">
+            {persons.map((person) => (
+              <li key={person.id} className="card">
+                <Link to={`/people/${person.id}`} className="card-link">
+                  <FaceThumb faceId={person.representative_face_id} alt={`Face of ${person.name}`} />
+                  <span className="card-title">{person.name}</span>
+                  <span className="card-sub">
+                    {person.image_ids.length} photo{person.image_ids.length === 1 ? '' : 's'}
+                  </span>
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  );
+}
+
+function NewPerson({ onEnrolled }) {
+  const [name, setName] = useState('');
+  const [consent, setConsent] = useState('');
+  const [policy, setPolicy] = useState('strict');
+  const [files, setFiles] = useState([]);
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState(null);
+  const [sent, setSent] = useState([]);
+  const [error, setError] = useState('');
+
+  const submit = async (event) => {
+    event.preventDefault();
+    if (!name.trim() || !consent.trim() || files.length === 0) {
+      setError('Give a name, the basis of consent, and at least one photo.');
+      return;
+    }
+    setBusy(true);
+    setError('');
+    setResult(null);
+    try {
+      const answer = await enrolPhotos(files, { name: name.trim(), consentBasis: consent.trim(), facePolicy: policy });
+      setResult(answer);
+      setSent(files);
+      if (answer.accepted.length) {
+        setFiles([]);
+        setName('');
+        onEnrolled();
+      }
+    } catch (failure) {
+      setError(galleryError(failure).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="panel new-person" onSubmit={submit} aria-labelledby="new-person-title" noValidate>
+      <h3 id="new-person-title">Enrol a person</h3>
+      <div className="fields">
+        <label className="field">
+          <span>Name</span>
+          <input value={name} onChange={(event) => setName(event.target.value)} disabled={busy} required />
+        </label>
+        <label className="field">
+          <span>Basis of consent</span>
+          <input
+            value={consent}
+            onChange={(event) => setConsent(event.target.value)}
+            disabled={busy}
+            placeholder="e.g. signed form 2026-11"
+            required
+          />
+        </label>
+        <label className="field">
+          <span>Photos with several faces</span>
+          <select value={policy} onChange={(event) => setPolicy(event.target.value)} disabled={busy}>
+            {FACE_POLICIES.map(([value, text]) => (
+              <option key={value} value={value}>
+                {text}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <PhotoDrop files={files} onFiles={setFiles} disabled={busy} />
+      <button type="submit" className="button primary" disabled={busy}>
+        {busy ? 'Enrolling…' : 'Enrol'}
+      </button>
+      {error && (
+        <p className="general-error" role="alert">
+          {error}
+        </p>
+      )}
+      <div aria-live="polite">
+        {result && !result.accepted.length && (
+          <p className="general-error">No photo was enrolled, so no person was made:</p>
+        )}
+        <EnrolResult result={result} files={sent} />
+      </div>
+    </form>
+  );
+}
+
+function PersonDetail({ personId }) {
+  const navigate = useNavigate();
+  const loaded = useLoad(useCallback(() => getPerson(personId), [personId]));
+  const person = loaded.data;
+  const [actionError, setError] = useState('');
+  const error = actionError || (loaded.error ? galleryError(loaded.error).message : '');
+  const [confirm, setConfirm] = useState(null); // {kind: 'person'} or {kind: 'photo', imageId}
+  const [busy, setBusy] = useState(false);
+  const [files, setFiles] = useState([]);
+  const [result, setResult] = useState(null);
+  const [sent, setSent] = useState([]);
+
+  const erase = async () => {
+    setBusy(true);
+    try {
+      if (confirm.kind === 'person') {
+        await erasePerson(personId);
+        forgetCrops(person.faces.map((face) => face.face_id));
+        navigate('/people');
+        return;
+      }
+      await removePhoto(confirm.imageId);
+      forgetCrops(person.faces.filter((f) => f.image_id === confirm.imageId).map((f) => f.face_id));
+      setConfirm(null);
+      loaded.reload();
+    } catch (failure) {
+      setError(galleryError(failure).message);
+      setConfirm(null);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const addPhotos = async () => {
+    setBusy(true);
+    setResult(null);
+    try {
+      const answer = await enrolPhotos(files, { personId });
+      setResult(answer);
+      setSent(files);
+      setFiles([]);
+      loaded.reload();
+    } catch (failure) {
+      setError(galleryError(failure).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (!person) {
+    return (
+      <section className="page">
+        <Link to="/people">← People</Link>
+        {error ? (
+          <p className="general-error" role="alert">
+            {error}
+          </p>
+        ) : (
+          <p>Loading…</p>
+        )}
+      </section>
+    );
+  }
+  const photos = new Set(person.faces.map((face) => face.image_id)).size;
+  return (
+    <section className="page" aria-labelledby="person-title">
+      <Link to="/people">← People</Link>
+      <h2 id="person-title" className="page-title">
+        {person.name}
+      </h2>
+      <p className="card-sub">
+        {photos} photo{photos === 1 ? '' : 's'}, enrolled {person.created_at?.slice(0, 10)}
+        {person.consent?.basis ? `; consent: ${person.consent.basis}` : ''}
+      </p>
+      {error && (
+        <p className="general-error" role="alert">
+          {error}
+        </p>
+      )}
+      <ul className="cards faces" aria-label={`Faces of ${person.name}`}>
+        {person.faces.map((face) => (
+          <li key={face.face_id} className="card">
+            <FaceThumb faceId={face.face_id} alt={`Face ${face.face_id} of ${person.name}`} />
+            <button
+              type="button"
+              className="link danger"
+              onClick={() => setConfirm({ kind: 'photo', imageId: face.image_id })}
+            >
+              Remove photo<span className="visually-hidden"> of face {face.face_id}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      <div className="panel">
+        <h3>Add photos</h3>
+        <PhotoDrop files={files} onFiles={setFiles} disabled={busy} />
+        <button type="button" className="button primary" disabled={busy || !files.length} onClick={addPhotos}>
+          Add
+        </button>
+        <div aria-live="polite">
+          <EnrolResult result={result} files={sent} />
+        </div>
+      </div>
+      <button type="button" className="button danger" onClick={() => setConfirm({ kind: 'person' })}>
+        Erase {person.name}
+      </button>
+      {confirm && (
+        <ConfirmDialog
+          title={confirm.kind === 'person' ? `Erase ${person.name}?` : 'Remove this photo?'}
+          confirmLabel={confirm.kind === 'person' ? 'Erase for good' : 'Remove photo'}
+          busy={busy}
+          onCancel={() => setConfirm(null)}
+          onConfirm={erase}
+        >
+          {confirm.kind === 'person' ? (
+            <p>
+              This deletes {person.name} and everything kept about them: {photos} photo record
+              {photos === 1 ? '' : 's'}, {person.faces.length} face embedding{person.faces.length === 1 ? '' : 's'}{' '}
+              and face crops, and the votes given on them. They will no longer be found by search. It cannot be
+              undone.
+            </p>
+          ) : (
+            <p>
+              This deletes the photo&apos;s record, its face embedding and face crop. The person keeps their other
+              photos. It cannot be undone.
+            </p>
+          )}
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
