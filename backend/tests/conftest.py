@@ -33,6 +33,16 @@ def lfw_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def lfw_photo(lfw_dir):
+    """``lfw_photo(name, n)``: the n-th photo (from 1) of a person in LFW's folder."""
+
+    def nth(name: str, n: int) -> Path:
+        return sorted((lfw_dir / "lfw-deepfunneled" / name).glob("*.jpg"))[n - 1]
+
+    return nth
+
+
+@pytest.fixture(scope="session")
 def lfw(lfw_dir):
     """``lfw(name, number) -> Path`` of an LFW image."""
     return lambda name, number: lfw_path(lfw_dir, name, number)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from forms import upload
 
 from likeness.cli import main as cli_main
 from likeness.errors import PersonExistsError
@@ -21,17 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def photo(lfw_dir):
-    def nth(name: str, n: int):
-        return sorted((lfw_dir / "lfw-deepfunneled" / name).glob("*.jpg"))[n - 1]
-
-    return nth
-
-
-def upload(*paths, **fields):
-    data = {"image": [(io.BytesIO(p.read_bytes()), p.name) for p in paths]}
-    data.update(fields)
-    return {"data": data, "content_type": "multipart/form-data"}
+def photo(lfw_photo):
+    return lfw_photo
 
 
 def test_creating_a_person_with_photos_enrols_them_in_one_go(client, photo):

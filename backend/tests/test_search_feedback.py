@@ -5,12 +5,12 @@ votes, and erasure taking the votes along."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import cv2
 import numpy as np
 import pytest
+from forms import upload
 from sqlalchemy import func, select
 
 from likeness.storage import Database
@@ -20,17 +20,8 @@ from likeness.storage.retention import purge
 
 
 @pytest.fixture(scope="module")
-def photo(lfw_dir):
-    def nth(name: str, n: int):
-        return sorted((lfw_dir / "lfw-deepfunneled" / name).glob("*.jpg"))[n - 1]
-
-    return nth
-
-
-def upload(*paths, **fields):
-    data = {"image": [(io.BytesIO(p.read_bytes()), p.name) for p in paths]}
-    data.update(fields)
-    return {"data": data, "content_type": "multipart/form-data"}
+def photo(lfw_photo):
+    return lfw_photo
 
 
 def enrol(client, name, *paths):

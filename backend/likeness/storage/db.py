@@ -99,5 +99,21 @@ class Database:
                     connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                     connection.commit()
 
+    def iter_rows(self, model, batch: int = 200) -> Iterator:
+        """Every row of ``model`` by ascending id, fetched ``batch`` at a time in
+        short sessions (constant memory, no long transaction)."""
+        from sqlalchemy import select
+
+        last_id = 0
+        while True:
+            with self.session() as session:
+                rows = session.scalars(
+                    select(model).where(model.id > last_id).order_by(model.id).limit(batch)
+                ).all()
+            if not rows:
+                return
+            yield from rows
+            last_id = rows[-1].id
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -273,19 +273,7 @@ class FeedbackStore:
 
     def iter_records(self) -> Iterator[Feedback]:
         """Every record, oldest first, fetched in batches (constant memory)."""
-        last_id = 0
-        while True:
-            with self.db.session() as session:
-                rows = session.scalars(
-                    select(Feedback)
-                    .where(Feedback.id > last_id)
-                    .order_by(Feedback.id)
-                    .limit(_BATCH)
-                ).all()
-            if not rows:
-                return
-            yield from rows
-            last_id = rows[-1].id
+        return self.db.iter_rows(Feedback, _BATCH)
 
     def iter_export(self, fmt: str) -> Iterator[str]:
         """The export as text chunks (one per record, after a CSV header)."""

@@ -182,16 +182,4 @@ class SearchRecords:
 
     def iter_votes(self) -> Iterator[SearchFeedback]:
         """Every vote, oldest first, in batches (constant memory)."""
-        last_id = 0
-        while True:
-            with self.db.session() as session:
-                rows = session.scalars(
-                    select(SearchFeedback)
-                    .where(SearchFeedback.id > last_id)
-                    .order_by(SearchFeedback.id)
-                    .limit(_BATCH)
-                ).all()
-            if not rows:
-                return
-            yield from rows
-            last_id = rows[-1].id
+        return self.db.iter_rows(SearchFeedback, _BATCH)

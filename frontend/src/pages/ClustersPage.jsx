@@ -11,6 +11,7 @@ import {
   splitCluster,
 } from '../api.js';
 import FaceThumb from '../components/FaceThumb.jsx';
+import PageLoading from '../components/PageLoading.jsx';
 import JobProgress from '../components/JobProgress.jsx';
 import { galleryError } from '../errors.js';
 import { useLoad } from '../useLoad.js';
@@ -142,20 +143,7 @@ function ClusterDetail({ clusterId }) {
     }
   };
 
-  if (!cluster) {
-    return (
-      <section className="page">
-        <Link to="/clusters">← Clusters</Link>
-        {error ? (
-          <p className="general-error" role="alert">
-            {error}
-          </p>
-        ) : (
-          <p>Loading…</p>
-        )}
-      </section>
-    );
-  }
+  if (!cluster) return <PageLoading back="/clusters" backLabel="Clusters" error={error} />;
 
   const toggle = (faceId) =>
     setSelected((current) => {

@@ -4,6 +4,7 @@ import { enrolPhotos, erasePerson, forgetCrops, getPerson, listPersons, removePh
 import ConfirmDialog from '../components/ConfirmDialog.jsx';
 import EnrolResult from '../components/EnrolResult.jsx';
 import FaceThumb from '../components/FaceThumb.jsx';
+import PageLoading from '../components/PageLoading.jsx';
 import PhotoDrop from '../components/PhotoDrop.jsx';
 import { galleryError } from '../errors.js';
 import { useLoad } from '../useLoad.js';
@@ -192,20 +193,7 @@ function PersonDetail({ personId }) {
     }
   };
 
-  if (!person) {
-    return (
-      <section className="page">
-        <Link to="/people">← People</Link>
-        {error ? (
-          <p className="general-error" role="alert">
-            {error}
-          </p>
-        ) : (
-          <p>Loading…</p>
-        )}
-      </section>
-    );
-  }
+  if (!person) return <PageLoading back="/people" backLabel="People" error={error} />;
   const photos = new Set(person.faces.map((face) => face.image_id)).size;
   return (
     <section className="page" aria-labelledby="person-title">
