@@ -54,6 +54,12 @@ def test_creating_a_person_with_photos_enrols_them_in_one_go(client, photo):
         **upload(photo("Hans_Blix", 3), name="X", consent_basis="t", metadata="[1]"),
     )
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "metadata"
+    deep = '{"a":' + "[" * 5000 + "]" * 5000 + "}"
+    nested = client.post(
+        "/api/persons",
+        **upload(photo("Hans_Blix", 3), name="X", consent_basis="t", metadata=deep),
+    )
+    assert nested.status_code == 400 and nested.get_json()["error"]["code"] == "INVALID_JSON"
 
 
 class io_png:  # noqa: N801  (a stand-in path: a PNG without a face)
@@ -75,6 +81,9 @@ def test_one_name_one_person_everywhere(client, make_settings, engine, photo):
     assert error["code"] == "PERSON_EXISTS" and error["person_id"] == first.get_json()["id"]
     form = upload(photo("Hans_Blix", 1), name="Z", consent_basis="t")
     assert client.post("/api/persons", **form).status_code == 409
+    for alike in ("z", " Z ", "Z\u200b"):  # case, spaces and invisible characters aside
+        same = client.post("/api/persons", json={"name": alike, "consent_basis": "t"})
+        assert same.status_code == 409, alike
 
     with FaceRecognitionLibrary(settings=make_settings(), engine=engine) as lib:
         a = lib.enroll("Blix", [photo("Hans_Blix", 1)]).person.id

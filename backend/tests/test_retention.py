@@ -52,8 +52,8 @@ def test_purge_follows_the_retention_settings(db_url):
     add_verification(db, "crops", timedelta(days=10), crops=True)
     FeedbackStore(db).submit("voted", "up")
     records = SearchRecords(db, "buffalo_s", "v")
-    fresh_search = records.record(np.ones((2, 4), np.float32), 0.4)
-    old_search = records.record(np.ones((1, 4), np.float32), 0.4)
+    fresh_search = records.record(np.ones((2, 4), np.float32), 0.4, [[], []])
+    old_search = records.record(np.ones((1, 4), np.float32), 0.4, [[]])
     with db.session() as session:
         session.get(Search, old_search).created_at = utcnow() - timedelta(hours=30)
     report = purge(db, Settings(feedback_crops_max_days=7))
@@ -80,8 +80,14 @@ def test_purge_follows_the_retention_settings(db_url):
         "searches_deleted": 0,
         "crops_deleted": 0,
     }
+    # with no voting window, searches still go at the records' maximum age
+    long_ago = records.record(np.ones((1, 4), np.float32), 0.4, [[]])
+    with db.session() as session:
+        session.get(Search, long_ago).created_at = utcnow() - timedelta(days=40)
+    no_window = Settings(verification_embedding_hours=None, verification_max_days=30)
+    assert purge(db, no_window).searches_deleted == 1
     entries = AuditLog(db).entries()
-    assert len(entries) == 1 and entries[0]["action"] == "retention.purge"
+    assert len(entries) == 2 and {e["action"] for e in entries} == {"retention.purge"}
     keep_all = Settings(
         verification_embedding_hours=None, verification_max_days=None, feedback_crops_max_days=None
     )

@@ -87,14 +87,13 @@ def test_group_photo_gives_one_list_per_face_and_votes_are_kept(
     assert first.status_code == 201, first.get_json()
     stored = first.get_json()
     assert stored["created"] is True and stored["vote"] == "up"
-    assert stored["score"] == pytest.approx(probe["identity"]["centroid_score"], abs=1e-4)
+    assert stored["score"] == pytest.approx(probe["identity"]["score"], abs=1e-5)  # as shown
     again = client.post("/api/search/feedback", json={**vote, "vote": "down"})
     assert again.status_code == 200 and again.get_json()["created"] is False
     assert count(app, SearchFeedback) == 1
 
-    # a vote on one face of the group photo, naming a gallery face by its id
-    face_id = probe["candidates"][0]["face_id"]  # one of Blix's faces
-    on_face = {"search_id": result["search_id"], "face": 5, "face_id": face_id, "vote": "down"}
+    # a vote on one face of the group photo
+    on_face = {"search_id": result["search_id"], "face": 5, "person_id": blix["id"], "vote": "down"}
     assert client.post("/api/search/feedback", json=on_face).status_code == 201
 
     def error(body, status, code, field):
@@ -105,7 +104,10 @@ def test_group_photo_gives_one_list_per_face_and_votes_are_kept(
 
     error({**vote, "search_id": "0" * 32}, 404, "SEARCH_NOT_FOUND", "search_id")
     error({**vote, "face": 1}, 400, "VALIDATION_ERROR", "face")
-    error({**vote, "person_id": 999999}, 404, "PERSON_NOT_FOUND", "person_id")
+    # only what the search showed can be voted on (not any person or face)
+    error({**vote, "person_id": 999999}, 400, "VALIDATION_ERROR", "person_id")
+    shown_face = probe["identity"]["face_id"]  # a person's result is voted on by person
+    error({**vote, "person_id": None, "face_id": shown_face}, 400, "VALIDATION_ERROR", "face_id")
     error({**vote, "vote": "maybe"}, 400, "VALIDATION_ERROR", "vote")
     error({"search_id": probe["search_id"], "vote": "up"}, 400, "VALIDATION_ERROR", "person_id")
 
@@ -131,6 +133,28 @@ def test_group_photo_gives_one_list_per_face_and_votes_are_kept(
     settings = app.config["LIKENESS"].model_copy(update={"verification_embedding_hours": 0})
     assert purge(database, settings).searches_deleted == 2
     assert count(app, Search) == 0
+
+
+def test_votes_name_only_what_was_shown_and_go_with_the_photo(client, app, photo):
+    enrol(client, "Hans Blix", photo("Hans_Blix", 1), photo("Hans_Blix", 2))
+    wen = enrol(client, "Wen Jiabao", photo("Wen_Jiabao", 1))
+    probe = client.post("/api/search", **upload(photo("Hans_Blix", 3), top_k="1")).get_json()
+    assert [c["name"] for c in probe["candidates"]] == ["Hans Blix"]
+    hidden = {"search_id": probe["search_id"], "person_id": wen["person"]["id"], "vote": "down"}
+    refused = client.post("/api/search/feedback", json=hidden)
+    assert (
+        refused.status_code == 400
+        and "not among the results" in refused.get_json()["error"]["message"]
+    )
+    shown = probe["identity"]
+    vote = {"search_id": probe["search_id"], "person_id": shown["person_id"], "vote": "up"}
+    assert client.post("/api/search/feedback", json=vote).status_code == 201
+    with app.extensions["likeness.database"].session() as session:
+        row = session.scalars(select(SearchFeedback)).one()
+        assert row.face_id == shown["face_id"] and row.score == pytest.approx(shown["score"])
+    # erasing the photo whose face was shown erases the vote (the person stays)
+    assert client.delete(f"/api/gallery/images/{shown['image_id']}").status_code == 200
+    assert count(app, SearchFeedback) == 0
 
 
 def test_votes_survive_a_restart(tmp_path, make_settings, engine, photo):

@@ -44,6 +44,9 @@ def test_api_paths_never_fall_back(client):
     wrong = client.get("/api/verify")
     assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
     assert wrong.json["error"]["code"] == "METHOD_NOT_ALLOWED"
+    for method in ("post", "put", "patch", "delete"):  # unknown paths stay 404
+        assert getattr(client, method)("/api/nope").status_code == 404
+    assert client.delete("/api/verify").status_code == 405
 
 
 def test_paths_outside_root_are_refused(client):

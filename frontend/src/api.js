@@ -27,6 +27,7 @@ export function setApiKey(key) {
     // storage refused (private mode): the key lasts for this page only
   }
   memoryKey = key ? key.trim() : '';
+  forgetCrops([...crops.keys()]); // pictures fetched with another key are not kept
 }
 
 let memoryKey = '';
@@ -121,10 +122,12 @@ export async function removePhoto(imageId) {
 // Thumbnails come through the client (with the API key, which an <img> could not
 // send), cached as object URLs for the page's lifetime; an erased face is dropped.
 const crops = new Map();
+const MAX_CROPS = 400; // about 2 MB of thumbnails; the oldest go first
 
 /** An object URL of a face's stored 112x112 crop (rejects if none is kept). */
 export function faceCropUrl(faceId) {
   if (!crops.has(faceId)) {
+    if (crops.size >= MAX_CROPS) forgetCrops([...crops.keys()].slice(0, crops.size - MAX_CROPS + 1));
     const loading = client
       .get(`/faces/${faceId}/crop`, { responseType: 'blob' })
       .then(({ data }) => URL.createObjectURL(data));

@@ -68,7 +68,7 @@ class SearchFeedbackResponse(Schema):
     person_id = fields.Integer(allow_none=True)
     face_id = fields.Integer(allow_none=True)
     vote = fields.String()
-    score = fields.Float(metadata={"description": "cosine of the query face and the result"})
+    score = fields.Float(metadata={"description": "the score the search showed for it"})
     threshold = fields.Float()
     model_pack = fields.String()
     created_at = fields.String()

@@ -19,7 +19,6 @@ engine and database.
 
 from __future__ import annotations
 
-import json
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -44,7 +43,13 @@ from likeness.api.gallery_schemas import (
 from likeness.api.openapi import document
 from likeness.api.schemas import GalleryStats
 from likeness.api.state import DATABASE, ENGINE, GATE, database, image_limits
-from likeness.api.uploads import _schema_error, base64_fits, json_object, read_upload
+from likeness.api.uploads import (
+    _schema_error,
+    base64_fits,
+    json_object,
+    parse_json_object,
+    read_upload,
+)
 from likeness.errors import (
     ForbiddenError,
     ImageTooLargeError,
@@ -181,6 +186,8 @@ def delete_image(image_id: str):
 def face_crop(face_id: int):
     response = Response(library().face_crop(face_id), mimetype="image/jpeg")
     response.headers["Cache-Control"] = "no-store"  # erasure must not leave copies behind
+    # no other site may embed it (an <img> there would tell which face ids exist)
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
 
 
@@ -310,13 +317,7 @@ def _metadata(text: str | None) -> dict | None:
     """Multipart metadata: a JSON object as text."""
     if text is None or text == "":
         return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        value = None
-    if not isinstance(value, dict):
-        raise ValidationError("metadata must be a JSON object.", field="metadata")
-    return value
+    return parse_json_object(text, field="metadata")
 
 
 @bp.post("/search")

@@ -54,6 +54,11 @@ def register_spa(app: Flask, static_dir: Path | None) -> None:
     def index():
         return _index()
 
+    @bp.route("/api/<path:path>", methods=["POST", "PUT", "PATCH", "DELETE"])
+    def api_miss(path: str):
+        """Other methods on unknown API paths: 404 (or 405), as without the web app."""
+        _api_miss(app, "/api/" + path)
+
     @bp.get("/<path:path>")
     def file_or_index(path: str):
         if path == "api" or path.startswith("api/"):

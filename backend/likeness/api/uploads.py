@@ -89,22 +89,29 @@ def json_object() -> dict:
     cached = g.get("likeness_json")
     if cached is not None:
         return cached
-    raw = request.get_data(cache=True)
-    values = raw.count(b",") + raw.count(b":") + raw.count(b"[") + raw.count(b"{")
+    body = parse_json_object(request.get_data(cache=True))
+    g.likeness_json = body
+    return body
+
+
+def parse_json_object(raw: bytes | str, field: str | None = None) -> dict:
+    """JSON text that must be an object (a request body, or a form field holding
+    JSON): bounded in values and depth, finite numbers, storable text."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    values = data.count(b",") + data.count(b":") + data.count(b"[") + data.count(b"{")
     if values > MAX_JSON_VALUES:
-        raise InvalidJsonError(f"The JSON holds more than {MAX_JSON_VALUES} values.")
+        raise InvalidJsonError(f"The JSON holds more than {MAX_JSON_VALUES} values.", field=field)
     try:
-        body = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+        body = json.loads(data, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise InvalidJsonError(
-            f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep."
+            f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep.", field=field
         ) from None
     except ValueError:  # malformed, a wrong encoding, NaN/Infinity
-        raise InvalidJsonError() from None
+        raise InvalidJsonError(field=field) from None
     if not isinstance(body, dict):
-        raise ValidationError("The body must be a JSON object.")
+        raise ValidationError("The JSON must be an object.", field=field)
     _check_json(body)
-    g.likeness_json = body
     return body
 
 

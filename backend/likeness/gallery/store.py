@@ -48,7 +48,10 @@ def check_name_free(session: Session, name: str, person_id: int | None = None) -
     ``PersonExistsError`` if another person than ``person_id`` has ``name``."""
     other = session.scalar(
         select(GalleryPerson.id)
-        .where(GalleryPerson.name == name, GalleryPerson.id != (person_id or 0))
+        .where(
+            func.lower(GalleryPerson.name) == name.lower(),  # "ada" is Ada
+            GalleryPerson.id != (person_id or 0),
+        )
         .limit(1)
     )
     if other is not None:
@@ -379,9 +382,13 @@ class GalleryStore:
             return info
 
     def find_persons(self, name: str) -> list[PersonInfo]:
+        """Persons of that name, case aside (names are unique, so one, but an older
+        gallery may hold duplicates), oldest first."""
         with self.db.session() as session:
             rows = session.scalars(
-                select(GalleryPerson).where(GalleryPerson.name == name).order_by(GalleryPerson.id)
+                select(GalleryPerson)
+                .where(func.lower(GalleryPerson.name) == name.lower())
+                .order_by(GalleryPerson.id)
             ).all()
             return [self._person_info(session, p) for p in rows]
 

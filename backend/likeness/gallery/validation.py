@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 from likeness.errors import InvalidTextError, MetadataTooLargeError, ValidationError
 from likeness.text import check_text, storable
@@ -29,9 +30,16 @@ def check_consent(basis: str | None, settings, field: str = "consent_basis") -> 
 
 
 def check_name(name: str | None, field: str = "name") -> str:
-    if not isinstance(name, str) or not name.strip():
+    """A person's name as stored: Unicode NFC, no invisible format characters (a
+    zero-width space would make "Ada" and "Ada" two names), single spaces."""
+    if not isinstance(name, str):
         raise ValidationError("A person needs a name.", field=field)
-    name = check_text(name.strip(), field)
+    name = unicodedata.normalize("NFC", name)
+    name = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError("A person needs a name.", field=field)
+    name = check_text(name, field)
     if len(name) > NAME_MAX_CHARS:
         raise ValidationError(f"A name has at most {NAME_MAX_CHARS} characters.", field=field)
     return name

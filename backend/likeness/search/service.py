@@ -56,5 +56,9 @@ def search_photo(
         result.face = face.as_dict()
         results.append(result)
     timings["search"] = sum(r.timings_ms.get("search", 0.0) for r in results)
-    search_id = records.record(np.asarray(vectors, np.float32), results[0].threshold)
+    shown = [
+        [{"person_id": h.person_id, "face_id": h.face_id, "score": h.score} for h in r.candidates]
+        for r in results
+    ]
+    search_id = records.record(np.asarray(vectors, np.float32), results[0].threshold, shown)
     return SearchReport(search_id, results, chosen, timings, *size)

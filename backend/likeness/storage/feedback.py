@@ -6,8 +6,8 @@ Export formats (``GET /api/feedback/export?format=...``, ``likeness feedback exp
 one record per vote, oldest first, the same fields in both. ``kind`` says what was
 voted on: ``verify`` (a 1:1 verification: ``verification_id``, the two faces'
 embeddings) or ``search`` (a search result: ``search_id``, ``face_index``, the
-``person_id`` or ``face_id`` voted on; ``embedding1`` the query face's,
-``embedding2`` the result's, ``similarity`` their cosine; see ``search_feedback``):
+``person_id`` and ``face_id`` shown; ``embedding1`` the query face's, ``embedding2``
+the shown face's, ``similarity`` the score shown; see ``search_feedback``):
 
 * ``jsonl``: one JSON object per line; ``embedding1``/``embedding2`` are lists of
   floats (the stored float32 values), ``crop1_jpeg``/``crop2_jpeg`` base64 JPEG or null.
@@ -155,7 +155,8 @@ def export_dict(row: Feedback, fmt: str) -> dict:
 
 def search_export_dict(row: SearchFeedback, fmt: str) -> dict:
     """A vote on a search result in the export's columns: ``embedding1`` is the
-    query face's, ``embedding2`` the result's; ``similarity`` their cosine."""
+    query face's, ``embedding2`` the gallery face's shown for the result;
+    ``similarity`` the score shown (their cosine), ``is_match`` what was shown."""
     if fmt == "jsonl":
         emb1 = np.frombuffer(row.query_embedding, "<f4").tolist()
         emb2 = np.frombuffer(row.result_embedding, "<f4").tolist()

@@ -227,13 +227,17 @@ class Search(Base):
     threshold: Mapped[float] = mapped_column(Float)
     faces: Mapped[int] = mapped_column(Integer)
     embeddings: Mapped[bytes] = mapped_column(LargeBinary)
+    #: what each face's list showed: [[{person_id, face_id, score}, ...], ...];
+    #: a vote names one of these, and copies its score
+    shown: Mapped[list] = mapped_column(JSON)
 
 
 class SearchFeedback(Base):
-    """A vote (up/down) on one search result: the query face's embedding, the
-    result's (the person's template, or the face's embedding), the score, model and
-    time. At most one per (search, face, result); deleted with the person or face
-    voted on (erasure), kept when the search record expires."""
+    """A vote (up/down) on one search result as it was shown: the query face's
+    embedding, the embedding of the gallery face shown (the person's best face, or
+    an unlabelled face), the score shown, model and time. At most one per (search,
+    face, result); deleted with that face or its person (erasure), kept when the
+    search record expires."""
 
     __tablename__ = "search_feedback"
     __table_args__ = (

@@ -51,7 +51,15 @@ def purge(db: Database, settings, now: datetime | None = None, actor: str = "pur
                 .values(embedding1=CLEARED, embedding2=CLEARED)
             )
             report.embeddings_cleared = int(result.rowcount or 0)
-            # a search is kept only to be voted on (a vote copies what it needs)
+        # a search is kept only to be voted on (a vote copies what it needs): for
+        # the voting window, or the records' maximum age when no window is set
+        if settings.verification_embedding_hours is not None:
+            cutoff = now - timedelta(hours=settings.verification_embedding_hours)
+        elif settings.verification_max_days is not None:
+            cutoff = now - timedelta(days=settings.verification_max_days)
+        else:
+            cutoff = None
+        if cutoff is not None:
             result = session.execute(delete(Search).where(Search.created_at < cutoff))
             report.searches_deleted = int(result.rowcount or 0)
         if settings.feedback_crops_max_days is not None:

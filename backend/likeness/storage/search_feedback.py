@@ -1,14 +1,16 @@
 """Searches kept for voting, and votes on search results (the learning loop's 1:N
 data, issue 13).
 
-A search records the query embedding of each face it searched, under a random id
-returned with the results; nothing else of the photo is kept, and the record is
-deleted after ``verification_embedding_hours`` (``likeness purge``). A vote names
-the search, the face (its index in the results) and the result (a person, or an
-unlabelled face), and copies what the learning loop needs: both embeddings (the
-person's template or the face's embedding), the cosine score, the threshold, the
-model and the time. Voting again changes the vote. Erasing the person or face
-voted on deletes the vote.
+A search records the query embedding of each face it searched and the results it
+showed (person, face, score), under a random id returned with the results; nothing
+else of the photo is kept, and the record is deleted after
+``verification_embedding_hours`` (or ``verification_max_days`` when that is unset;
+``likeness purge``). A vote names the search, the face (its index in the results)
+and one result it showed (a person, or an unlabelled face), and copies what the
+learning loop needs: the query face's embedding, the embedding of the gallery face
+shown for that result, the score shown, the threshold, the model and the time.
+Voting again changes the vote. Erasing the face shown, or its person, deletes the
+vote.
 """
 
 from __future__ import annotations
@@ -21,24 +23,12 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from likeness.errors import (
-    FaceNotFoundError,
-    PersonNotFoundError,
-    SearchNotFoundError,
-    ValidationError,
-)
+from likeness.errors import FaceNotFoundError, SearchNotFoundError, ValidationError
 from likeness.storage.db import Database
-from likeness.storage.models import (
-    GalleryFace,
-    GalleryPerson,
-    Search,
-    SearchFeedback,
-    utcnow,
-)
+from likeness.storage.models import GalleryFace, Search, SearchFeedback, utcnow
 
 VOTES = ("up", "down")
 _BATCH = 200
-_MAX_ID = 2_147_483_647
 
 
 @dataclass
@@ -71,8 +61,9 @@ class SearchRecords:
         self.model_pack = model_pack
         self.model_version = model_version
 
-    def record(self, embeddings: np.ndarray, threshold: float) -> str:
-        """Keep the query embeddings (one row per face searched); returns the id."""
+    def record(self, embeddings: np.ndarray, threshold: float, shown: list[list[dict]]) -> str:
+        """Keep the query embeddings (one row per face searched) and what each face's
+        list showed (``{person_id, face_id, score}`` per candidate); returns the id."""
         vectors = np.asarray(embeddings, "<f4").reshape(len(embeddings), -1)
         search_id = uuid.uuid4().hex
         with self.db.session() as session:
@@ -84,6 +75,17 @@ class SearchRecords:
                     threshold=float(threshold),
                     faces=len(vectors),
                     embeddings=vectors.tobytes(),
+                    shown=[
+                        [
+                            {
+                                "person_id": c["person_id"],
+                                "face_id": int(c["face_id"]),
+                                "score": float(c["score"]),
+                            }
+                            for c in candidates
+                        ]
+                        for candidates in shown
+                    ],
                 )
             )
         return search_id
@@ -136,45 +138,52 @@ class SearchRecords:
                     f"face must be between 0 and {search.faces - 1} for this search.",
                     field="face",
                 )
+            # only a result the search showed for that face can be voted on, with
+            # the score it showed (not a score computed now against anyone)
+            if person_id is not None:
+                key, wanted = "person_id", person_id
+                found = (c for c in search.shown[face] if c["person_id"] == person_id)
+            else:  # an unlabelled face (a person's result is voted on by person_id)
+                key, wanted = "face_id", face_id
+                found = (
+                    c
+                    for c in search.shown[face]
+                    if c["face_id"] == face_id and c["person_id"] is None
+                )
+            candidate = next(found, None)
+            if candidate is None:
+                raise ValidationError(
+                    f"{key} {wanted} was not among the results of face {face} of this search.",
+                    field=key,
+                )
+            shown_face = session.get(GalleryFace, candidate["face_id"])
+            if shown_face is None:  # erased since the search
+                raise FaceNotFoundError(
+                    f"The face shown for this result ({candidate['face_id']}) was erased.",
+                    field=key,
+                )
             dim = len(search.embeddings) // 4 // search.faces
             query = np.frombuffer(search.embeddings, "<f4")[face * dim : (face + 1) * dim]
-            result = self._result(session, person_id, face_id)
-            if result.shape != query.shape:
-                raise ValidationError("That result was made by another model.", field="face_id")
             now = utcnow()
             row = SearchFeedback(
                 search_id=search_id,
                 face_index=face,
                 target=target,
-                person_id=person_id,
-                face_id=face_id,
+                person_id=candidate["person_id"],
+                face_id=candidate["face_id"],
                 created_at=now,
                 updated_at=now,
                 model_pack=search.model_pack,
                 model_version=search.model_version,
-                score=float(query @ result),
+                score=float(candidate["score"]),
                 threshold=search.threshold,
                 vote=vote,
                 query_embedding=query.tobytes(),
-                result_embedding=result.tobytes(),
+                result_embedding=shown_face.embedding,
             )
             session.add(row)
             session.flush()
             return SearchVote(row, created=True)
-
-    @staticmethod
-    def _result(session, person_id, face_id) -> np.ndarray:
-        if person_id is not None:
-            person = session.get(GalleryPerson, person_id) if 1 <= person_id <= _MAX_ID else None
-            if person is None or person.centroid is None:
-                raise PersonNotFoundError(
-                    f"No person {person_id} with faces in the gallery.", field="person_id"
-                )
-            return np.frombuffer(person.centroid, "<f4")
-        row = session.get(GalleryFace, face_id) if 1 <= face_id <= _MAX_ID else None
-        if row is None:
-            raise FaceNotFoundError(f"No face {face_id} in the gallery.", field="face_id")
-        return np.frombuffer(row.embedding, "<f4")
 
     def count(self) -> int:
         with self.db.session() as session:

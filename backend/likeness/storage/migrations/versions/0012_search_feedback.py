@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("threshold", sa.Float(), nullable=False),
         sa.Column("faces", sa.Integer(), nullable=False),
         sa.Column("embeddings", sa.LargeBinary(), nullable=False),
+        sa.Column("shown", sa.JSON(), nullable=False),
     )
     op.create_index("ix_searches_created_at", "searches", ["created_at"])
     op.create_table(
