@@ -106,6 +106,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
                 face_checks=False if args.no_face_checks else None,
                 face_policy=args.face_policy,
                 new=args.new,
+                consent_basis=args.consent_basis,
+                enrolled_by="cli",
             )
         except NoPhotoAcceptedError as error:
             if args.json:
@@ -138,7 +140,8 @@ def cmd_persons_list(args: argparse.Namespace) -> int:
         return 0
     for person in persons:
         name = repr(person.name) if person.name else "(unnamed)"
-        print(f"{person.id:>8}  {person.origin:<8}  {person.face_count:>5} faces  {name}")
+        faces = f"{person.face_count} face" + ("" if person.face_count == 1 else "s")
+        print(f"{person.id:>8}  {person.origin:<8}  {faces:>11}  {name}")
     print(f"{len(persons)} of {total} persons")
     return 0
 
@@ -203,6 +206,9 @@ def register(subparsers) -> None:
         "--no-face-checks",
         action="store_true",
         help="enrol faces that fail the face checks (too small, low quality, cartoon)",
+    )
+    enroll.add_argument(
+        "--consent-basis", help="on what basis the person is enrolled (recorded with them)"
     )
     enroll.add_argument(
         "--face-policy",

@@ -359,9 +359,11 @@ class FaceRecognitionLibrary(ClusteringMixin):
         face_checks: bool | None = None,
         face_policy: str = "strict",
         new: bool = False,
+        labels: Sequence[str] | None = None,
     ) -> EnrolmentResult:
         """Enrol photos for a person: ``person_id``, else the person named ``name``
-        (names are unique; ``new``: PERSON_EXISTS instead), else a new one. A photo
+        (names are unique; ``new``: PERSON_EXISTS instead), else a new one
+        (``labels``: what to call the photos, e.g. uploaded file names). A photo
         is rejected,
         with a reason, when it is unreadable, shows no face or several, fails the
         face checks (``FACE_REJECTED`` with the check's reason, unless
@@ -395,7 +397,8 @@ class FaceRecognitionLibrary(ClusteringMixin):
         plan = enrolment.Plan(self.threshold, template, allow_mismatch)
         mode = enrolment.face_mode(face_policy)
         for index, source in enumerate(images):
-            label = str(source) if isinstance(source, (str, Path)) else f"image {index}"
+            label = labels[index] if labels else f"image {index}"
+            label = str(source) if isinstance(source, (str, Path)) else label
             try:
                 item, faces, checks = self._embed_one(source, mode, bulk=False)
             except LikenessError as error:
@@ -473,16 +476,8 @@ class FaceRecognitionLibrary(ClusteringMixin):
         """``search``, kept for voting under ``search_id``; ``every_face``: one result
         list per face of a group photo."""
         records = SearchRecords(self.database, self.store.model_pack, self.store.model_version)
-        return search_photo(
-            self.engine,
-            self.search_embedding,
-            records,
-            image,
-            top_k,
-            threshold,
-            every_face,
-            self.limits,
-        )
+        run = (self.engine, self.search_embedding, records, image, top_k, threshold, every_face)
+        return search_photo(*run, self.limits)
 
     def vote_on_search(
         self,

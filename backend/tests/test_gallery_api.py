@@ -44,7 +44,7 @@ def test_persons_enrol_search_delete(client, photo, group_photo):
     assert body["rejected"] == [
         {
             "index": 2,
-            "source": "image 2",
+            "source": group_photo.name,  # the uploaded file name
             "code": "MULTIPLE_FACES",
             "message": body["rejected"][0]["message"],
         }

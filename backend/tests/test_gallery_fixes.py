@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -41,6 +42,7 @@ def test_creating_a_person_with_photos_enrols_them_in_one_go(client, photo):
     body = response.get_json()
     assert body["person"]["face_count"] == 2 and len(body["accepted"]) == 2
     assert body["person"]["metadata"] == {"team": "UN"}
+    assert [a["source"] for a in body["accepted"]] == [photo("Hans_Blix", i).name for i in (1, 2)]
     listed = client.get("/api/persons").get_json()["persons"]
     assert len(listed[0]["image_ids"]) == 2  # image ids are listed (fix 1)
 
@@ -184,8 +186,18 @@ def test_cli_persons_search_and_export(tmp_path, photo, model_root):
     assert export.returncode == 2 and list(outside.iterdir()) == []  # no stray data/
     assert "no database at" in export.stderr and len(export.stderr.splitlines()) == 1
 
-    enrolled = _cli(tmp_path, model_root, "enroll", "Hans Blix", str(photo("Hans_Blix", 1)))
+    enrolled = _cli(
+        tmp_path,
+        model_root,
+        "enroll",
+        "Hans Blix",
+        str(photo("Hans_Blix", 1)),
+        "--consent-basis",
+        "signed form",
+        "--json",
+    )
     assert enrolled.returncode == 0, enrolled.stderr
+    assert json.loads(enrolled.stdout)["person"]["consent"]["basis"] == "signed form"
     index_dir = tmp_path / "photos"
     index_dir.mkdir()
     (index_dir / "someone.jpg").write_bytes(photo("Wen_Jiabao", 1).read_bytes())
@@ -195,6 +207,7 @@ def test_cli_persons_search_and_export(tmp_path, photo, model_root):
     assert "someone.jpg" in found.stdout.splitlines()[0]  # the file, not a hash
     listed = _cli(tmp_path, model_root, "persons", "list")
     assert "'Hans Blix'" in listed.stdout and "1 of 1 persons" in listed.stdout
+    assert " 1 face " in listed.stdout
     person_id = listed.stdout.split()[0]
     removed = _cli(tmp_path, model_root, "persons", "remove", person_id)
     assert removed.returncode == 0 and "erased person" in removed.stdout

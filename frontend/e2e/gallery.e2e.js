@@ -108,7 +108,7 @@ describe('gallery pages on the real backend', () => {
     expect(await page.locator('.enrol-result li.refused').getAttribute('data-code')).toBe('MULTIPLE_FACES');
     const card = page.locator('.cards .card', { hasText: 'Abel Pacheco' });
     await expect.poll(() => card.count()).toBe(1);
-    expect(await card.textContent()).toContain('2 photos');
+    expect(await card.textContent()).toContain('2 faces');
     await expectThumbnails(1);
     await shoot('people.png');
     await card.getByRole('link').click();
@@ -175,11 +175,16 @@ describe('gallery pages on the real backend', () => {
     await page.getByRole('button', { name: 'Save name' }).click();
     await expect.poll(() => page.locator('#cluster-title').textContent()).toBe('Someone Famous');
 
-    const merge = page.getByRole('combobox', { name: 'Merge into this one' });
-    const option = await merge.locator('option').nth(1).getAttribute('value');
-    const otherSize = Number(await page.locator(`option[value="${option}"]`).textContent().then((t) => t.match(/\((\d+) faces\)/)[1]));
+    const merge = page.getByRole('combobox', { name: 'Merge with' });
+    // another cluster (enrolled people are listed too, marked as such)
+    const other = merge.locator('option', { hasText: /Unnamed person \d+ \(\d+ faces\)$/ }).first();
+    const option = await other.getAttribute('value');
+    const otherSize = Number((await other.textContent()).match(/\((\d+) faces\)/)[1]);
     await merge.selectOption(option);
     await page.getByRole('button', { name: 'Merge', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    expect(await dialog.textContent()).toContain(`The ${otherSize} faces of`);
+    await dialog.getByRole('button', { name: 'Merge', exact: true }).click();
     await expect.poll(() => page.locator('.cards.faces .card').count()).toBe(before + otherSize);
     expect(await page.locator('.note').textContent()).toContain('Merged');
     await page.goto(`${backend.url}/clusters`);
@@ -191,7 +196,7 @@ describe('gallery pages on the real backend', () => {
     await page.locator('.cards .card', { hasText: 'Abel Pacheco' }).getByRole('link').click();
     await page.getByRole('button', { name: 'Erase Abel Pacheco' }).click();
     const dialog = page.getByRole('dialog');
-    expect(await dialog.textContent()).toMatch(/face embeddings? and face crops/);
+    expect(await dialog.textContent()).toMatch(/2 faces \(each face's embedding and crop\)/);
     await shoot('erase.png');
     await dialog.getByRole('button', { name: 'Erase for good' }).click();
     await expect.poll(() => page.url()).toMatch(/\/people$/);

@@ -216,6 +216,7 @@ def _enrol_images(max_bytes: int, form) -> tuple[list[bytes], dict]:
                 )
             raw.append(data)
         options = _load(form, request.form.to_dict())
+        options["labels"] = [_file_label(f.filename, i) for i, f in enumerate(files)]
     elif request.is_json:
         body = json_object()
         values = body.get("images")
@@ -288,6 +289,7 @@ def _enrol(person_id: int | None, form):
         "allow_mismatch": options["allow_mismatch"],
         "face_checks": None if options["face_checks"] else False,
         "face_policy": options["face_policy"],
+        "labels": options.get("labels"),
     }
     try:
         if person_id is None:
@@ -311,6 +313,14 @@ def _enrol(person_id: int | None, form):
         g.error_code = error.code
         return jsonify(body), 422
     return jsonify(_enrol_response.dump(result.as_dict())), 201
+
+
+def _file_label(filename: str | None, index: int) -> str:
+    """What to call an uploaded photo: its file name (no folders, no control
+    characters, at most 200 characters), else its place in the request."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())[:200].strip()
+    return name or f"image {index}"
 
 
 def _metadata(text: str | None) -> dict | None:

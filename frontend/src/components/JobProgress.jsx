@@ -9,9 +9,18 @@ export default function JobProgress({ job }) {
       <span>
         {job.state === 'queued' && 'Waiting to start…'}
         {job.state === 'running' && `${Math.round((fraction || 0) * 100)}%${job.message ? `: ${job.message}` : ''}`}
-        {job.state === 'succeeded' && 'Done.'}
+        {job.state === 'succeeded' && `Done. ${summary(job.result)}`}
         {job.state === 'failed' && `Failed: ${job.error?.message || 'unknown error'}`}
       </span>
     </div>
+  );
+}
+
+/** What a clustering run did, in a sentence. */
+function summary(result) {
+  if (!result || result.clusters === undefined) return '';
+  return (
+    `${result.clusters} clusters (${result.new_clusters} new, ${result.removed_clusters} removed); ` +
+    `${result.changed_faces} faces placed or moved, ${result.unassigned} wait for more evidence.`
   );
 }

@@ -4,12 +4,14 @@ import {
   getCluster,
   getJob,
   listClusters,
+  listPersons,
   mergeClusters,
   nameCluster,
   notThisPerson,
   runClustering,
   splitCluster,
 } from '../api.js';
+import ConfirmDialog from '../components/ConfirmDialog.jsx';
 import FaceThumb from '../components/FaceThumb.jsx';
 import PageLoading from '../components/PageLoading.jsx';
 import JobProgress from '../components/JobProgress.jsx';
@@ -107,14 +109,20 @@ function ClusterDetail({ clusterId }) {
   const navigate = useNavigate();
   const loaded = useLoad(
     useCallback(async () => {
-      const [cluster, list] = await Promise.all([getCluster(clusterId), listClusters({ limit: 1000 })]);
-      return { cluster, others: list.clusters.filter((c) => c.id !== clusterId) };
+      const [cluster, list, people] = await Promise.all([
+        getCluster(clusterId),
+        listClusters({ limit: 1000 }),
+        listPersons({ origin: 'enrolled', limit: 1000 }),
+      ]);
+      const enrolled = people.persons.map((p) => ({ id: p.id, name: p.name, size: p.face_count, enrolled: true }));
+      return { cluster, others: [...enrolled, ...list.clusters].filter((c) => c.id !== clusterId) };
     }, [clusterId]),
   );
   const cluster = loaded.data?.cluster ?? null;
   const others = loaded.data?.others ?? [];
   const [name, setName] = useState('');
   const [mergeWith, setMergeWith] = useState('');
+  const [confirmMerge, setConfirmMerge] = useState(null);
   const [selected, setSelected] = useState(() => new Set());
   const [busy, setBusy] = useState(false);
   const [actionError, setError] = useState('');
@@ -189,24 +197,16 @@ function ClusterDetail({ clusterId }) {
           className="inline"
           onSubmit={(event) => {
             event.preventDefault();
-            if (mergeWith) {
-              act(
-                () => mergeClusters(clusterId, Number(mergeWith)),
-                () => {
-                  setMergeWith('');
-                  setNote('Merged: its faces are in this cluster now.');
-                },
-              );
-            }
+            if (mergeWith) setConfirmMerge(others.find((o) => String(o.id) === mergeWith));
           }}
         >
           <label className="field">
-            <span>Merge into this one</span>
+            <span>Merge with</span>
             <select value={mergeWith} onChange={(event) => setMergeWith(event.target.value)} disabled={busy}>
-              <option value="">choose a cluster…</option>
+              <option value="">choose a person or cluster…</option>
               {others.map((other) => (
                 <option key={other.id} value={other.id}>
-                  {clusterLabel(other)} ({other.size} faces)
+                  {clusterLabel(other)} ({other.size} faces{other.enrolled ? ', enrolled' : ''})
                 </option>
               ))}
             </select>
@@ -229,6 +229,38 @@ function ClusterDetail({ clusterId }) {
           Split {selected.size || ''} selected off
         </button>
       </div>
+      {confirmMerge && (
+        <ConfirmDialog
+          title={`Merge ${clusterLabel(confirmMerge)} and ${clusterLabel(cluster)}?`}
+          confirmLabel="Merge"
+          busy={busy}
+          onCancel={() => setConfirmMerge(null)}
+          onConfirm={() => {
+            const other = confirmMerge;
+            setConfirmMerge(null);
+            setMergeWith('');
+            if (other.enrolled) {
+              // an enrolled person keeps its id and name: this cluster joins it
+              act(
+                () => mergeClusters(other.id, clusterId),
+                () => navigate(`/people/${other.id}`),
+              );
+            } else {
+              act(
+                () => mergeClusters(clusterId, other.id),
+                () => setNote(`Merged: the faces of ${clusterLabel(other)} are in this cluster now.`),
+              );
+            }
+          }}
+        >
+          <p>
+            {confirmMerge.enrolled
+              ? `The ${cluster.size} faces of ${clusterLabel(cluster)} join ${clusterLabel(confirmMerge)}, who keeps their id and name.`
+              : `The ${confirmMerge.size} faces of ${clusterLabel(confirmMerge)} join ${clusterLabel(cluster)}, which keeps its id${cluster.name ? ' and name' : ''}.`}{' '}
+            To separate them again, select faces and split them off.
+          </p>
+        </ConfirmDialog>
+      )}
       <ul className="cards faces" aria-label={`Faces of ${clusterLabel(cluster)}`}>
         {cluster.face_ids.map((faceId) => (
           <li key={faceId} className={`card${selected.has(faceId) ? ' selected' : ''}`}>

@@ -1,6 +1,14 @@
 import { useCallback, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
-import { enrolPhotos, erasePerson, forgetCrops, getPerson, listPersons, removePhoto } from '../api.js';
+import {
+  enrolPhotos,
+  erasePerson,
+  forgetCrops,
+  getPerson,
+  listPersons,
+  notThisPerson,
+  removePhoto,
+} from '../api.js';
 import ConfirmDialog from '../components/ConfirmDialog.jsx';
 import EnrolResult from '../components/EnrolResult.jsx';
 import FaceThumb from '../components/FaceThumb.jsx';
@@ -49,7 +57,7 @@ function PeopleList() {
                   <FaceThumb faceId={person.representative_face_id} alt={`Face of ${person.name}`} />
                   <span className="card-title">{person.name}</span>
                   <span className="card-sub">
-                    {person.image_ids.length} photo{person.image_ids.length === 1 ? '' : 's'}
+                    {person.face_count} face{person.face_count === 1 ? '' : 's'}
                   </span>
                 </Link>
               </li>
@@ -70,6 +78,7 @@ function NewPerson({ onEnrolled }) {
   const [result, setResult] = useState(null);
   const [sent, setSent] = useState([]);
   const [error, setError] = useState('');
+  const [existing, setExisting] = useState(null); // the person who has the name
 
   const submit = async (event) => {
     event.preventDefault();
@@ -91,6 +100,8 @@ function NewPerson({ onEnrolled }) {
       }
     } catch (failure) {
       setError(galleryError(failure).message);
+      const detail = failure?.response?.data?.error;
+      setExisting(detail?.code === 'PERSON_EXISTS' ? detail.person_id : null);
     } finally {
       setBusy(false);
     }
@@ -131,7 +142,8 @@ function NewPerson({ onEnrolled }) {
       </button>
       {error && (
         <p className="general-error" role="alert">
-          {error}
+          {error}{' '}
+          {existing && <Link to={`/people/${existing}`}>Open them to add these photos.</Link>}
         </p>
       )}
       <div aria-live="polite">
@@ -165,6 +177,12 @@ function PersonDetail({ personId }) {
         navigate('/people');
         return;
       }
+      if (confirm.kind === 'face') {
+        await notThisPerson(confirm.faceId);
+        setConfirm(null);
+        loaded.reload();
+        return;
+      }
       await removePhoto(confirm.imageId);
       forgetCrops(person.faces.filter((f) => f.image_id === confirm.imageId).map((f) => f.face_id));
       setConfirm(null);
@@ -194,7 +212,11 @@ function PersonDetail({ personId }) {
   };
 
   if (!person) return <PageLoading back="/people" backLabel="People" error={error} />;
+  // photos enrolled for this person (one face each) can be removed whole; a face
+  // that joined from an indexed photo (perhaps a group photo) only leaves the person
+  const enrolled = new Set(person.image_ids);
   const photos = new Set(person.faces.map((face) => face.image_id)).size;
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
   return (
     <section className="page" aria-labelledby="person-title">
       <Link to="/people">← People</Link>
@@ -202,7 +224,8 @@ function PersonDetail({ personId }) {
         {person.name}
       </h2>
       <p className="card-sub">
-        {photos} photo{photos === 1 ? '' : 's'}, enrolled {person.created_at?.slice(0, 10)}
+        {plural(person.faces.length, 'face')} from {plural(photos, 'photo')} ({enrolled.size} enrolled), since{' '}
+        {person.created_at?.slice(0, 10)}
         {person.consent?.basis ? `; consent: ${person.consent.basis}` : ''}
       </p>
       {error && (
@@ -214,13 +237,23 @@ function PersonDetail({ personId }) {
         {person.faces.map((face) => (
           <li key={face.face_id} className="card">
             <FaceThumb faceId={face.face_id} alt={`Face ${face.face_id} of ${person.name}`} />
-            <button
-              type="button"
-              className="link danger"
-              onClick={() => setConfirm({ kind: 'photo', imageId: face.image_id })}
-            >
-              Remove photo<span className="visually-hidden"> of face {face.face_id}</span>
-            </button>
+            {enrolled.has(face.image_id) ? (
+              <button
+                type="button"
+                className="link danger"
+                onClick={() => setConfirm({ kind: 'photo', imageId: face.image_id })}
+              >
+                Remove photo<span className="visually-hidden"> of face {face.face_id}</span>
+              </button>
+            ) : (
+              <button
+                type="button"
+                className="link danger"
+                onClick={() => setConfirm({ kind: 'face', faceId: face.face_id })}
+              >
+                Not this person<span className="visually-hidden"> (face {face.face_id})</span>
+              </button>
+            )}
           </li>
         ))}
       </ul>
@@ -239,23 +272,34 @@ function PersonDetail({ personId }) {
       </button>
       {confirm && (
         <ConfirmDialog
-          title={confirm.kind === 'person' ? `Erase ${person.name}?` : 'Remove this photo?'}
-          confirmLabel={confirm.kind === 'person' ? 'Erase for good' : 'Remove photo'}
+          title={
+            { person: `Erase ${person.name}?`, photo: 'Remove this photo?', face: `Not ${person.name}?` }[
+              confirm.kind
+            ]
+          }
+          confirmLabel={{ person: 'Erase for good', photo: 'Remove photo', face: 'Not this person' }[confirm.kind]}
           busy={busy}
           onCancel={() => setConfirm(null)}
           onConfirm={erase}
         >
-          {confirm.kind === 'person' ? (
+          {confirm.kind === 'person' && (
             <p>
-              This deletes {person.name} and everything kept about them: {photos} photo record
-              {photos === 1 ? '' : 's'}, {person.faces.length} face embedding{person.faces.length === 1 ? '' : 's'}{' '}
-              and face crops, and the votes given on them. They will no longer be found by search. It cannot be
-              undone.
+              This deletes {person.name} and everything kept about them: {plural(person.faces.length, 'face')} (each
+              face&apos;s embedding and crop), the {plural(enrolled.size, 'photo')} enrolled for them, and the votes
+              given on them. They will no longer be found by search. Photos indexed from folders keep their other
+              people&apos;s faces and are not indexed again. It cannot be undone.
             </p>
-          ) : (
+          )}
+          {confirm.kind === 'photo' && (
             <p>
-              This deletes the photo&apos;s record, its face embedding and face crop. The person keeps their other
-              photos. It cannot be undone.
+              This deletes the photo enrolled for {person.name}: its record, its face embedding and face crop. The
+              person keeps their other photos. It cannot be undone.
+            </p>
+          )}
+          {confirm.kind === 'face' && (
+            <p>
+              This face came from an indexed photo. It leaves {person.name} (and never rejoins them); it stays in the
+              gallery, and so do the photo&apos;s other faces.
             </p>
           )}
         </ConfirmDialog>
