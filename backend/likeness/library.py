@@ -296,6 +296,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
                 self.store.get_person(entry)
                 out.append(entry)
             else:
+                entry = check_name(entry)
                 if entry not in by_name:
                     found = self.store.find_persons(entry)
                     by_name[entry] = found[0].id if found else self.store.create_person(entry).id

@@ -99,6 +99,40 @@ def test_one_name_one_person_everywhere(client, make_settings, engine, photo):
         assert lib.name_cluster(cluster["id"], "Wen Jiabao")["name"] == "Wen Jiabao"
 
 
+def test_names_are_one_key_in_the_database(make_settings, engine, db_url):
+    """Case, width and invisible characters aside, also beyond ASCII and on both
+    databases; the unique index refuses a name another writer gave meanwhile."""
+    from likeness.gallery.store import flush_name
+    from likeness.storage import Database
+    from likeness.storage.models import GalleryPerson
+
+    with FaceRecognitionLibrary(settings=make_settings(database_url=db_url), engine=engine) as lib:
+        elodie = lib.create_person("Élodie", consent_basis="t").id
+        for alike in ("Élodie", "ÉLODIE", "e\u0301lodie", "Élodie\u200b", " élodie "):
+            with pytest.raises(PersonExistsError):
+                lib.create_person(alike, consent_basis="t")
+        assert [p.id for p in lib.store.find_persons("élodie")] == [elodie]
+        lib.create_person("مهدی\u200cزاده", consent_basis="t")  # ZWNJ is part of the name
+        assert lib.get_person(lib.store.find_persons("مهدی\u200cزاده")[0].id).name.count("\u200c")
+        db = Database(db_url)
+        with pytest.raises(PersonExistsError), db.session() as session:  # the race
+            session.add(GalleryPerson(name="ÉLODIE", name_key="élodie", face_count=0))
+            flush_name(session, "ÉLODIE")
+        db.dispose()
+
+
+def test_merging_keeps_enrolled_people_and_votes(client, photo):
+    ada = client.post(
+        "/api/persons", **upload(photo("Hans_Blix", 1), name="Ada", consent_basis="t")
+    ).get_json()["person"]
+    bob = client.post(
+        "/api/persons", **upload(photo("Wen_Jiabao", 1), name="Bob", consent_basis="t")
+    ).get_json()["person"]
+    refused = client.post(f"/api/clusters/{bob['id']}/merge", json={"other": ada["id"]})
+    assert refused.status_code == 400 and "enrolled" in refused.get_json()["error"]["message"]
+    assert client.get(f"/api/persons/{ada['id']}").get_json()["face_count"] == 1
+
+
 def test_enrolment_may_use_the_largest_face(client, group_photo):
     person = client.post("/api/persons", json={"name": "G", "consent_basis": "t"}).get_json()
     url = f"/api/persons/{person['id']}/faces"

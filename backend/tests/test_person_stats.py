@@ -131,3 +131,28 @@ def test_faces_another_writer_placed_are_not_counted_twice(db_url):
     assert count == exact[0] == 4 and rep == exact[3]
     assert np.allclose(centroid, exact[1], atol=1e-6) and abs(cohesion - exact[2]) < 1e-6
     db.dispose()
+
+
+def test_a_merge_moves_the_votes_on_the_cluster(db_url):
+    """A merge is no erasure: the votes on the cluster that goes follow its faces."""
+    from likeness.clustering.store import ClusterStore
+    from likeness.storage.models import SearchFeedback
+    from likeness.storage.search_feedback import SearchRecords
+
+    db = Database(db_url)
+    store = GalleryStore(db)
+    base = vector(4000)
+    keep, other = (store.create_person(n).id for n in ("Kept", "Joins"))
+    face = add(store, 50, near(base, 50))
+    with db.session() as session:
+        session.execute(update(GalleryFace).where(GalleryFace.id == face).values(person_id=other))
+        session.execute(
+            update(GalleryPerson).where(GalleryPerson.id.in_([keep, other])).values(origin="auto")
+        )
+    shown = [{"person_id": other, "face_id": face, "score": 0.9}]
+    search = SearchRecords(db, "p", "v").record(np.ones((1, 64), np.float32), 0.36, [shown])
+    SearchRecords(db).vote(search, "up", 0, person_id=other)
+    ClusterStore(db).merge(keep, other)
+    with db.session() as session:
+        assert session.scalars(select(SearchFeedback.person_id)).all() == [keep]
+    db.dispose()

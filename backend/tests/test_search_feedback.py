@@ -157,6 +157,38 @@ def test_votes_name_only_what_was_shown_and_go_with_the_photo(client, app, photo
     assert count(app, SearchFeedback) == 0
 
 
+def test_votes_follow_a_merge_and_a_merged_result_is_a_404(client, app, photo):
+    from likeness.storage.models import GalleryPerson
+
+    blix = enrol(client, "Hans Blix", photo("Hans_Blix", 1), photo("Hans_Blix", 2))["person"]
+    database = app.extensions["likeness.database"]
+    with database.session() as session:  # a cluster found automatically, of Blix
+        cluster = GalleryPerson(name="", origin="auto", face_count=0)
+        session.add(cluster)
+        session.flush()
+        cluster_id = cluster.id
+    probe = client.post("/api/search", **upload(photo("Hans_Blix", 3))).get_json()
+    vote = {"search_id": probe["search_id"], "person_id": blix["id"], "vote": "up"}
+    assert client.post("/api/search/feedback", json=vote).status_code == 201
+    # the enrolled person cannot join the cluster; the cluster joins the person
+    assert (
+        client.post(f"/api/clusters/{cluster_id}/merge", json={"other": blix["id"]}).status_code
+        == 400
+    )
+    again = client.post("/api/search", **upload(photo("Hans_Blix", 3))).get_json()
+    with database.session() as session:  # the shown person goes (as by a merge)
+        session.delete(session.get(GalleryPerson, cluster_id))
+    shown = [{"person_id": cluster_id, "face_id": again["identity"]["face_id"], "score": 0.5}]
+    from likeness.storage.search_feedback import SearchRecords
+
+    gone = SearchRecords(database).record(np.ones((1, 512), np.float32), 0.36, [shown])
+    answer = client.post(
+        "/api/search/feedback", json={"search_id": gone, "person_id": cluster_id, "vote": "up"}
+    )
+    assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "PERSON_NOT_FOUND"
+    assert count(app, SearchFeedback) == 1  # the first vote is still there
+
+
 def test_votes_survive_a_restart(tmp_path, make_settings, engine, photo):
     """The vote table is in the database (the one a new process opens)."""
     from likeness.api import create_app

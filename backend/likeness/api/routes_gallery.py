@@ -320,7 +320,7 @@ def _file_label(filename: str | None, index: int) -> str:
     characters, at most 200 characters), else its place in the request."""
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable())[:200].strip()
-    return name or f"image {index}"
+    return name if name.strip(".") else f"image {index}"
 
 
 def _metadata(text: str | None) -> dict | None:

@@ -12,9 +12,16 @@ from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, upd
 
 from likeness.errors import FaceNotFoundError, PersonNotFoundError, ValidationError
 from likeness.gallery.person_stats import refresh_persons
-from likeness.gallery.store import MAX_ID, check_name_free, person_pk
+from likeness.gallery.store import MAX_ID, check_name_free, flush_name, person_pk
+from likeness.gallery.validation import name_key
 from likeness.storage import Database
-from likeness.storage.models import FaceExclusion, GalleryFace, GalleryImage, GalleryPerson
+from likeness.storage.models import (
+    FaceExclusion,
+    GalleryFace,
+    GalleryImage,
+    GalleryPerson,
+    SearchFeedback,
+)
 
 FIXED = ("enrolled", "user")  # who put a face in its person: clustering never moves it
 
@@ -197,7 +204,8 @@ class ClusterStore:
             if row is None:
                 raise PersonNotFoundError(f"No cluster or person {person_id}.")
             check_name_free(session, name, row.id)
-            row.name = name
+            row.name, row.name_key = name, name_key(name)
+            flush_name(session, name)
             session.execute(
                 update(GalleryFace)
                 .where(GalleryFace.person_id == row.id, GalleryFace.assigned_by == "cluster")
@@ -227,6 +235,18 @@ class ClusterStore:
                 raise PersonNotFoundError(
                     f"No cluster or person {keep if target is None else other}."
                 )
+            if source.origin == "enrolled":  # its photos, consent and id would go
+                raise ValidationError(
+                    f"{source.name or other} is enrolled: merge the cluster into them "
+                    "instead (an enrolled person keeps its id, photos and consent).",
+                    field="other",
+                )
+            # votes on search results follow the faces (a merge is no erasure)
+            session.execute(
+                update(SearchFeedback)
+                .where(SearchFeedback.person_id == source.id)
+                .values(person_id=target.id)
+            )
             session.execute(
                 update(GalleryFace)
                 .where(GalleryFace.person_id == source.id, GalleryFace.assigned_by != "enrolled")
@@ -237,10 +257,13 @@ class ClusterStore:
                 .where(GalleryFace.person_id == source.id)
                 .values(person_id=target.id)
             )
-            if not target.name and source.name:
-                target.name = source.name
+            name = None if target.name else source.name
             session.execute(delete(FaceExclusion).where(FaceExclusion.person_id == source.id))
             session.delete(source)
+            if name:  # an unnamed cluster takes the other's name (freed first)
+                session.flush()
+                target.name, target.name_key = name, name_key(name)
+                flush_name(session, name)
 
     def split(self, cluster: int, face_ids: list[int]) -> int:
         """The chosen faces of a cluster become a new auto person; the chosen and the

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from likeness.errors import (
 )
 from likeness.gallery.codec import from_bytes, ids_from_bytes, ids_to_bytes, to_bytes
 from likeness.gallery.person_stats import refresh_person
+from likeness.gallery.validation import name_key
 from likeness.storage import Database
 from likeness.storage.models import (
     GalleryChange,
@@ -44,22 +45,35 @@ MAX_ID = 2_147_483_647
 
 
 def check_name_free(session: Session, name: str, person_id: int | None = None) -> None:
-    """Names are unique in a gallery (enrolled persons and named clusters alike):
-    ``PersonExistsError`` if another person than ``person_id`` has ``name``."""
+    """Names are unique in a gallery (enrolled persons and named clusters alike;
+    ``name_key``: case, width and invisible characters aside): ``PersonExistsError``
+    if another person than ``person_id`` has ``name``. The unique index on the key
+    catches a race between two writers (``name_taken``)."""
     other = session.scalar(
         select(GalleryPerson.id)
-        .where(
-            func.lower(GalleryPerson.name) == name.lower(),  # "ada" is Ada
-            GalleryPerson.id != (person_id or 0),
-        )
+        .where(GalleryPerson.name_key == name_key(name), GalleryPerson.id != (person_id or 0))
         .limit(1)
     )
     if other is not None:
-        raise PersonExistsError(
-            f"Person {other} is already named {name!r}: add photos to it, merge into it, "
-            "or choose another name.",
-            person_id=int(other),
-        )
+        raise name_taken(name, int(other))
+
+
+def name_taken(name: str, person_id: int | None = None) -> PersonExistsError:
+    who = f"Person {person_id} is" if person_id else "Another person is"
+    return PersonExistsError(
+        f"{who} already named {name!r}: add photos to them, merge into them, "
+        "or choose another name.",
+        person_id=person_id,
+    )
+
+
+def flush_name(session: Session, name: str) -> None:
+    """Flush a person's new name: the unique key's violation (a writer that took
+    the name meanwhile) is ``PersonExistsError``, not a database error."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise name_taken(name) from None
 
 
 def person_pk(person_id) -> int:
@@ -347,13 +361,14 @@ class GalleryStore:
         check_name_free(session, name)
         person = GalleryPerson(
             name=name,
+            name_key=name_key(name),
             meta=metadata or None,
             face_count=0,
             consent_basis=consent_basis,
             enrolled_by=enrolled_by,
         )
         session.add(person)
-        session.flush()
+        flush_name(session, name)
         return person
 
     def _person_info(self, session: Session, person: GalleryPerson) -> PersonInfo:
@@ -385,9 +400,12 @@ class GalleryStore:
         """Persons of that name, case aside (names are unique, so one, but an older
         gallery may hold duplicates), oldest first."""
         with self.db.session() as session:
+            key = name_key(name)
+            if key is None:
+                return []
             rows = session.scalars(
                 select(GalleryPerson)
-                .where(func.lower(GalleryPerson.name) == name.lower())
+                .where(or_(GalleryPerson.name_key == key, GalleryPerson.name == name))
                 .order_by(GalleryPerson.id)
             ).all()
             return [self._person_info(session, p) for p in rows]

@@ -29,14 +29,35 @@ def check_consent(basis: str | None, settings, field: str = "consent_basis") -> 
     return basis
 
 
+#: Invisible characters that would make "Ada" and "Ada" two names: zero-width
+#: space, word joiner, byte-order mark, bidi marks, embeddings and isolates (the
+#: joiners ZWNJ/ZWJ stay: Persian and Indic names need them).
+_INVISIBLE = frozenset(
+    "\u200b\u200e\u200f\u2060\ufeff"
+    + "".join(map(chr, range(0x202A, 0x202F)))
+    + "".join(map(chr, range(0x2066, 0x206A)))
+)
+
+
+def normalise_name(name: str) -> str:
+    """Unicode NFC, without invisible characters, single spaces, trimmed."""
+    name = unicodedata.normalize("NFC", name)
+    return " ".join("".join(ch for ch in name if ch not in _INVISIBLE).split())
+
+
+def name_key(name: str | None) -> str | None:
+    """What makes two names the same name (case and width aside); None for none."""
+    if not name:
+        return None
+    key = unicodedata.normalize("NFKC", normalise_name(name)).casefold()
+    return key or None
+
+
 def check_name(name: str | None, field: str = "name") -> str:
-    """A person's name as stored: Unicode NFC, no invisible format characters (a
-    zero-width space would make "Ada" and "Ada" two names), single spaces."""
+    """A person's name as stored (``normalise_name``), checked."""
     if not isinstance(name, str):
         raise ValidationError("A person needs a name.", field=field)
-    name = unicodedata.normalize("NFC", name)
-    name = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")
-    name = " ".join(name.split())
+    name = normalise_name(name)
     if not name:
         raise ValidationError("A person needs a name.", field=field)
     name = check_text(name, field)

@@ -124,10 +124,17 @@ class GalleryPerson(Base):
     embeddings (float32 bytes), kept up to date on enrolment and removal."""
 
     __tablename__ = "gallery_persons"
-    __table_args__ = NEVER_REUSE_IDS
+    __table_args__ = (
+        # names are unique, case aside: the database holds the rule (no race)
+        Index("ix_gallery_persons_name_key", "name_key", unique=True),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(255), index=True)
+    #: ``validation.name_key(name)``; NULL for an unnamed cluster (and for the later
+    #: duplicates a gallery made before names were unique may hold)
+    name_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     meta: Mapped[dict | None] = mapped_column("metadata", JSON, nullable=True)
     centroid: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     face_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -52,14 +52,18 @@ def purge(db: Database, settings, now: datetime | None = None, actor: str = "pur
             )
             report.embeddings_cleared = int(result.rowcount or 0)
         # a search is kept only to be voted on (a vote copies what it needs): for
-        # the voting window, or the records' maximum age when no window is set
-        if settings.verification_embedding_hours is not None:
-            cutoff = now - timedelta(hours=settings.verification_embedding_hours)
-        elif settings.verification_max_days is not None:
-            cutoff = now - timedelta(days=settings.verification_max_days)
-        else:
-            cutoff = None
-        if cutoff is not None:
+        # the voting window, and never past the records' maximum age
+        cutoffs = [
+            now - timedelta(hours=settings.verification_embedding_hours)
+            if settings.verification_embedding_hours is not None
+            else None,
+            now - timedelta(days=settings.verification_max_days)
+            if settings.verification_max_days is not None
+            else None,
+        ]
+        cutoffs = [c for c in cutoffs if c is not None]
+        if cutoffs:
+            cutoff = max(cutoffs)  # the shorter retention
             result = session.execute(delete(Search).where(Search.created_at < cutoff))
             report.searches_deleted = int(result.rowcount or 0)
         if settings.feedback_crops_max_days is not None:

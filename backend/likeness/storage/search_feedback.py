@@ -23,9 +23,14 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from likeness.errors import FaceNotFoundError, SearchNotFoundError, ValidationError
+from likeness.errors import (
+    FaceNotFoundError,
+    PersonNotFoundError,
+    SearchNotFoundError,
+    ValidationError,
+)
 from likeness.storage.db import Database
-from likeness.storage.models import GalleryFace, Search, SearchFeedback, utcnow
+from likeness.storage.models import GalleryFace, GalleryPerson, Search, SearchFeedback, utcnow
 
 VOTES = ("up", "down")
 _BATCH = 200
@@ -155,6 +160,11 @@ class SearchRecords:
                 raise ValidationError(
                     f"{key} {wanted} was not among the results of face {face} of this search.",
                     field=key,
+                )
+            person = candidate["person_id"]
+            if person is not None and session.get(GalleryPerson, person) is None:
+                raise PersonNotFoundError(  # merged into another, or erased, since
+                    f"Person {person} was merged or erased since the search.", field=key
                 )
             shown_face = session.get(GalleryFace, candidate["face_id"])
             if shown_face is None:  # erased since the search

@@ -114,7 +114,11 @@ function ClusterDetail({ clusterId }) {
         listClusters({ limit: 1000 }),
         listPersons({ origin: 'enrolled', limit: 1000 }),
       ]);
-      const enrolled = people.persons.map((p) => ({ id: p.id, name: p.name, size: p.face_count, enrolled: true }));
+      // a cluster may join an enrolled person; an enrolled person never joins anyone
+      const enrolled =
+        cluster.origin === 'enrolled'
+          ? []
+          : people.persons.map((p) => ({ id: p.id, name: p.name, size: p.face_count, enrolled: true }));
       return { cluster, others: [...enrolled, ...list.clusters].filter((c) => c.id !== clusterId) };
     }, [clusterId]),
   );
