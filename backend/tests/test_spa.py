@@ -47,6 +47,8 @@ def test_api_paths_never_fall_back(client):
     for method in ("post", "put", "patch", "delete"):  # unknown paths stay 404
         assert getattr(client, method)("/api/nope").status_code == 404
     assert client.delete("/api/verify").status_code == 405
+    assert client.options("/api/nope").status_code == 404
+    assert client.post("/api").status_code == 404
 
 
 def test_paths_outside_root_are_refused(client):

@@ -54,12 +54,13 @@ def register_spa(app: Flask, static_dir: Path | None) -> None:
     def index():
         return _index()
 
-    @bp.route("/api/<path:path>", methods=["POST", "PUT", "PATCH", "DELETE"])
-    def api_miss(path: str):
+    @bp.route("/api", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    @bp.route("/api/<path:path>", methods=["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    def api_miss(path: str = ""):
         """Other methods on unknown API paths: 404 (or 405), as without the web app."""
-        _api_miss(app, "/api/" + path)
+        _api_miss(app, "/api/" + path if path else "/api")
 
-    @bp.get("/<path:path>")
+    @bp.get("/<path:path>", provide_automatic_options=False)  # OPTIONS: api_miss
     def file_or_index(path: str):
         if path == "api" or path.startswith("api/"):
             _api_miss(app, "/" + path)

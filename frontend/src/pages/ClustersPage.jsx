@@ -15,8 +15,9 @@ import ConfirmDialog from '../components/ConfirmDialog.jsx';
 import FaceThumb from '../components/FaceThumb.jsx';
 import PageLoading from '../components/PageLoading.jsx';
 import JobProgress from '../components/JobProgress.jsx';
+import ShowMore, { FACES_PAGE } from '../components/ShowMore.jsx';
 import { galleryError } from '../errors.js';
-import { useLoad } from '../useLoad.js';
+import { useLoad, usePaged } from '../useLoad.js';
 
 export function clusterLabel(cluster) {
   return cluster.name || `Unnamed person ${cluster.id}`;
@@ -29,9 +30,14 @@ export default function ClustersPage() {
 }
 
 function ClusterList() {
-  const loaded = useLoad(useCallback(() => listClusters(), []));
-  const clusters = loaded.data?.clusters ?? null;
-  const total = loaded.data?.total ?? 0;
+  const page = useCallback(
+    (offset, limit) =>
+      listClusters({ offset, limit }).then((data) => ({ items: data.clusters, total: data.total })),
+    [],
+  );
+  const loaded = usePaged(page);
+  const clusters = loaded.items;
+  const total = loaded.total;
   const load = loaded.reload;
   const [job, setJob] = useState(null);
   const [actionError, setError] = useState('');
@@ -99,6 +105,7 @@ function ClusterList() {
               </li>
             ))}
           </ul>
+          <ShowMore shown={clusters.length} total={total} onMore={loaded.more} />
         </>
       )}
     </section>
@@ -127,6 +134,7 @@ function ClusterDetail({ clusterId }) {
   const [name, setName] = useState('');
   const [mergeWith, setMergeWith] = useState('');
   const [confirmMerge, setConfirmMerge] = useState(null);
+  const [facesShown, setFacesShown] = useState(FACES_PAGE); // a big cluster: a page at a time
   const [selected, setSelected] = useState(() => new Set());
   const [busy, setBusy] = useState(false);
   const [actionError, setError] = useState('');
@@ -266,7 +274,7 @@ function ClusterDetail({ clusterId }) {
         </ConfirmDialog>
       )}
       <ul className="cards faces" aria-label={`Faces of ${clusterLabel(cluster)}`}>
-        {cluster.face_ids.map((faceId) => (
+        {cluster.face_ids.slice(0, facesShown).map((faceId) => (
           <li key={faceId} className={`card${selected.has(faceId) ? ' selected' : ''}`}>
             <label className="face-select">
               <input
@@ -294,6 +302,11 @@ function ClusterDetail({ clusterId }) {
           </li>
         ))}
       </ul>
+      <ShowMore
+        shown={Math.min(facesShown, cluster.face_ids.length)}
+        total={cluster.face_ids.length}
+        onMore={() => setFacesShown((n) => n + FACES_PAGE)}
+      />
     </section>
   );
 }

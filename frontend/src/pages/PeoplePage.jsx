@@ -14,8 +14,9 @@ import EnrolResult from '../components/EnrolResult.jsx';
 import FaceThumb from '../components/FaceThumb.jsx';
 import PageLoading from '../components/PageLoading.jsx';
 import PhotoDrop from '../components/PhotoDrop.jsx';
+import ShowMore, { FACES_PAGE } from '../components/ShowMore.jsx';
 import { galleryError } from '../errors.js';
-import { useLoad } from '../useLoad.js';
+import { useLoad, usePaged } from '../useLoad.js';
 
 const FACE_POLICIES = [
   ['strict', 'each photo must show one face'],
@@ -29,9 +30,12 @@ export default function PeoplePage() {
 }
 
 function PeopleList() {
-  const { data, error, reload } = useLoad(useCallback(() => listPersons(), []));
-  const persons = data?.persons ?? null;
-  const total = data?.total ?? 0;
+  const page = useCallback(
+    (offset, limit) =>
+      listPersons({ offset, limit }).then((data) => ({ items: data.persons, total: data.total })),
+    [],
+  );
+  const { items: persons, total, error, more, reload } = usePaged(page);
 
   return (
     <section className="page" aria-labelledby="people-title">
@@ -63,6 +67,7 @@ function PeopleList() {
               </li>
             ))}
           </ul>
+          <ShowMore shown={persons.length} total={total} onMore={more} />
         </>
       )}
     </section>
@@ -163,6 +168,7 @@ function PersonDetail({ personId }) {
   const [actionError, setError] = useState('');
   const error = actionError || (loaded.error ? galleryError(loaded.error).message : '');
   const [confirm, setConfirm] = useState(null); // {kind: 'person'} or {kind: 'photo', imageId}
+  const [facesShown, setFacesShown] = useState(FACES_PAGE);
   const [busy, setBusy] = useState(false);
   const [files, setFiles] = useState([]);
   const [result, setResult] = useState(null);
@@ -234,7 +240,7 @@ function PersonDetail({ personId }) {
         </p>
       )}
       <ul className="cards faces" aria-label={`Faces of ${person.name}`}>
-        {person.faces.map((face) => (
+        {person.faces.slice(0, facesShown).map((face) => (
           <li key={face.face_id} className="card">
             <FaceThumb faceId={face.face_id} alt={`Face ${face.face_id} of ${person.name}`} />
             {enrolled.has(face.image_id) ? (
@@ -257,6 +263,11 @@ function PersonDetail({ personId }) {
           </li>
         ))}
       </ul>
+      <ShowMore
+        shown={Math.min(facesShown, person.faces.length)}
+        total={person.faces.length}
+        onMore={() => setFacesShown((n) => n + FACES_PAGE)}
+      />
       <div className="panel">
         <h3>Add photos</h3>
         <PhotoDrop files={files} onFiles={setFiles} disabled={busy} />
