@@ -1,4 +1,7 @@
-import { BrowserRouter, NavLink, Navigate, Route, Routes } from 'react-router';
+import { useEffect, useState } from 'react';
+import { BrowserRouter, NavLink, Navigate, Route, Routes, useLocation } from 'react-router';
+import { KEY_NEEDED } from './api.js';
+import ApiKeyPrompt from './components/ApiKeyPrompt.jsx';
 import ClustersPage from './pages/ClustersPage.jsx';
 import ComparePage from './pages/ComparePage.jsx';
 import PeoplePage from './pages/PeoplePage.jsx';
@@ -11,8 +14,17 @@ const PAGES = [
   ['/clusters', 'Clusters'],
 ];
 
-/** The frame every page shares: the name, the navigation, the page. */
+/** The frame every page shares: the name, the navigation, the page; and a prompt
+ * for an API key when a gallery call needed one (Compare asks by itself). */
 export function Layout({ children }) {
+  const { pathname } = useLocation();
+  const [needsKey, setNeedsKey] = useState(false);
+  const [attempt, setAttempt] = useState(0); // a new key: the page loads again
+  useEffect(() => {
+    const ask = () => setNeedsKey(true);
+    window.addEventListener(KEY_NEEDED, ask);
+    return () => window.removeEventListener(KEY_NEEDED, ask);
+  }, []);
   return (
     <div className="app">
       <header className="app-header">
@@ -31,7 +43,18 @@ export function Layout({ children }) {
           ))}
         </nav>
       </header>
-      <main>{children}</main>
+      {needsKey && pathname !== '/' && (
+        <div className="key-banner" role="alert">
+          <p>This server needs an API key (with the write scope) for the gallery pages.</p>
+          <ApiKeyPrompt
+            onSaved={() => {
+              setNeedsKey(false);
+              setAttempt((n) => n + 1);
+            }}
+          />
+        </div>
+      )}
+      <main key={attempt}>{children}</main>
     </div>
   );
 }

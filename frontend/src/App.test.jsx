@@ -191,3 +191,22 @@ test('plain files are compared without liveness; a server without the models sti
   expect(requests.map((r) => r.data.get('liveness'))).toEqual(['image1', null]);
   expect(screen.getByRole('region', { name: /Match: same person/ })).toBeTruthy();
 });
+
+test('a gallery page that needs a key asks for one, and loads again with it', async () => {
+  window.history.pushState({}, '', '/people');
+  const user = userEvent.setup();
+  reply = (config) =>
+    config.headers.Authorization === 'Bearer lk_good'
+      ? ok({ persons: [], total: 0, offset: 0, limit: 100 }, config)
+      : fail(401, { error: { code: 'UNAUTHENTICATED', message: 'A key is needed.' } }, config);
+  render(<App />);
+  await waitFor(() => expect(document.querySelector('.key-banner')).not.toBeNull());
+  const banner = within(document.querySelector('.key-banner'));
+  await user.type(banner.getByLabelText('API key'), 'lk_good');
+  await user.click(banner.getByRole('button', { name: 'Use this key' }));
+  await screen.findByText('Nobody is enrolled yet. Enrol someone above.');
+  expect(document.querySelector('.key-banner')).toBeNull();
+  expect(requests.at(-1).headers.Authorization).toBe('Bearer lk_good');
+  window.localStorage.clear();
+  window.history.pushState({}, '', '/');
+});

@@ -32,6 +32,20 @@ export function setApiKey(key) {
 
 let memoryKey = '';
 
+/** Fired on `window` when the server wants a (better) key: the layout asks for one. */
+export const KEY_NEEDED = 'likeness:key-needed';
+
+client.interceptors.response.use(
+  (response) => response,
+  (error) => {
+    const code = error?.response?.data?.error?.code;
+    if (code === 'UNAUTHENTICATED' || code === 'FORBIDDEN') {
+      window.dispatchEvent(new CustomEvent(KEY_NEEDED, { detail: code }));
+    }
+    return Promise.reject(error);
+  },
+);
+
 client.interceptors.request.use((config) => {
   const key = getApiKey() || memoryKey;
   if (key) config.headers.Authorization = `Bearer ${key}`;
