@@ -8,31 +8,39 @@ import argparse
 import sys
 from pathlib import Path
 
+WHERE = "set LIKENESS_DATA_DIR or LIKENESS_DATABASE_URL, or pass --database-url"
 
-def cmd_feedback_export(args: argparse.Namespace) -> int:
+
+def open_votes(database_url: str | None):
+    """The existing database holding the votes, for reading: nothing is created (no
+    stray SQLite file), and no schema is changed (no tables: a clear error)."""
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
 
     from likeness.errors import NotFoundError
     from likeness.settings import get_settings
     from likeness.storage import Database
+
+    url = make_url(database_url or get_settings().sqlalchemy_url)
+    sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if sqlite_file and not Path(url.database).is_file():
+        raise NotFoundError(f"no database at {Path(url.database).resolve()}; {WHERE}")
+    db = Database(url.render_as_string(hide_password=False))
+    tables = inspect(db.engine)
+    if not (tables.has_table("feedback") and tables.has_table("search_feedback")):
+        db.dispose()
+        raise NotFoundError(
+            f"no feedback tables in {url.render_as_string(hide_password=True)}; start the "
+            f"service once (it migrates the schema), or {WHERE}"
+        )
+    return db
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
     from likeness.storage.feedback import export_feedback
 
-    url = make_url(args.database_url or get_settings().sqlalchemy_url)
-    shown = url.render_as_string(hide_password=True)
-    where = "set LIKENESS_DATA_DIR or LIKENESS_DATABASE_URL, or pass --database-url"
-    sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-    if sqlite_file and not Path(url.database).is_file():  # exporting creates nothing
-        raise NotFoundError(f"no database at {Path(url.database).resolve()}; {where}")
-    db = Database(url.render_as_string(hide_password=False))
+    db = open_votes(args.database_url)
     try:
-        # Exporting never changes the schema: a database without the tables is an error.
-        tables = inspect(db.engine)
-        if not (tables.has_table("feedback") and tables.has_table("search_feedback")):
-            raise NotFoundError(
-                f"no feedback tables in {shown}; start the service once (it migrates the "
-                f"schema), or {where}"
-            )
         if args.out == "-":
             count = export_feedback(db, args.format, sys.stdout)
         else:
