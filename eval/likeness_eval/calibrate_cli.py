@@ -30,17 +30,16 @@ def _feedback_rows(database_url: str | None):
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from likeness_eval.calibration import calibrate, from_eval_run, from_feedback
 
-    sets = []
-    for source in args.sources:
-        if source == "feedback":
-            sets.append(from_feedback(_feedback_rows(args.database_url), args.model))
-        else:
-            try:
-                sets.append(from_eval_run(source))
-            except FileNotFoundError as error:
-                raise NotFoundError(str(error)) from None
     try:
+        sets = []
+        for source in args.sources:
+            if source == "feedback":
+                sets.append(from_feedback(_feedback_rows(args.database_url), args.model))
+            else:
+                sets.append(from_eval_run(source))
         result = calibrate(sets, args.target_fmr, rounds=args.rounds)
+    except FileNotFoundError as error:
+        raise NotFoundError(str(error)) from None
     except ValueError as error:
         raise ValidationError(str(error)) from None
     if args.json:

@@ -136,16 +136,26 @@ def from_eval_run(path: str | Path) -> LabelledScores:
     npz, report = folder / "scores.npz", folder / "report.json"
     if not npz.is_file():
         raise FileNotFoundError(f"no scores.npz in {folder} (the output of make eval)")
-    data = np.load(npz)
-    model = json.loads(report.read_text()).get("model") if report.is_file() else None
-    return LabelledScores(
-        np.asarray(data["scores"], np.float64), np.asarray(data["issame"], bool), str(folder), model
-    )
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            scores = np.asarray(data["scores"], np.float64).reshape(-1)
+            genuine = np.asarray(data["issame"], bool).reshape(-1)
+        model = json.loads(report.read_text()).get("model") if report.is_file() else None
+    except (OSError, ValueError, KeyError, AttributeError) as error:
+        raise ValueError(f"{folder} is not an evaluation run ({error})") from None
+    if len(scores) != len(genuine):
+        raise ValueError(f"{npz}: scores and labels differ in length")
+    return LabelledScores(scores, genuine, str(folder), model)
 
 
 def from_feedback(rows, model: str | None = None) -> LabelledScores:
     """Votes on verifications as labelled pairs: ``rows`` of (similarity, is_match,
     vote, model_pack); only ``model``'s when given."""
+    packs = {pack for *_, pack in rows}
+    if model is None and len(packs) > 1:
+        raise ValueError(f"the votes come from several model packs {sorted(packs)}: pass --model")
+    if model is None and packs:
+        model = next(iter(packs))
     scores, genuine = [], []
     for similarity, is_match, vote, pack in rows:
         if model is not None and pack != model:

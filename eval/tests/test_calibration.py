@@ -58,6 +58,9 @@ def test_votes_label_pairs_and_models_never_mix(tmp_path):
             (0.9, True, "up", "buffalo_l")]  # fmt: skip
     votes = from_feedback(rows, "buffalo_s")
     assert votes.genuine.tolist() == [True, False, False, True]
+    with pytest.raises(ValueError, match="several model packs"):
+        from_feedback(rows)  # votes of two packs need --model
+    assert from_feedback(rows[:4]).model == "buffalo_s"
     run = tmp_path / "run"
     run.mkdir()
     np.savez_compressed(run / "scores.npz", scores=np.r_[0.1, 0.8], issame=np.r_[False, True])
@@ -99,3 +102,9 @@ def test_likeness_calibrate_reads_runs_and_votes(tmp_path):
     assert list(empty.iterdir()) == []  # nothing made
     missing = _likeness("calibrate", "--from", str(tmp_path / "nope"), cwd=tmp_path)
     assert missing.returncode == 2 and "no scores.npz" in missing.stderr
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "scores.npz").write_bytes(b"not a numpy file")
+    bad = _likeness("calibrate", "--from", str(junk), cwd=tmp_path)
+    assert bad.returncode == 2 and "not an evaluation run" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
