@@ -13,6 +13,7 @@ shifts every score.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def threshold_at_fmr(impostor: np.ndarray, target: float) -> float:
     """The lowest threshold whose FMR (share of impostor scores >= it) is at most
     ``target``: just above the score of the impostor pair that would exceed it."""
     ranked = np.sort(np.asarray(impostor, np.float64))[::-1]
-    allowed = int(np.floor(target * len(ranked)))  # impostors that may pass
+    allowed = int(np.floor(target * len(ranked) * (1 + 1e-9)))  # impostors that may pass
     if allowed >= len(ranked):
         return float(ranked[-1])
     return float(np.nextafter(ranked[allowed], np.inf))
@@ -81,8 +82,8 @@ class Calibration:
     def as_dict(self) -> dict:
         return {
             "target_fmr": self.target_fmr,
-            "threshold": round(self.threshold, 6),
-            "interval": [round(v, 6) for v in self.interval],
+            "threshold": self.threshold,
+            "interval": list(self.interval),
             "fmr": self.fmr,
             "fnmr": self.fnmr,
             "genuine_pairs": self.genuine_pairs,
@@ -95,12 +96,24 @@ class Calibration:
         }
 
 
+#: Decimals a threshold is given with; it is rounded UP to them, so the threshold
+#: someone copies into the settings still keeps the FMR at or under the target.
+DECIMALS = 4
+
+
+def round_up(value: float, decimals: int = DECIMALS) -> float:
+    return math.ceil(value * 10**decimals - 1e-9) / 10**decimals
+
+
 def calibrate(
     sets: list[LabelledScores], target_fmr: float, rounds: int = 200, seed: int = 0
 ) -> Calibration:
-    """The threshold at ``target_fmr`` over every pair of ``sets``."""
+    """The threshold at ``target_fmr`` over every pair of ``sets``, rounded up to
+    ``DECIMALS`` (the FMR and FNMR are those of the rounded threshold)."""
     if not 0 < target_fmr < 1:
         raise ValueError("the target FMR is between 0 and 1")
+    if rounds < 1:
+        raise ValueError("the bootstrap needs at least one round")
     models = {s.model for s in sets if s.model}
     if len(models) > 1:
         raise ValueError(f"the sources come from different models: {sorted(models)}")
@@ -109,9 +122,9 @@ def calibrate(
     impostor, matches = scores[~genuine], scores[genuine]
     if len(impostor) == 0 or len(matches) == 0:
         raise ValueError("calibration needs genuine and impostor pairs")
-    threshold = threshold_at_fmr(impostor, target_fmr)
+    threshold = round_up(threshold_at_fmr(impostor, target_fmr))
     low, high = bootstrap(
-        lambda idx: threshold_at_fmr(impostor[idx], target_fmr),
+        lambda idx: round_up(threshold_at_fmr(impostor[idx], target_fmr)),
         len(impostor),
         rounds=rounds,
         seed=seed,
@@ -132,7 +145,7 @@ def calibrate(
 def from_eval_run(path: str | Path) -> LabelledScores:
     """An evaluation run's pairs: its folder, or its ``report.json``."""
     path = Path(path)
-    folder = path.parent if path.name == "report.json" else path
+    folder = path.parent if path.name in ("report.json", "scores.npz") else path
     npz, report = folder / "scores.npz", folder / "report.json"
     if not npz.is_file():
         raise FileNotFoundError(f"no scores.npz in {folder} (the output of make eval)")

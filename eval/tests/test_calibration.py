@@ -38,6 +38,8 @@ def test_calibration_finds_the_quantile_with_an_interval_and_flags_thin_data():
         np.r_[impostor, genuine], np.r_[np.zeros(200_000, bool), np.ones(20_000, bool)], "synthetic"
     )
     result = calibrate([data], 1e-3, rounds=50)
+    assert result.threshold == round(result.threshold, 4)  # given to 4 decimals, rounded up
+    assert np.mean(impostor >= result.threshold) <= 1e-3  # still within the target
     expected = 0.1 * 3.0902  # the normal's 99.9th percentile
     assert abs(result.threshold - expected) < 0.01
     low, high = result.interval
