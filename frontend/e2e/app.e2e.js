@@ -9,11 +9,12 @@ import {
   FRONTEND,
   launchBrowser,
   makeWork,
+  openPage,
   photo,
   python,
-  removeWork,
   requireFile,
   SCREENSHOTS,
+  shutdown,
   sqlite,
   startBackend,
   VENV,
@@ -103,17 +104,10 @@ beforeAll(async () => {
   ]);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await backend?.stop();
-  removeWork(work);
-});
+afterAll(() => shutdown(browser, backend, work));
 
 beforeEach(async () => {
-  context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
-  page = await context.newPage();
-  pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  ({ context, page, errors: pageErrors } = await openPage(browser));
   await page.goto(baseUrl);
 });
 

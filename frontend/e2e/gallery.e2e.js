@@ -10,11 +10,12 @@ import {
   backendEnv,
   launchBrowser,
   makeWork,
+  openPage,
   photosOf,
   python,
-  removeWork,
   requireFile,
   SCREENSHOTS,
+  shutdown,
   sqlite,
   startBackend,
 } from './harness.js';
@@ -75,17 +76,10 @@ beforeAll(async () => {
   browser = await launchBrowser();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await backend?.stop();
-  removeWork(work);
-});
+afterAll(() => shutdown(browser, backend, work));
 
 beforeEach(async () => {
-  context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
-  page = await context.newPage();
-  pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  ({ context, page, errors: pageErrors } = await openPage(browser));
 });
 
 afterEach(async () => {

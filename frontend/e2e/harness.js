@@ -158,3 +158,19 @@ export function launchBrowser(args = []) {
     ],
   });
 }
+
+/** A fresh browser context and page; `errors` collects the page's uncaught errors. */
+export async function openPage(browser) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  return { context, page, errors };
+}
+
+/** Close what a test file started: the browser, the backend, its work folder. */
+export async function shutdown(browser, backend, work) {
+  await browser?.close();
+  await backend?.stop();
+  removeWork(work);
+}
