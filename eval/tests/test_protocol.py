@@ -5,13 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from likeness_eval.calibration import threshold_at_fmr
 from likeness_eval.degrade import KINDS, degrade
 from likeness_eval.facechecks import GRID, edc, pauc
 from likeness_eval.protocol import (
+    Pairs,
     bootstrap,
+    every_pair,
     identity_halves,
     identity_of,
     impostor_scores,
+    listed_pairs,
     resolvable_fmr,
 )
 
@@ -44,6 +48,84 @@ def test_impostor_scores_match_brute_force():
     assert np.mean(cross >= threshold - 2e-4) > 0.0099  # the lowest such threshold
     with pytest.raises(ValueError):
         got.threshold_at(resolvable_fmr(got.pairs) / 2)
+
+
+def _unit_vectors(n: int, dim: int, people: int, seed: int):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(people, dim))
+    ids = rng.integers(0, people, n)
+    x = (centres[ids] + rng.normal(size=(n, dim)) * 1.2).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True), ids.astype(str)
+
+
+def test_every_pair_lists_the_tail_and_counts_the_rest_exactly():
+    x, ids = _unit_vectors(400, 16, 50, seed=3)
+    pairs = every_pair(x, ids, floor_fmr=0.05, chunk=97)
+    full = x.astype(np.float64) @ x.T.astype(np.float64)
+    i, j = np.triu_indices(len(x), 1)
+    same = ids[i] == ids[j]
+    cross, genuine = full[i, j][~same], full[i, j][same]
+    assert pairs.impostor_pairs == len(cross) and pairs.genuine_pairs == len(genuine)
+    assert (~pairs.genuine).sum() < len(cross) / 10  # only the tail is listed
+    for target in (0.01, 0.002):  # the same threshold as sorting every score
+        got = pairs.threshold_at(target)
+        assert got == pytest.approx(threshold_at_fmr(cross, target), abs=1e-6)
+        # float32 scores: a pair at the threshold may round either way (one pair)
+        assert pairs.fmr_at(got) == pytest.approx(np.mean(cross >= got), abs=1.5 / len(cross))
+        assert pairs.fmr_at(got) <= target
+    t = float(np.median(genuine))
+    assert pairs.fnmr_at(t) == pytest.approx(np.mean(genuine < t), abs=1.5 / len(genuine))
+    with pytest.raises(ValueError, match="floor"):
+        pairs.fmr_at(pairs.floor - 0.01)
+    with pytest.raises(ValueError, match="do not reach"):
+        pairs.threshold_at(0.5)
+
+
+def test_identity_weights_move_all_pairs_of_an_identity():
+    x, ids = _unit_vectors(200, 8, 20, seed=4)
+    pairs = every_pair(x, ids, floor_fmr=1.0)  # every impostor pair listed
+    names = np.unique(ids)
+    w = np.zeros(pairs.n_units)
+    w[:10] = 1.0  # only the first ten identities drawn, once
+    kept = np.isin(ids, names[:10])
+    alone = every_pair(x[kept], ids[kept], floor_fmr=1.0)
+    assert pairs.impostor_total(w) == pytest.approx(alone.impostor_pairs)
+    assert pairs.threshold_at(0.05, w) == pytest.approx(alone.threshold_at(0.05))
+    w[0] = 2.0  # an identity drawn twice: its pairs with others count twice
+    assert pairs.impostor_total(w) > alone.impostor_pairs
+    low, high = pairs.interval(lambda u: pairs.threshold_at(0.05, u), rounds=50)
+    assert low <= pairs.threshold_at(0.05) <= high
+
+
+def test_listed_pairs_combine_with_every_pair_sets():
+    x, ids = _unit_vectors(150, 8, 15, seed=5)
+    sets = every_pair(x, ids, floor_fmr=1.0)
+    votes = listed_pairs(np.array([0.9, 0.95, 0.2]), np.array([False, False, True]))
+    both = Pairs.combine(sets, votes)
+    assert both.impostor_pairs == sets.impostor_pairs + 2
+    assert both.genuine_pairs == sets.genuine_pairs + 1
+    scores = np.r_[sets.scores[~sets.genuine], 0.9, 0.95]
+    assert both.threshold_at(0.01) == pytest.approx(threshold_at_fmr(scores, 0.01))
+    twice = Pairs.combine(sets, sets)  # two sets never pair with each other
+    assert twice.impostor_pairs == 2 * sets.impostor_pairs
+
+
+def test_wrong_impostor_votes_high_in_the_genuine_range_are_left_out():
+    rng = np.random.default_rng(6)
+    impostor, genuine = rng.normal(0.0, 0.1, 100_000), rng.normal(0.6, 0.1, 2_000)
+    wrong = genuine[:40]  # same-person pairs voted "different"
+    scores = np.r_[impostor, wrong, genuine[40:]]
+    labels = np.r_[np.zeros(100_040, bool), np.ones(1_960, bool)]
+    votes = listed_pairs(scores, labels)
+    clean = listed_pairs(
+        np.r_[impostor, genuine[40:]], np.r_[np.zeros(100_000, bool), np.ones(1_960, bool)]
+    )
+    target = 1e-4  # 10 impostors may pass: 40 wrong votes wreck the threshold
+    assert votes.threshold_at(target) > clean.threshold_at(target) + 0.1
+    trimmed, dropped = votes.without_suspects(0.05)
+    assert 30 <= dropped <= 41  # the wrong votes above the genuine 5th percentile
+    assert abs(trimmed.threshold_at(target) - clean.threshold_at(target)) < 0.02
+    assert votes.without_suspects(0.0) == (votes, 0)
 
 
 def test_bootstrap_brackets_the_statistic_and_moves_groups_together():
