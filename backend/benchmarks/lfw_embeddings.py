@@ -44,7 +44,13 @@ def main() -> None:
     run = embed_pairset(engine, pairset, cache_dir=default_cache_dir())
     keep = ~run.no_face
     names = np.array([Path(i).parent.name for i in images])[keep]
-    np.savez(args.out, names=names, vectors=run.embeddings[keep].astype(np.float32))
+    np.savez(
+        args.out,
+        names=names,
+        vectors=run.embeddings[keep].astype(np.float32),
+        model=args.model,
+        model_version=engine.files[1].sha256,  # the recogniser file (likeness calibrate)
+    )
     print(f"{int(keep.sum())} embeddings of {len(set(names))} people -> {args.out}")
 
 

@@ -24,6 +24,7 @@ FEATURE_MODULES = (
     "likeness.quality_cli",
     "likeness.jobs_cli",
     "likeness.clusters_cli",
+    "likeness.thresholds_cli",
     "likeness_eval.calibrate_cli",  # when the evaluation package is installed
 )
 

@@ -343,3 +343,8 @@ class DuplicateImageError(ConflictError):
 class EmbeddingModelMismatchError(ConflictError):
     code = "MODEL_MISMATCH"
     default_message = "The gallery holds embeddings of a different model."
+
+
+class ThresholdSetNotFoundError(NotFoundError):
+    code = "THRESHOLD_SET_NOT_FOUND"
+    default_message = "No such threshold set for this model."

@@ -99,13 +99,15 @@ def verify(
     gate: FaceGate | None = None,
     liveness: bool | Collection[str] = False,
     faces: Mapping[str, int] | None = None,
+    threshold: float | None = None,
 ) -> Verification:
     """Compare the two images of ``sources`` (field name -> image). Errors name the
     field. With a ``gate``, each chosen face is checked, and for liveness too when
     asked (``True``: every image; or the field names of the camera shots): a face
     that is not live makes the answer "no match", reason ``spoof``. ``faces``: field
     name -> the index of the face to use (as a group photo's earlier answer listed
-    them) instead of the policy's choice."""
+    them) instead of the policy's choice. ``threshold``: the 1:1 threshold in force
+    (default: the settings')."""
     if len(sources) != 2:
         raise ValueError("verify needs exactly two images")
     policy = FacePolicy(policy or engine.settings.face_policy)
@@ -135,7 +137,7 @@ def verify(
         raise errors[0].with_others(errors[1:])
     start = time.perf_counter()
     first, second = embeddings.values()
-    comparison = engine.compare(first, second)
+    comparison = engine.compare(first, second, threshold)
     timings["compare"] = (time.perf_counter() - start) * 1000
     timings["total"] = (time.perf_counter() - started) * 1000
     return Verification(uuid.uuid4().hex, comparison, embeddings, policy, dict(timings), checks)

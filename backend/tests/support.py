@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -101,6 +102,15 @@ class GunicornServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def pids_that_answered(self, path: str, since: int = 0) -> set[int]:
+        """The workers that answered requests for ``path`` (from the JSON log lines),
+        after the first ``since`` characters of the log."""
+        pids = set()
+        for line in self.log()[since:].splitlines():
+            if line.startswith("{") and f'"path": "{path}"' in line:
+                pids.add(json.loads(line)["pid"])
+        return pids
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -49,10 +48,7 @@ def test_concurrent_verifications_on_two_workers(gunicorn_server, lfw_dir):
         )
     assert all(set(r.json()) == {"status", "version"} for r in bodies)  # no pid in answers
     # which worker answered is in the server's own log (JSON lines with the pid)
-    pids = set()
-    for line in gunicorn_server.log().splitlines():
-        if line.startswith("{") and '"path": "/api/health"' in line:
-            pids.add(json.loads(line)["pid"])
+    pids = gunicorn_server.pids_that_answered("/api/health")
     assert pids == gunicorn_server.worker_pids() and len(pids) == 2
 
 

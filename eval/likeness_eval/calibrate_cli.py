@@ -1,15 +1,23 @@
-"""``likeness calibrate``: the 1:1 threshold at a target FMR from labelled scores
-(evaluation runs and stored votes), with a bootstrap interval and a warning when
-the impostor pairs cannot support the target. Registered by ``likeness.cli`` when
-the evaluation package is installed. It reports; it does not change the service's
-threshold (``LIKENESS_MATCH_THRESHOLD`` does that today)."""
+"""``likeness calibrate``: the 1:1 threshold at a target FMR, and with
+``--target-fpir`` the 1:N threshold for the gallery's size, from labelled scores
+(evaluation runs, embeddings files, stored votes), each with a bootstrap interval
+and a warning when the impostor pairs cannot support the target. ``--adopt``
+stores the result as the running model version's threshold set: the service
+takes it without a restart (``likeness thresholds`` shows, lists and restores).
+Registered by ``likeness.cli`` when the evaluation package is installed."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from likeness.errors import NotFoundError, ValidationError
+
+#: Impostor votes above this quantile of the genuine scores are left out of a
+#: calibration from votes: wrong "different" votes, which moved the 1:N threshold
+#: from 0.35 to 0.63 at 2% wrong votes in ``likeness_eval.feedback_sim``.
+SUSPECTS = 0.05
 
 
 def _feedback_rows(database_url: str | None):
@@ -21,60 +29,208 @@ def _feedback_rows(database_url: str | None):
     try:
         with db.session() as session:
             return session.execute(
-                select(Feedback.similarity, Feedback.is_match, Feedback.vote, Feedback.model_pack)
+                select(
+                    Feedback.similarity,
+                    Feedback.is_match,
+                    Feedback.vote,
+                    Feedback.model_pack,
+                    Feedback.model_version,
+                )
             ).all()
     finally:
         db.dispose()
 
 
-def cmd_calibrate(args: argparse.Namespace) -> int:
-    from likeness_eval.calibration import calibrate, from_eval_run, from_feedback
+def _gallery_faces(database_url: str | None) -> int:
+    """Searchable faces in the gallery of the settings' database (nothing created)."""
+    from likeness.storage.feedback_cli import open_votes
+    from likeness.storage.models import GalleryFace
+    from sqlalchemy import func, select
 
+    db = open_votes(database_url)
+    try:
+        with db.session() as session:
+            usable = select(func.count(GalleryFace.id)).where(GalleryFace.usable)
+            return int(session.scalar(usable) or 0)  # only usable faces are searched
+    finally:
+        db.dispose()
+
+
+def _running(args: argparse.Namespace) -> tuple[str, str]:
+    """The pack and recogniser version thresholds are adopted for."""
+    from likeness.engine.modelpack import resolve_pack
+    from likeness.settings import get_settings
+
+    settings = get_settings()
+    pack = args.model or settings.model_pack
+    return pack, resolve_pack(settings.model_root, pack, verify=False)[1].sha256
+
+
+def _print(result, label: str) -> None:
+    low, high = result.interval
+    if result.kind == "verify":
+        aim = f"FMR {result.target_fmr:g}"
+        rates = f"FMR {result.fmr:.2e}, FNMR {100 * result.fnmr:.2f}%"
+    else:
+        aim = (
+            f"FPIR {result.target_fpir:g} over {result.gallery_faces:,} gallery faces "
+            f"(per-face FMR {result.target_fmr:.2e})"
+        )
+        rates = f"per-face FMR {result.fmr:.2e}, FNMR {100 * result.fnmr:.2f}%"
+    print(
+        f"{label} threshold {result.threshold:.4f} at {aim} "
+        f"(90% interval {low:.4f} to {high:.4f}); on these pairs {rates}"
+    )
+    print(
+        f"  {result.genuine_pairs:,} genuine and {result.impostor_pairs:,} impostor pairs from "
+        f"{', '.join(result.sources)}" + (f" ({result.model})" if result.model else "")
+    )
+    if result.suspects_dropped:
+        print(
+            f"  left out {result.suspects_dropped} impostor votes scoring like the same person "
+            "(likely wrong votes; --suspects 0 keeps them)"
+        )
+    if result.warning:
+        print(f"  warning: {result.warning}")
+
+
+def _adopt(args: argparse.Namespace, results: list) -> None:
+    """Store the thresholds for the model version the scores came from."""
+    from likeness.learning import KEEP
+    from likeness.thresholds_cli import open_thresholds
+
+    first = results[0]
+    if args.model and first.model and args.model != first.model:
+        raise ValidationError(f"the scores come from {first.model}, not {args.model}")
+    args.model = args.model or first.model
+    db, book = open_thresholds(args)
+    try:
+        problems = [r.warning for r in results if r.warning]
+        if first.version is None:
+            problems.append(
+                "the sources do not say which recogniser file made the scores "
+                f"(the service runs {book.model_pack} {book.model_version[:12]})"
+            )
+        elif first.version != book.model_version:
+            raise ValidationError(
+                f"the scores come from recogniser {first.version[:12]}, but {book.model_pack} "
+                f"here is {book.model_version[:12]}: a new model version shifts every score"
+            )
+        if problems and not args.force:
+            raise ValidationError(
+                "not adopted: " + "; ".join(problems) + " (--force adopts anyway)"
+            )
+        values = {r.kind: r.threshold for r in results}
+        made = book.adopt(
+            values.get("verify", KEEP),
+            values.get("search", KEEP),
+            source={r.kind: r.as_dict() for r in results},
+            note=args.note or "likeness calibrate",
+            created_by="cli (likeness calibrate)",
+        )
+    finally:
+        db.dispose()
+    print(
+        f"adopted as threshold set {made.id} for {made.model_pack} "
+        f"({made.model_version[:12]}); the service takes it within its refresh interval",
+        file=sys.stderr,
+    )
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from likeness_eval.calibration import (
+        calibrate_sample,
+        calibrate_search,
+        from_feedback,
+        load_source,
+        sample,
+        search_fmr,
+    )
+
+    if args.target_fpir is not None and args.gallery_faces is None:
+        args.gallery_faces = _gallery_faces(args.database_url)
+        if args.gallery_faces == 0:
+            raise ValidationError("the gallery is empty: give --gallery-faces N")
+    running = _running(args) if args.adopt else (args.model, None)
     try:
         sets = []
         for source in args.sources:
-            if source == "feedback":
-                sets.append(from_feedback(_feedback_rows(args.database_url), args.model))
+            if source == "feedback":  # when adopting, only the running version's votes
+                rows = _feedback_rows(args.database_url)
+                sets.append(from_feedback(rows, *running))
             else:
-                sets.append(from_eval_run(source))
-        result = calibrate(sets, args.target_fmr, rounds=args.rounds)
+                sets.append(load_source(source))
+        rates = [args.target_fmr]
+        if args.target_fpir is not None:
+            if not 0 < args.target_fpir < 1:
+                raise ValueError("the target FPIR is between 0 and 1")
+            rates.append(search_fmr(args.target_fpir, args.gallery_faces))
+        suspects = args.suspects
+        if suspects is None:  # votes hold wrong ones; evaluation labels do not
+            suspects = SUSPECTS if "feedback" in args.sources else 0.0
+        data = sample(sets, max(rates), suspects)
+        results = [calibrate_sample(data, args.target_fmr, rounds=args.rounds)]
+        if args.target_fpir is not None:
+            results.append(
+                calibrate_search(data, args.target_fpir, args.gallery_faces, rounds=args.rounds)
+            )
     except FileNotFoundError as error:
         raise NotFoundError(str(error)) from None
     except ValueError as error:
         raise ValidationError(str(error)) from None
     if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
-        return 0
-    low, high = result.interval
-    print(
-        f"threshold {result.threshold:.4f} at FMR {result.target_fmr:g} "
-        f"(90% interval {low:.4f} to {high:.4f}); on these pairs FMR {result.fmr:.2e}, "
-        f"FNMR {100 * result.fnmr:.2f}%"
-    )
-    print(
-        f"  {result.genuine_pairs} genuine and {result.impostor_pairs} impostor pairs from "
-        f"{', '.join(result.sources)}" + (f" ({result.model})" if result.model else "")
-    )
-    if result.warning:
-        print(f"  warning: {result.warning}")
+        body = results[0].as_dict()
+        if len(results) > 1:
+            body["search"] = results[1].as_dict()
+        print(json.dumps(body, indent=2))
+    else:
+        for result, label in zip(results, ("1:1", "1:N"), strict=False):
+            _print(result, label)
+    if args.adopt:
+        _adopt(args, results)
     return 0
 
 
 def register(subparsers) -> None:
     calibrate = subparsers.add_parser(
-        "calibrate", help="the 1:1 threshold at a target FMR, from evaluation runs and votes"
+        "calibrate",
+        help="thresholds at a target FMR (1:1) and FPIR (1:N), from evaluation data and votes",
     )
     calibrate.add_argument("--target-fmr", type=float, default=1e-3)
+    calibrate.add_argument(
+        "--target-fpir",
+        type=float,
+        help="also the 1:N threshold: strangers matched to someone at most this often",
+    )
+    calibrate.add_argument(
+        "--gallery-faces",
+        type=int,
+        help="the gallery size the 1:N threshold is for (default: the gallery's own)",
+    )
     calibrate.add_argument(
         "--from",
         dest="sources",
         action="append",
         required=True,
         metavar="SOURCE",
-        help="an evaluation run (its folder or report.json) or 'feedback' (the votes)",
+        help="an evaluation run (its folder or report.json), an embeddings .npz "
+        "(names, vectors), or 'feedback' (the votes)",
+    )
+    calibrate.add_argument(
+        "--suspects",
+        type=float,
+        help="leave out impostor-labelled pairs above this quantile of the genuine scores "
+        f"(default: {SUSPECTS} with votes among the sources, else 0)",
     )
     calibrate.add_argument("--model", help="only votes of this model pack")
     calibrate.add_argument("--database-url", help="SQLAlchemy URL (default: the settings)")
     calibrate.add_argument("--rounds", type=int, default=200, help="bootstrap resamples")
     calibrate.add_argument("--json", action="store_true")
+    calibrate.add_argument(
+        "--adopt", action="store_true", help="store the thresholds; the service takes them"
+    )
+    calibrate.add_argument("--note", help="why (kept in the threshold history)")
+    calibrate.add_argument(
+        "--force", action="store_true", help="adopt even when the data cannot support the target"
+    )
     calibrate.set_defaults(func=cmd_calibrate)

@@ -55,25 +55,34 @@ def test_calibration_finds_the_quantile_with_an_interval_and_flags_thin_data():
 
 
 def test_votes_label_pairs_and_models_never_mix(tmp_path):
-    rows = [(0.7, True, "up", "buffalo_s"), (0.5, True, "down", "buffalo_s"),
-            (0.1, False, "up", "buffalo_s"), (0.3, False, "down", "buffalo_s"),
-            (0.9, True, "up", "buffalo_l")]  # fmt: skip
+    rows = [(0.7, True, "up", "buffalo_s", "v1"), (0.5, True, "down", "buffalo_s", "v1"),
+            (0.1, False, "up", "buffalo_s", "v1"), (0.3, False, "down", "buffalo_s", "v1"),
+            (0.9, True, "up", "buffalo_l", "v9")]  # fmt: skip
     votes = from_feedback(rows, "buffalo_s")
     assert votes.genuine.tolist() == [True, False, False, True]
+    assert votes.version == "v1"
     with pytest.raises(ValueError, match="several model packs"):
         from_feedback(rows)  # votes of two packs need --model
     assert from_feedback(rows[:4]).model == "buffalo_s"
+    # a new recogniser file of the same pack shifts every score: never mixed
+    newer = [*rows[:4], (0.2, True, "up", "buffalo_s", "v2")]
+    with pytest.raises(ValueError, match="2 recogniser files"):
+        from_feedback(newer, "buffalo_s")
+    assert len(from_feedback(newer, "buffalo_s", "v2").scores) == 1
     run = tmp_path / "run"
     run.mkdir()
     np.savez_compressed(run / "scores.npz", scores=np.r_[0.1, 0.8], issame=np.r_[False, True])
-    (run / "report.json").write_text(json.dumps({"model": "buffalo_l"}))
+    files = [{"task": "detection", "sha256": "d0"}, {"task": "recognition", "sha256": "v9"}]
+    (run / "report.json").write_text(json.dumps({"model": "buffalo_l", "engine": {"files": files}}))
     assert from_eval_run(run / "report.json").model == "buffalo_l"
+    assert from_eval_run(run).version == "v9"
     with pytest.raises(ValueError, match="different models"):
         calibrate([votes, from_eval_run(run)], 0.5)
 
 
-def _likeness(*args, cwd):
+def _likeness(*args, cwd, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIKENESS_")}
+    env.update(extra)
     return subprocess.run(
         [sys.executable, "-m", "likeness.cli", *args],
         capture_output=True,
@@ -110,3 +119,68 @@ def test_likeness_calibrate_reads_runs_and_votes(tmp_path):
     bad = _likeness("calibrate", "--from", str(junk), cwd=tmp_path)
     assert bad.returncode == 2 and "not an evaluation run" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def _embeddings(path, model_root, version=None, people=80, seed=7):
+    """A small embeddings file (several images per person) of the test pack."""
+    import hashlib
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(people, 32))
+    ids = np.repeat(np.arange(people), 4)
+    x = centres[ids] + rng.normal(size=(len(ids), 32)) * 0.9
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    recogniser = model_root / "buffalo_s" / "w600k_mbf.onnx"
+    version = version or hashlib.sha256(recogniser.read_bytes()).hexdigest()
+    names = np.array([f"P{i}" for i in ids])
+    np.savez(
+        path, names=names, vectors=x.astype(np.float32), model="buffalo_s", model_version=version
+    )
+    return path
+
+
+def test_calibrate_adopts_thresholds_for_the_running_model_version(tmp_path, model_root):
+    from likeness_eval.calibration import calibrate_search, from_embeddings, search_fmr
+
+    env = {
+        "LIKENESS_MODEL_ROOT": str(model_root),
+        "LIKENESS_MODEL_PACK": "buffalo_s",
+        "LIKENESS_DATA_DIR": str(tmp_path / "data"),
+    }
+    data = _embeddings(tmp_path / "faces.npz", model_root)
+    args = ["calibrate", "--from", str(data), "--target-fmr", "1e-2", "--rounds", "20"]
+    shown = _likeness(*args, "--target-fpir", "0.2", "--gallery-faces", "50", "--json",
+                      cwd=tmp_path, **env)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    body = json.loads(shown.stdout)
+    assert body["kind"] == "verify" and body["search"]["kind"] == "search"
+    assert body["search"]["target_fmr"] == pytest.approx(search_fmr(0.2, 50))
+    assert body["search"]["threshold"] > body["threshold"]  # fifty chances to match falsely
+    direct = calibrate_search([from_embeddings(data)], 0.2, 50, rounds=20)
+    assert direct.threshold == body["search"]["threshold"]
+    assert not (tmp_path / "data").exists()  # reporting stores nothing
+    adopted = _likeness(*args, "--target-fpir", "0.2", "--gallery-faces", "50", "--adopt",
+                        cwd=tmp_path, **env)  # fmt: skip
+    assert adopted.returncode == 0, adopted.stderr
+    assert "adopted as threshold set 1" in adopted.stderr
+    in_force = json.loads(_likeness("thresholds", "--json", cwd=tmp_path, **env).stdout)
+    assert in_force["verify"] == {"value": body["threshold"], "origin": "database", "set_id": 1}
+    assert in_force["search"]["value"] == body["search"]["threshold"]
+    assert in_force["set"]["source"]["verify"]["sources"] == [str(data)]
+    # scores of another recogniser file are never adopted for this one
+    other = _embeddings(tmp_path / "other.npz", model_root, version="0" * 64)
+    refused = _likeness("calibrate", "--from", str(other), "--target-fmr", "1e-2", "--adopt",
+                        cwd=tmp_path, **env)  # fmt: skip
+    assert refused.returncode == 2 and "shifts every score" in refused.stderr
+    # a target the pairs cannot resolve is adopted only with --force
+    deep = [*args[:3], "--target-fmr", "1e-6", "--rounds", "5", "--adopt"]
+    thin = _likeness(*deep, cwd=tmp_path, **env)
+    assert thin.returncode == 2 and "not adopted" in thin.stderr and "--force" in thin.stderr
+    assert _likeness(*deep, "--force", cwd=tmp_path, **env).returncode == 0
+    history = json.loads(_likeness("thresholds", "--json", "history", cwd=tmp_path, **env).stdout)
+    assert [s["id"] for s in history] == [2, 1]
+    back = _likeness("thresholds", "restore", "1", cwd=tmp_path, **env)
+    assert back.returncode == 0 and "restored as set 3" in back.stderr
+    # the 1:N threshold for the gallery's own size needs a gallery
+    empty = _likeness(*args, "--target-fpir", "0.05", cwd=tmp_path, **env)
+    assert empty.returncode == 2 and "gallery is empty" in empty.stderr

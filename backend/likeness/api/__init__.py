@@ -19,16 +19,18 @@ from likeness.api import (
     routes_gallery,
     routes_jobs,
     routes_system,
+    routes_thresholds,
     security,
 )
 from likeness.api.deadline import BodyDeadline
 from likeness.api.errors import register_error_handlers
 from likeness.api.logs import configure_logging, install_request_logging
 from likeness.api.spa import register_spa
-from likeness.api.state import DATABASE, ENGINE, GATE, after_verify_hooks
+from likeness.api.state import DATABASE, ENGINE, GATE, THRESHOLDS, after_verify_hooks
 from likeness.auth import KeyStore
 from likeness.engine import FaceEngine
 from likeness.errors import ConfigError, LikenessError, NotFoundError
+from likeness.learning import ThresholdBook
 from likeness.quality import FaceGate
 from likeness.settings import Settings, get_settings
 from likeness.storage import Database
@@ -92,6 +94,9 @@ def create_app(
     if migrate:
         database.migrate()
     app.extensions[DATABASE] = database
+    app.extensions[THRESHOLDS] = ThresholdBook(
+        database, settings, engine.settings.model_pack, engine.files[1].sha256
+    )
     with app.app_context():
         store = VerificationStore(database, settings.model_pack, engine.files[1].sha256)
         after_verify_hooks().append(store.record)
@@ -112,4 +117,5 @@ def create_app(
     routes_gallery.init_app(app)
     app.register_blueprint(routes_jobs.bp)
     app.register_blueprint(routes_clusters.bp)
+    app.register_blueprint(routes_thresholds.bp)
     return app

@@ -16,7 +16,7 @@ from likeness.api.schemas import (
     VerifyOptions,
     VerifyResponse,
 )
-from likeness.api.state import after_verify_hooks, engine, gate, image_limits
+from likeness.api.state import after_verify_hooks, engine, gate, image_limits, thresholds
 from likeness.api.uploads import read_upload
 from likeness.errors import FaceError, LikenessError
 from likeness.imaging import decode_image
@@ -108,6 +108,7 @@ def verify():
             for name, key in (("image1", "face1"), ("image2", "face2"))
             if options[key] is not None
         },
+        threshold=thresholds().verify(),
     )
     for hook in after_verify_hooks():
         hook(result)

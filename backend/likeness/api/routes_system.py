@@ -8,7 +8,7 @@ from likeness import __version__
 from likeness.api.auth import PUBLIC, requires
 from likeness.api.openapi import document
 from likeness.api.schemas import HealthResponse, ModelsResponse, ReadyResponse
-from likeness.api.state import ENGINE, engine, gate
+from likeness.api.state import ENGINE, engine, gate, thresholds
 
 bp = Blueprint("system", __name__, url_prefix="/api")
 
@@ -38,4 +38,7 @@ def ready():
 def models():
     """Model pack, files with hashes, threshold, providers, and which face checks
     run with what thresholds (no server paths)."""
-    return jsonify({**engine().info(public=True), "face_checks": gate().info()})
+    book = thresholds()
+    info = {**engine().info(public=True), "face_checks": gate().info()}
+    info.update(threshold=book.verify(), search_threshold=book.search())
+    return jsonify(info)

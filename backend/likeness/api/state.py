@@ -9,6 +9,7 @@ from flask import current_app
 from likeness.engine import FaceEngine
 from likeness.errors import ModelsNotReadyError
 from likeness.imaging import ImageLimits
+from likeness.learning import ThresholdBook
 from likeness.quality import FaceGate
 from likeness.storage import Database
 
@@ -16,6 +17,7 @@ ENGINE = "likeness.engine"
 AFTER_VERIFY = "likeness.after_verify"
 DATABASE = "likeness.database"
 GATE = "likeness.gate"
+THRESHOLDS = "likeness.thresholds"
 
 
 def engine() -> FaceEngine:
@@ -35,6 +37,11 @@ def gate() -> FaceGate:
 
 def database() -> Database:
     return current_app.extensions[DATABASE]
+
+
+def thresholds() -> ThresholdBook:
+    """This process's thresholds of the loaded model version (in force, history)."""
+    return current_app.extensions[THRESHOLDS]
 
 
 def image_limits() -> ImageLimits:

@@ -162,12 +162,19 @@ class FaceEngine:
         timings["embed"] = _ms(start)
         return FaceEmbedding(faces, index, unit[0], float(norms[0]), (width, height), timings, crop)
 
-    def compare(self, a: np.ndarray | FaceEmbedding, b: np.ndarray | FaceEmbedding) -> Comparison:
-        """Cosine similarity and the decision against the pack's threshold."""
+    def compare(
+        self,
+        a: np.ndarray | FaceEmbedding,
+        b: np.ndarray | FaceEmbedding,
+        threshold: float | None = None,
+    ) -> Comparison:
+        """Cosine similarity and the decision against ``threshold`` (default: the
+        settings' threshold of the pack; the service passes the one in force)."""
         va = a.embedding if isinstance(a, FaceEmbedding) else a
         vb = b.embedding if isinstance(b, FaceEmbedding) else b
         similarity = cosine(va, vb)
-        return Comparison(similarity, self.threshold, similarity >= self.threshold)
+        limit = self.threshold if threshold is None else float(threshold)
+        return Comparison(similarity, limit, similarity >= limit)
 
     # -- liveness ----------------------------------------------------------------
     def liveness(self) -> LivenessModel:
