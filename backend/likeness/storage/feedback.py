@@ -257,6 +257,7 @@ class FeedbackStore:
                 embedding2=verification.embedding2,
                 crop1=crops.crop1 if crops else None,
                 crop2=crops.crop2 if crops else None,
+                refusals=verification.refusals,
             )
             session.add(row)
             session.flush()

@@ -36,9 +36,48 @@ def open_votes(database_url: str | None):
     return db
 
 
+def _print_balance(report: dict, out: str) -> None:
+    checks = report["checks"]
+    dropped = ", ".join(
+        f"{k[8:].replace('_', ' ')} {v}" for k, v in checks.items() if k.startswith("dropped_")
+    )
+    print(
+        f"{report['rows']} {report['format']} from {checks.get('votes', 0)} votes -> {out} "
+        f"({report['faces_with_crops']} faces with crops)",
+        file=sys.stderr,
+    )
+    print(
+        f"  dropped: {dropped or 'none'}; faces never checked: {checks.get('faces_unchecked', 0)}",
+        file=sys.stderr,
+    )
+    for side, counts in report["splits"].items():
+        listed = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
+        print(f"  {side}: {listed or 'empty'}", file=sys.stderr)
+
+
 def cmd_feedback_export(args: argparse.Namespace) -> int:
     from likeness.storage.feedback import export_feedback
 
+    if args.format in ("pairs", "triplets"):  # training data: a folder (floor 3's export)
+        from likeness.learning.export import export_training
+
+        if args.out == "-":
+            print("error: --format pairs|triplets writes a folder: give --out DIR", file=sys.stderr)
+            return 2
+        db = open_votes(args.database_url)
+        try:
+            report = export_training(
+                db,
+                args.out,
+                args.format,
+                model=args.model,
+                val_share=args.val_share,
+                seed=args.seed,
+            )
+        finally:
+            db.dispose()
+        _print_balance(report, args.out)
+        return 0
     db = open_votes(args.database_url)
     try:
         if args.out == "-":
@@ -55,9 +94,25 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     feedback = subparsers.add_parser("feedback", help="votes on verifications and searches")
     actions = feedback.add_subparsers(dest="action", required=True)
-    export = actions.add_parser("export", help="write every feedback record (CSV or JSONL)")
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    export.add_argument("--out", default="-", help="file to write (default: standard output)")
+    export = actions.add_parser(
+        "export", help="every feedback record (CSV or JSONL), or training data (pairs, triplets)"
+    )
+    export.add_argument(
+        "--format",
+        choices=("jsonl", "csv", "pairs", "triplets"),
+        default="jsonl",
+        help="records (jsonl, csv) or training data (pairs, triplets: a folder)",
+    )
+    export.add_argument(
+        "--out",
+        default="-",
+        help="file (default: standard output), or a new folder for training data",
+    )
+    export.add_argument("--model", help="training data: only votes of this model pack")
+    export.add_argument(
+        "--val-share", type=float, default=0.2, help="training data: identities for validation"
+    )
+    export.add_argument("--seed", type=int, default=0, help="training data: the split's seed")
     export.add_argument(
         "--database-url", default=None, help="SQLAlchemy URL (default: LIKENESS_* settings)"
     )

@@ -27,6 +27,9 @@ class VerificationStore:
             face_policy=result.policy.value,
             embedding1=np.asarray(first.embedding, np.float32).tobytes(),
             embedding2=np.asarray(second.embedding, np.float32).tobytes(),
+            refusals={name: list(check.reasons) for name, check in result.checks.items()}
+            if len(result.checks) == 2
+            else None,
         )
         with self.db.session() as session:
             session.add(row)
