@@ -40,9 +40,11 @@ from likeness.gallery.store import GalleryStore, NewFace, NewImage, PersonInfo
 from likeness.gallery.validation import check_consent, check_metadata, check_name
 from likeness.imaging import ImageLimits, encode_crop
 from likeness.jobs import InProcessRunner, JobRecord, JobStore
+from likeness.learning import ThresholdBook
+from likeness.learning.templates import Exemplar, Templates
 from likeness.quality import FaceGate
 from likeness.quality.filter import filter_source
-from likeness.search import SearchReport, SearchResult, search_photo
+from likeness.search import SearchReport, SearchResult, search_photo, search_vector
 from likeness.settings import Settings, load_settings
 from likeness.storage import Database
 from likeness.storage.search_feedback import SearchRecords, SearchVote
@@ -97,6 +99,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
         engine: FaceEngine | None = None,
         database: Database | None = None,
         gate: FaceGate | None = None,
+        thresholds: ThresholdBook | None = None,
         migrate: bool = True,
         autosave: bool = True,
         bulk_workers: int = 2,
@@ -131,18 +134,21 @@ class FaceRecognitionLibrary(ClusteringMixin):
         self.gallery.open()
         self.gate = gate or FaceGate(self.engine, settings)
         self.jobs = JobStore(self.database)
+        pack, version = self.engine.settings.model_pack, self.engine.files[1].sha256
+        self.thresholds = thresholds or ThresholdBook(self.database, settings, pack, version)
+        self.templates = Templates(self.database, settings.template_exemplars_max)
         self._runner: InProcessRunner | None = None
 
     # -- basics -------------------------------------------------------------------
     @property
     def threshold(self) -> float:
-        """The 1:1 decision threshold (``compare``; ``settings.threshold``)."""
-        return self.settings.threshold
+        """The 1:1 threshold in force (``compare``; ``likeness.learning.thresholds``)."""
+        return self.thresholds.verify()
 
     @property
     def search_threshold(self) -> float:
-        """The 1:N decision threshold (``search``; ``settings.gallery_threshold``)."""
-        return self.settings.gallery_threshold
+        """The 1:N threshold in force (``search``)."""
+        return self.thresholds.search()
 
     @property
     def store(self) -> GalleryStore:
@@ -169,6 +175,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
             self.limits,
             gate=self.gate,
             liveness=liveness,
+            threshold=self.threshold,
         )
 
     def filter_image(
@@ -337,6 +344,14 @@ class FaceRecognitionLibrary(ClusteringMixin):
     def get_person(self, person_id: int) -> PersonInfo:
         return self.store.get_person(person_id)
 
+    def exemplars(self, person_id: int) -> list[Exemplar]:
+        """The faces users confirmed as this person (part of its template)."""
+        return self.templates.list(self.store.get_person(person_id).id)
+
+    def forget_exemplar(self, person_id: int, exemplar_id: int) -> None:
+        """Undo a confirmation: the face leaves the person's template."""
+        self.templates.remove(self.store.get_person(person_id).id, exemplar_id)
+
     def list_persons(
         self, offset: int = 0, limit: int = 100, origin: str | None = None
     ) -> tuple[list[PersonInfo], int]:
@@ -390,7 +405,9 @@ class FaceRecognitionLibrary(ClusteringMixin):
             person = self.store.get_person(person_id)
             # a person whose faces all failed the checks still has a likeness to
             # match against: never "no template, anything goes"
-            template = self.store.centroid(person.id)
+            template = self.templates.centroid(
+                person.id, self.store.centroid(person.id), person.face_count
+            )
             if template is None and person.face_count:
                 template = self.store.centroid(person.id, usable_only=False)
         if face_checks is None:
@@ -488,33 +505,19 @@ class FaceRecognitionLibrary(ClusteringMixin):
         person_id: int | None = None,
         face_id: int | None = None,
     ) -> SearchVote:
-        """Thumbs up/down on one result of ``search_photo`` (changes an earlier vote)."""
-        return SearchRecords(self.database).vote(search_id, vote, face, person_id, face_id)
+        """Thumbs up/down on one result of ``search_photo`` (changes an earlier vote);
+        a person's template learns from it (``likeness.learning.templates``)."""
+        done = SearchRecords(self.database).vote(search_id, vote, face, person_id, face_id)
+        if self.settings.template_learning:
+            done.exemplar_id = self.templates.follow_vote(done.record)
+        return done
 
     def search_embedding(
         self, vector: np.ndarray, top_k: int = 5, threshold: float | None = None
     ) -> SearchResult:
-        import time
-
-        if top_k < 1:
-            raise ValidationError("top_k must be at least 1.", field="top_k")
-        vector = np.asarray(vector, np.float32).reshape(-1)
-        if vector.shape[0] != self.gallery.config.dim:
-            raise ValidationError(
-                f"The vector has {vector.shape[0]} values; the gallery's have "
-                f"{self.gallery.config.dim}.",
-                field="vector",
-            )
-        vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        """Who is this embedding? Persons ranked by best face or confirmed face."""
         threshold = self.search_threshold if threshold is None else float(threshold)
-        start = time.perf_counter()
-        hits = self.gallery.search(vector, top_k, threshold)
-        result = SearchResult(
-            hits, threshold, timings_ms={"search": (time.perf_counter() - start) * 1000}
-        )
-        if result.identity is not None and result.identity.person_id is not None:
-            self.store.touch_persons([result.identity.person_id])  # seen: retention
-        return result
+        return search_vector(self.gallery, self.templates, vector, top_k, threshold)
 
     # -- jobs ---------------------------------------------------------------------
     def job(self, job_id: str) -> JobRecord:

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     enrol_face_checks: bool = True  # enrolment refuses faces that fail (callers may opt out)
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     match_threshold: float | None = None  # overrides the per-pack threshold
+    # Stored threshold sets (likeness.learning): each process re-reads the newest
+    # set of its model version at most this often (adoption needs no restart)
+    threshold_refresh_seconds: float = Field(default=5.0, ge=0)
     # Input limits
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=25_000_000, ge=1)  # 6000x4000 (24 Mpx) fits
@@ -134,6 +137,10 @@ class Settings(BaseSettings):
     cluster_k: int = Field(default=10, ge=1, le=100)  # neighbours per face in the graph
     cluster_min_size: int = Field(default=2, ge=1)  # smaller clusters wait, unassigned
     cluster_incremental: bool = True  # once clustered, new faces join as they are indexed
+    # Templates that learn (likeness.learning.templates): a thumbs up on a search
+    # result adds the searched face to the person's template, at most this many
+    template_learning: bool = True
+    template_exemplars_max: int = Field(default=20, ge=1)
     # Feedback (votes on verifications)
     feedback_comment_max: int = Field(default=1000, ge=0)  # characters
     store_feedback_crops: bool = False  # keep the two aligned 112x112 face crops (JPEG)

@@ -144,13 +144,32 @@ describe('gallery pages on the real backend', () => {
     await expectThumbnails(1);
     const first = page.locator('.candidates li').first();
     await first.getByRole('button', { name: 'Right: Abel Pacheco' }).click();
-    await expect.poll(() => first.locator('.vote-note').textContent()).toContain('recorded');
+    // a confirmed person learns the searched face (its template), with an undo
+    await expect.poll(() => first.locator('.vote-note').textContent()).toContain('now helps find Abel Pacheco');
     const stored = () =>
       sqlite(work, 'SELECT vote FROM search_feedback WHERE search_id = ? AND person_id = ?', body.search_id, body.identity.person_id);
+    const learned = () => sqlite(work, 'SELECT count(*) FROM person_exemplars WHERE person_id = ?', body.identity.person_id);
     expect(stored()).toBe('up');
+    expect(learned()).toBe('1');
     await shoot('search.png');
+    await first.getByRole('button', { name: 'Undo' }).click();
+    await expect.poll(() => first.locator('.vote-note').textContent()).toContain('Undone');
+    expect(learned()).toBe('0');
+    expect(stored()).toBe('up'); // the vote stays: only the template forgets
+    await first.getByRole('button', { name: 'Right: Abel Pacheco' }).click();
+    await expect.poll(learned).toBe('1');
     await first.getByRole('button', { name: 'Wrong: Abel Pacheco' }).click();
     await expect.poll(stored).toBe('down');
+    expect(learned()).toBe('0'); // changing the vote takes the face out too
+    // the person's page lists what it learned, each undoable
+    await first.getByRole('button', { name: 'Right: Abel Pacheco' }).click();
+    await expect.poll(learned).toBe('1');
+    await page.goto(`${backend.url}/people/${body.identity.person_id}`);
+    const confirmed = page.getByRole('list', { name: 'Confirmed likenesses of Abel Pacheco' });
+    await expect.poll(() => confirmed.locator('li').count()).toBe(1);
+    await confirmed.getByRole('button', { name: /Undo/ }).click();
+    await expect.poll(learned).toBe('0');
+    await expect.poll(() => page.getByText('Learned from searches').count()).toBe(0);
   });
 
   test('name a cluster and merge another into it', async () => {

@@ -181,6 +181,19 @@ export async function voteOnSearch({ searchId, face, personId = null, faceId = n
   return data;
 }
 
+/** GET /api/persons/<id>/exemplars: the faces users confirmed as the person. */
+export async function listExemplars(personId) {
+  const { data } = await client.get(`/persons/${personId}/exemplars`);
+  return data;
+}
+
+/** DELETE /api/persons/<id>/exemplars/<id>: undo a confirmation (the searched face
+ * leaves the person's template). */
+export async function forgetExemplar(personId, exemplarId) {
+  const { data } = await client.delete(`/persons/${personId}/exemplars/${exemplarId}`);
+  return data;
+}
+
 // --- clusters ---------------------------------------------------------------------
 
 /** GET /api/clusters: the people found automatically, largest first. */

@@ -74,6 +74,13 @@ class SearchFeedbackResponse(Schema):
     created_at = fields.String()
     updated_at = fields.String()
     created = fields.Boolean(metadata={"description": "false: an earlier vote was changed"})
+    exemplar_id = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "a thumbs up on a person: the searched face joined its template "
+            "as this confirmed face (undo: DELETE /api/persons/<id>/exemplars/<exemplar_id>)"
+        },
+    )
 
 
 class EnrolOptions(Schema):
@@ -167,6 +174,10 @@ class HitSchema(Schema):
     name = fields.String(allow_none=True)
     score = fields.Float(metadata={"description": "cosine similarity of the best face"})
     centroid_score = fields.Float(allow_none=True)
+    exemplar_score = fields.Float(
+        allow_none=True,
+        metadata={"description": "best score among faces users confirmed (the score if higher)"},
+    )
     is_match = fields.Boolean()
     face_id = fields.Integer()
     image_id = fields.String()
@@ -208,3 +219,15 @@ class EnrolJson(Schema):
     face_policy = fields.String(
         load_default="strict", validate=validate.OneOf(["strict", "largest"])
     )
+
+
+class ExemplarSchema(Schema):
+    id = fields.Integer()
+    person_id = fields.Integer()
+    vote_id = fields.Integer(allow_none=True, metadata={"description": "the search vote"})
+    created_at = fields.String()
+    centroid_score = fields.Float(allow_none=True)
+
+
+class ExemplarList(Schema):
+    exemplars = fields.List(fields.Nested(ExemplarSchema))

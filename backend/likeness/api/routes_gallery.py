@@ -30,6 +30,7 @@ from likeness.api.gallery_schemas import (
     EnrolJson,
     EnrolOptions,
     EnrolResponse,
+    ExemplarList,
     PersonCreate,
     PersonCreateForm,
     PersonListQuery,
@@ -42,7 +43,7 @@ from likeness.api.gallery_schemas import (
 )
 from likeness.api.openapi import document
 from likeness.api.schemas import GalleryStats
-from likeness.api.state import DATABASE, ENGINE, GATE, database, image_limits
+from likeness.api.state import DATABASE, ENGINE, GATE, THRESHOLDS, database, image_limits
 from likeness.api.uploads import (
     _schema_error,
     base64_fits,
@@ -73,7 +74,7 @@ _person_create, _person_list_query = PersonCreate(), PersonListQuery()
 _person, _person_list = PersonSchema(), PersonListResponse()
 _search_options, _search_response = SearchOptions(), SearchResponse()
 _enrol_options, _enrol_response = EnrolOptions(), EnrolResponse()
-_deleted = DeletedResponse()
+_deleted, _exemplars = DeletedResponse(), ExemplarList()
 _search_feedback, _search_feedback_response = SearchFeedbackRequest(), SearchFeedbackResponse()
 
 
@@ -164,6 +165,31 @@ def delete_person(person_id: int):
         }
     }
     return jsonify(_deleted.dump(body))
+
+
+@bp.get("/persons/<int:person_id>/exemplars")
+@requires("write")
+@document(
+    summary="Faces users confirmed as this person (search votes): part of its template",
+    response=ExemplarList,
+    errors=(404,),
+)
+def list_exemplars(person_id: int):
+    found = library().exemplars(person_id)
+    return jsonify(_exemplars.dump({"exemplars": [e.as_dict() for e in found]}))
+
+
+@bp.delete("/persons/<int:person_id>/exemplars/<int:exemplar_id>")
+@requires("write")
+@document(
+    summary="Undo a confirmation: the face leaves the person's template",
+    response=ExemplarList,
+    errors=(404,),
+)
+def forget_exemplar(person_id: int, exemplar_id: int):
+    library().forget_exemplar(person_id, exemplar_id)
+    found = library().exemplars(person_id)
+    return jsonify(_exemplars.dump({"exemplars": [e.as_dict() for e in found]}))
 
 
 @bp.delete("/gallery/images/<path:image_id>")
@@ -399,5 +425,6 @@ def init_app(app: Flask) -> None:
         engine=app.extensions[ENGINE],
         database=app.extensions[DATABASE],
         gate=app.extensions[GATE],  # one set of face-check models per process
+        thresholds=app.extensions[THRESHOLDS],
         migrate=False,
     )

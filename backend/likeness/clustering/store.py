@@ -20,6 +20,7 @@ from likeness.storage.models import (
     GalleryFace,
     GalleryImage,
     GalleryPerson,
+    PersonExemplar,
     SearchFeedback,
 )
 
@@ -245,6 +246,11 @@ class ClusterStore:
             session.execute(
                 update(SearchFeedback)
                 .where(SearchFeedback.person_id == source.id)
+                .values(person_id=target.id)
+            )
+            session.execute(  # and so do the faces users confirmed
+                update(PersonExemplar)
+                .where(PersonExemplar.person_id == source.id)
                 .values(person_id=target.id)
             )
             session.execute(

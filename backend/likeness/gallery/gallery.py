@@ -70,6 +70,8 @@ class Hit:
     face_count: int  # faces of this person among the candidates
     threshold: float
     image_metadata: dict | None = None
+    #: the best of the faces users confirmed as this person (learned templates)
+    exemplar_score: float | None = None
 
     @property
     def is_match(self) -> bool:
@@ -83,6 +85,9 @@ class Hit:
             "centroid_score": None
             if self.centroid_score is None
             else round(float(self.centroid_score), 6),
+            "exemplar_score": None
+            if self.exemplar_score is None
+            else round(float(self.exemplar_score), 6),
             "is_match": bool(self.is_match),
             "face_id": self.face_id,
             "image_id": self.image_id,

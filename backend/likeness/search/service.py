@@ -9,8 +9,11 @@ from collections.abc import Callable
 import numpy as np
 
 from likeness.engine import FaceEngine, choose_face
+from likeness.errors import ValidationError
 from likeness.gallery.faces import ALL, ImageSource, prepare
+from likeness.gallery.gallery import Gallery
 from likeness.imaging import ImageLimits
+from likeness.learning.templates import Templates
 from likeness.search.results import SearchReport, SearchResult
 from likeness.settings import FacePolicy
 from likeness.storage.search_feedback import SearchRecords
@@ -18,6 +21,41 @@ from likeness.verification import embed_source
 
 #: ``search_embedding(vector, top_k, threshold) -> SearchResult``
 SearchEmbedding = Callable[[np.ndarray, int, float | None], SearchResult]
+
+
+def search_vector(
+    gallery: Gallery,
+    templates: Templates | None,
+    vector: np.ndarray,
+    top_k: int,
+    threshold: float,
+) -> SearchResult:
+    """The ``top_k`` best persons for a unit embedding: each by its best gallery face,
+    or by its best confirmed face when that scores higher (``templates``)."""
+    if top_k < 1:
+        raise ValidationError("top_k must be at least 1.", field="top_k")
+    vector = np.asarray(vector, np.float32).reshape(-1)
+    if vector.shape[0] != gallery.config.dim:
+        raise ValidationError(
+            f"The vector has {vector.shape[0]} values; the gallery's have {gallery.config.dim}.",
+            field="vector",
+        )
+    vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+    start = time.perf_counter()
+    hits = gallery.search(vector, top_k, threshold)
+    if templates is not None:
+        learned = templates.best_scores([h.person_id for h in hits if h.person_id], vector)
+        for hit in hits:
+            if hit.person_id in learned:
+                hit.exemplar_score = learned[hit.person_id]
+                hit.score = max(hit.score, hit.exemplar_score)
+        hits.sort(key=lambda h: h.score, reverse=True)
+    result = SearchResult(
+        hits, threshold, timings_ms={"search": (time.perf_counter() - start) * 1000}
+    )
+    if result.identity is not None and result.identity.person_id is not None:
+        gallery.store.touch_persons([result.identity.person_id])  # seen: retention
+    return result
 
 
 def search_photo(

@@ -73,6 +73,9 @@ class Verification(Base):
     face_policy: Mapped[str] = mapped_column(String(16))
     embedding1: Mapped[bytes] = mapped_column(LargeBinary)
     embedding2: Mapped[bytes] = mapped_column(LargeBinary)
+    #: the face checks' reasons per face, {"image1": [...], "image2": [...]} ([]:
+    #: passed); None when the checks did not run. Training data drops refused faces.
+    refusals: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class VerificationCrops(Base):
@@ -114,6 +117,7 @@ class Feedback(Base):
     embedding2: Mapped[bytes] = mapped_column(LargeBinary)
     crop1: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     crop2: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    refusals: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # as the verification's
 
 
 # --- gallery (1:N search) -------------------------------------------------------
@@ -386,4 +390,53 @@ class FaceExclusion(Base):
     person_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("gallery_persons.id", ondelete="CASCADE"), primary_key=True
     )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ThresholdSetRow(Base):
+    """One adopted set of decision thresholds for one model version. Append-only:
+    the newest row of a model version is in force; going back to an older set
+    appends a copy (``restored_from``), so the history says when, from what data
+    and old -> new. A null value means "the settings' default"."""
+
+    __tablename__ = "threshold_sets"
+    __table_args__ = (
+        Index("ix_threshold_sets_model", "model_pack", "model_version", "id"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_pack: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(64))
+    verify: Mapped[float | None] = mapped_column(Float, nullable=True)  # 1:1
+    search: Mapped[float | None] = mapped_column(Float, nullable=True)  # 1:N
+    #: how the values were found: {"verify": {...}, "search": {...}} (targets,
+    #: sources, pairs, intervals); empty for values set by hand
+    source: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    restored_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PersonExemplar(Base):
+    """A face a user confirmed as this person (a thumbs up on a search result): its
+    embedding joins the person's template. Withdrawn with the vote (changed to
+    down, or erased with the gallery face shown), by the user (undo), or with the
+    person; at most ``template_exemplars_max`` per person."""
+
+    __tablename__ = "person_exemplars"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("gallery_persons.id", ondelete="CASCADE"), index=True
+    )
+    vote_id: Mapped[int | None] = mapped_column(
+        Integer,
+        ForeignKey("search_feedback.id", ondelete="CASCADE"),
+        nullable=True,
+        unique=True,
+    )
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -40,6 +40,7 @@ _BATCH = 200
 class SearchVote:
     record: SearchFeedback
     created: bool
+    exemplar_id: int | None = None  # the person's template learned the searched face
 
     def as_dict(self) -> dict:
         row = self.record
@@ -55,6 +56,7 @@ class SearchVote:
             "model_pack": row.model_pack,
             "created_at": row.created_at.isoformat(),
             "updated_at": row.updated_at.isoformat(),
+            "exemplar_id": self.exemplar_id,
         }
 
 

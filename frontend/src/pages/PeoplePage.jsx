@@ -4,7 +4,9 @@ import {
   enrolPhotos,
   erasePerson,
   forgetCrops,
+  forgetExemplar,
   getPerson,
+  listExemplars,
   listPersons,
   notThisPerson,
   removePhoto,
@@ -268,6 +270,7 @@ function PersonDetail({ personId }) {
         total={person.faces.length}
         onMore={() => setFacesShown((n) => n + FACES_PAGE)}
       />
+      <ConfirmedFaces personId={personId} name={person.name} />
       <div className="panel">
         <h3>Add photos</h3>
         <PhotoDrop files={files} onFiles={setFiles} disabled={busy} />
@@ -316,5 +319,47 @@ function PersonDetail({ personId }) {
         </ConfirmDialog>
       )}
     </section>
+  );
+}
+
+/** Faces users confirmed in searches: part of the person's template, each undoable. */
+function ConfirmedFaces({ personId, name }) {
+  const loaded = useLoad(useCallback(() => listExemplars(personId), [personId]));
+  const [failure, setFailure] = useState('');
+  const exemplars = loaded.data?.exemplars;
+  if (!exemplars?.length) return null;
+  const undo = async (exemplarId) => {
+    setFailure('');
+    try {
+      await forgetExemplar(personId, exemplarId);
+      loaded.reload();
+    } catch (error) {
+      setFailure(galleryError(error).message);
+    }
+  };
+  return (
+    <div className="panel" aria-labelledby="confirmed-title">
+      <h3 id="confirmed-title">Learned from searches</h3>
+      <p className="card-sub">
+        Photos someone confirmed as {name} in a search. Search also finds {name} by them; the photos themselves are
+        not kept, only their likeness.
+      </p>
+      {failure && (
+        <p className="general-error" role="alert">
+          {failure}
+        </p>
+      )}
+      <ul className="confirmed" aria-label={`Confirmed likenesses of ${name}`}>
+        {exemplars.map((exemplar) => (
+          <li key={exemplar.id}>
+            Confirmed {exemplar.created_at.slice(0, 10)}
+            {exemplar.centroid_score !== null && `, similarity to the photos ${exemplar.centroid_score.toFixed(2)}`}{' '}
+            <button type="button" className="link" onClick={() => undo(exemplar.id)}>
+              Undo<span className="visually-hidden"> confirmation {exemplar.id}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }

@@ -1,5 +1,5 @@
 import { useRef, useState } from 'react';
-import { searchPhoto, voteOnSearch } from '../api.js';
+import { forgetExemplar, searchPhoto, voteOnSearch } from '../api.js';
 import ApiKeyPrompt from '../components/ApiKeyPrompt.jsx';
 import FaceThumb from '../components/FaceThumb.jsx';
 import ImageSlot from '../components/ImageSlot.jsx';
@@ -133,15 +133,21 @@ function FaceResults({ searchId, index, count, face }) {
               </span>
               <VoteButtons
                 label={who(candidate)}
-                onVote={(vote) =>
-                  voteOnSearch({
+                onVote={async (vote) => {
+                  const saved = await voteOnSearch({
                     searchId,
                     face: index,
                     personId: candidate.person_id,
                     faceId: candidate.person_id === null ? candidate.face_id : null,
                     vote,
-                  })
-                }
+                  });
+                  if (!saved.exemplar_id) return null;
+                  return {
+                    note: `Thanks: this photo now helps find ${who(candidate)}.`,
+                    undo: () => forgetExemplar(candidate.person_id, saved.exemplar_id),
+                    undone: `Undone: this photo is not part of ${who(candidate)}'s likeness.`,
+                  };
+                }}
               />
             </li>
           ))}

@@ -1,0 +1,183 @@
+"""Person templates that learn from confirmations (issue 14).
+
+A thumbs up on a search result says "this face is that person": the searched
+face's embedding becomes an *exemplar* of the person. A person's template is
+then its centroid (the mean of its usable gallery faces, each confirmed face
+weighing as one more face) plus the capped set of exemplars:
+
+* search scores a person by its best face **or** its best exemplar, so a look
+  the gallery photos do not show (new glasses, ten years on) is found once a
+  user has confirmed it;
+* enrolment matches new photos against the learned centroid.
+
+Undo: changing the vote to down, or removing the exemplar, takes it out again
+(and erasing the person or the face the vote was on takes it with them). Past
+``template_exemplars_max`` the most redundant exemplar (the one nearest to
+another) gives way, so the set stays varied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import delete, select
+
+from likeness.errors import NotFoundError
+from likeness.storage.db import Database
+from likeness.storage.models import GalleryPerson, PersonExemplar
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    id: int
+    person_id: int
+    vote_id: int | None
+    created_at: datetime
+    centroid_score: float | None  # cosine with the person's face centroid
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "person_id": self.person_id,
+            "vote_id": self.vote_id,
+            "created_at": self.created_at.isoformat(),
+            "centroid_score": None
+            if self.centroid_score is None
+            else round(self.centroid_score, 6),
+        }
+
+
+def _vectors(rows) -> np.ndarray:
+    return np.stack([np.frombuffer(r, np.float32) for r in rows]) if rows else np.zeros((0, 0))
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
+class Templates:
+    """Exemplars of persons, and the templates they make."""
+
+    def __init__(self, db: Database, cap: int = 20) -> None:
+        self.db = db
+        self.cap = cap
+
+    def confirm(self, person_id: int, vote_id: int, embedding: np.ndarray) -> int | None:
+        """Add (or replace) the exemplar of this vote; returns its id (None when the
+        cap left it out as the most redundant)."""
+        raw = _unit(np.asarray(embedding, np.float32).reshape(-1)).astype(np.float32).tobytes()
+        with self.db.session() as session:
+            session.execute(delete(PersonExemplar).where(PersonExemplar.vote_id == vote_id))
+            row = PersonExemplar(person_id=person_id, vote_id=vote_id, embedding=raw)
+            session.add(row)
+            session.flush()
+            made = row.id
+            rows = session.execute(
+                select(PersonExemplar.id, PersonExemplar.embedding).where(
+                    PersonExemplar.person_id == person_id
+                )
+            ).all()
+            if len(rows) > self.cap:
+                drop = self._most_redundant(rows, len(rows) - self.cap)
+                session.execute(delete(PersonExemplar).where(PersonExemplar.id.in_(drop)))
+                if made in drop:
+                    return None
+        return made
+
+    @staticmethod
+    def _most_redundant(rows, count: int) -> list[int]:
+        ids = [r[0] for r in rows]
+        x = _vectors([r[1] for r in rows])
+        similar = x @ x.T
+        np.fill_diagonal(similar, -np.inf)
+        dropped: list[int] = []
+        alive = np.ones(len(ids), bool)
+        for _ in range(count):
+            masked = np.where(alive[:, None] & alive[None, :], similar, -np.inf)
+            i, j = np.unravel_index(int(np.argmax(masked)), masked.shape)
+            victim = max(i, j)  # of the closest two, the newer one goes
+            alive[victim] = False
+            dropped.append(ids[victim])
+        return dropped
+
+    def withdraw(self, vote_id: int) -> bool:
+        """Take out the exemplar a vote made (the vote changed to down)."""
+        with self.db.session() as session:
+            done = session.execute(delete(PersonExemplar).where(PersonExemplar.vote_id == vote_id))
+            return bool(done.rowcount)
+
+    def remove(self, person_id: int, exemplar_id: int) -> None:
+        """Undo one confirmation by hand."""
+        with self.db.session() as session:
+            row = session.get(PersonExemplar, exemplar_id)
+            if row is None or row.person_id != person_id:
+                raise NotFoundError(f"Person {person_id} has no confirmed face {exemplar_id}.")
+            session.delete(row)
+
+    def list(self, person_id: int) -> list[Exemplar]:
+        with self.db.session() as session:
+            centroid = session.scalar(
+                select(GalleryPerson.centroid).where(GalleryPerson.id == person_id)
+            )
+            rows = session.scalars(
+                select(PersonExemplar)
+                .where(PersonExemplar.person_id == person_id)
+                .order_by(PersonExemplar.id)
+            ).all()
+            mean = None if centroid is None else np.frombuffer(centroid, np.float32)
+            return [
+                Exemplar(
+                    r.id,
+                    r.person_id,
+                    r.vote_id,
+                    r.created_at,
+                    None if mean is None else float(np.frombuffer(r.embedding, np.float32) @ mean),
+                )
+                for r in rows
+            ]
+
+    def best_scores(self, person_ids: list[int], vector: np.ndarray) -> dict[int, float]:
+        """Each person's best exemplar score for ``vector`` (persons without any:
+        left out)."""
+        if not person_ids:
+            return {}
+        with self.db.session() as session:
+            rows = session.execute(
+                select(PersonExemplar.person_id, PersonExemplar.embedding).where(
+                    PersonExemplar.person_id.in_(sorted(set(person_ids)))
+                )
+            ).all()
+        best: dict[int, float] = {}
+        if rows:
+            scores = _vectors([r[1] for r in rows]) @ np.asarray(vector, np.float32)
+            for (pid, _), score in zip(rows, scores, strict=True):
+                best[pid] = max(best.get(pid, -1.0), float(score))
+        return best
+
+    def centroid(
+        self, person_id: int, faces_centroid: np.ndarray | None, faces: int
+    ) -> np.ndarray | None:
+        """The learned centroid: the faces' centroid (``faces`` of them) with each
+        exemplar weighing as one more face."""
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(PersonExemplar.embedding).where(PersonExemplar.person_id == person_id)
+            ).all()
+        if not rows:
+            return faces_centroid
+        total = _vectors(list(rows)).sum(axis=0)
+        if faces_centroid is not None:
+            total = total + np.asarray(faces_centroid, np.float32) * max(faces, 1)
+        return _unit(total).astype(np.float32)
+
+    def follow_vote(self, vote) -> int | None:
+        """Learn from a vote on a search result (``SearchFeedback``): a thumbs up on
+        a person adds the searched face (its exemplar id is returned), anything else
+        takes it out."""
+        if vote.vote == "up" and vote.person_id is not None:
+            embedding = np.frombuffer(vote.query_embedding, np.float32)
+            return self.confirm(vote.person_id, vote.id, embedding)
+        self.withdraw(vote.id)
+        return None
