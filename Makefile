@@ -108,6 +108,10 @@ eval: install ## benchmark the engine: DATASET=lfw|calfw|cplfw MODEL=... DATA_DI
 	$(BIN)/likeness-eval --dataset $(DATASET) --model $(MODEL) --model-root $(MODEL_ROOT) \
 	  --data-dir "$(DATA_DIR)" --out "$(OUT)" $(EVAL_ARGS)
 
+feedback-sim: install ## calibrate from simulated votes on LFW folds 1-5, measure on 6-10 (buffalo_s)
+	$(PY) -m likeness_eval.feedback_sim --lfw-dir $(LFW_DIR) --model-root $(TEST_MODEL_ROOT) \
+	  --model buffalo_s --out eval/out/feedback-sim
+
 bench-eval: install ## stock insightface loop vs our eval path vs raw ONNX (buffalo_s, 1000 LFW images)
 	$(PY) eval/benchmarks/bench_throughput.py --model-root $(TEST_MODEL_ROOT) --lfw-dir $(LFW_DIR)
 
