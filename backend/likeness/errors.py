@@ -348,3 +348,8 @@ class EmbeddingModelMismatchError(ConflictError):
 class ThresholdSetNotFoundError(NotFoundError):
     code = "THRESHOLD_SET_NOT_FOUND"
     default_message = "No such threshold set for this model."
+
+
+class ExemplarNotFoundError(NotFoundError):
+    code = "EXEMPLAR_NOT_FOUND"
+    default_message = "No such confirmed face for this person."

@@ -504,12 +504,13 @@ class FaceRecognitionLibrary(ClusteringMixin):
         face: int = 0,
         person_id: int | None = None,
         face_id: int | None = None,
+        created_by: str | None = None,
     ) -> SearchVote:
         """Thumbs up/down on one result of ``search_photo`` (changes an earlier vote);
         a person's template learns from it (``likeness.learning.templates``)."""
         done = SearchRecords(self.database).vote(search_id, vote, face, person_id, face_id)
         if self.settings.template_learning:
-            done.exemplar_id = self.templates.follow_vote(done.record)
+            done.exemplar_id = self.templates.follow_vote(done.record, self.threshold, created_by)
         return done
 
     def search_embedding(

@@ -110,6 +110,9 @@ def test_a_confirmed_face_joins_the_template_and_every_undo_takes_it_out(app, cl
     assert removed.status_code == 200 and removed.get_json()["exemplars"] == []
     missing = client.delete(f"/api/persons/{blix}/exemplars/{exemplar}")
     assert missing.status_code == 404
+    assert missing.get_json()["error"]["code"] == "EXEMPLAR_NOT_FOUND"
+    huge = client.delete(f"/api/persons/{blix}/exemplars/9223372036854775808")
+    assert huge.status_code == 404
     assert client.get("/api/persons/999/exemplars").status_code == 404
     # undo 3: erasing the person takes every confirmation along
     third, _ = search(9)
@@ -132,3 +135,39 @@ def test_learning_can_be_switched_off(make_settings, engine, photo):
     vote = {"search_id": found["search_id"], "face": 0, "person_id": pid, "vote": "up"}
     assert client.post("/api/search/feedback", json=vote).status_code == 201
     assert _exemplars(app) == 0
+
+
+def test_a_thumbs_up_never_teaches_that_a_stranger_is_someone(app, client, photo):
+    made = client.post(
+        "/api/persons", **upload(photo("Hans_Blix", 1), name="Hans Blix", consent_basis="test")
+    )
+    blix = made.get_json()["person"]["id"]
+    found = client.post("/api/search", **upload(photo("Jiang_Zemin", 1))).get_json()
+    shown = found["faces"][0]["candidates"][0]
+    assert shown["person_id"] == blix and not shown["is_match"]
+    vote = {"search_id": found["search_id"], "face": 0, "person_id": blix, "vote": "up"}
+    answer = client.post("/api/search/feedback", json=vote)
+    assert answer.status_code == 201 and answer.get_json()["exemplar_id"] is None  # kept as a vote
+    assert _exemplars(app) == 0
+    again = client.post("/api/search", **upload(photo("Jiang_Zemin", 2))).get_json()
+    assert not again["faces"][0]["candidates"][0]["is_match"]
+
+
+def test_a_person_found_only_by_a_confirmed_face_joins_the_results(app, client, photo, monkeypatch):
+    made = client.post(
+        "/api/persons", **upload(photo("Hans_Blix", 1), name="Hans Blix", consent_basis="test")
+    )
+    blix = made.get_json()["person"]["id"]
+    first = client.post("/api/search", **upload(photo("Hans_Blix", 7))).get_json()
+    vote = {"search_id": first["search_id"], "face": 0, "person_id": blix, "vote": "up"}
+    learned = client.post("/api/search/feedback", json=vote).get_json()
+    assert learned["exemplar_id"] is not None
+    created_by = app.extensions["likeness.library"].templates.list(blix)
+    assert len(created_by) == 1
+    # the person's own photos no longer rank (a big gallery): the confirmed face finds them
+    gallery = app.extensions["likeness.library"].gallery
+    monkeypatch.setattr(gallery, "search", lambda *args, **kwargs: [])
+    again = client.post("/api/search", **upload(photo("Hans_Blix", 7))).get_json()
+    hit = again["faces"][0]["candidates"][0]
+    assert hit["person_id"] == blix and hit["exemplar_score"] == pytest.approx(1.0, abs=1e-5)
+    assert hit["name"] == "Hans Blix" and hit["face_id"] is not None

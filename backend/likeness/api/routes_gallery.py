@@ -407,7 +407,12 @@ def search():
 def search_feedback():
     body = _load(_search_feedback, json_object())
     vote = library().vote_on_search(
-        body["search_id"], body["vote"], body["face"], body["person_id"], body["face_id"]
+        body["search_id"],
+        body["vote"],
+        body["face"],
+        body["person_id"],
+        body["face_id"],
+        created_by=actor(),
     )
     answer = {**vote.as_dict(), "created": vote.created}
     return jsonify(_search_feedback_response.dump(answer)), 201 if vote.created else 200

@@ -10,6 +10,10 @@ weighing as one more face) plus the capped set of exemplars:
   user has confirmed it;
 * enrolment matches new photos against the learned centroid.
 
+Only a face that already matches the person's face shown at the 1:1 threshold
+in force is learned: a thumbs up cannot teach the gallery that a stranger is
+someone (the vote is still kept, as a vote). Who confirmed is recorded.
+
 Undo: changing the vote to down, or removing the exemplar, takes it out again
 (and erasing the person or the face the vote was on takes it with them). Past
 ``template_exemplars_max`` the most redundant exemplar (the one nearest to
@@ -22,11 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
-from likeness.errors import NotFoundError
+from likeness.errors import ExemplarNotFoundError
+from likeness.gallery.store import MAX_ID
 from likeness.storage.db import Database
-from likeness.storage.models import GalleryPerson, PersonExemplar
+from likeness.storage.models import GalleryFace, GalleryPerson, PersonExemplar, SearchFeedback
 
 
 @dataclass(frozen=True)
@@ -63,21 +69,39 @@ class Templates:
     def __init__(self, db: Database, cap: int = 20) -> None:
         self.db = db
         self.cap = cap
+        self._cache: tuple[tuple, np.ndarray, np.ndarray] | None = None
 
-    def confirm(self, person_id: int, vote_id: int, embedding: np.ndarray) -> int | None:
+    def confirm(
+        self, person_id: int, vote_id: int, embedding: np.ndarray, created_by: str | None = None
+    ) -> int | None:
         """Add (or replace) the exemplar of this vote; returns its id (None when the
-        cap left it out as the most redundant)."""
+        cap left it out as the most redundant, or the vote is no longer up)."""
         raw = _unit(np.asarray(embedding, np.float32).reshape(-1)).astype(np.float32).tobytes()
+        for attempt in range(3):
+            try:
+                return self._confirm(person_id, vote_id, raw, created_by)
+            except IntegrityError:  # the same vote confirmed by another worker just now
+                if attempt == 2:
+                    raise
+        return None
+
+    def _confirm(self, person_id: int, vote_id: int, raw: bytes, created_by) -> int | None:
         with self.db.session() as session:
             session.execute(delete(PersonExemplar).where(PersonExemplar.vote_id == vote_id))
-            row = PersonExemplar(person_id=person_id, vote_id=vote_id, embedding=raw)
+            row = PersonExemplar(
+                person_id=person_id, vote_id=vote_id, embedding=raw, created_by=created_by
+            )
             session.add(row)
             session.flush()
             made = row.id
+            vote = session.get(SearchFeedback, vote_id)
+            if vote is None or vote.vote != "up" or vote.person_id != person_id:
+                session.delete(row)  # changed meanwhile (a down vote raced this one)
+                return None
             rows = session.execute(
-                select(PersonExemplar.id, PersonExemplar.embedding).where(
-                    PersonExemplar.person_id == person_id
-                )
+                select(PersonExemplar.id, PersonExemplar.embedding)
+                .where(PersonExemplar.person_id == person_id)
+                .order_by(PersonExemplar.id)  # oldest first: of two alike, the newer goes
             ).all()
             if len(rows) > self.cap:
                 drop = self._most_redundant(rows, len(rows) - self.cap)
@@ -111,9 +135,11 @@ class Templates:
     def remove(self, person_id: int, exemplar_id: int) -> None:
         """Undo one confirmation by hand."""
         with self.db.session() as session:
-            row = session.get(PersonExemplar, exemplar_id)
+            row = session.get(PersonExemplar, exemplar_id) if 1 <= exemplar_id <= MAX_ID else None
             if row is None or row.person_id != person_id:
-                raise NotFoundError(f"Person {person_id} has no confirmed face {exemplar_id}.")
+                raise ExemplarNotFoundError(
+                    f"Person {person_id} has no confirmed face {exemplar_id}."
+                )
             session.delete(row)
 
     def list(self, person_id: int) -> list[Exemplar]:
@@ -172,12 +198,72 @@ class Templates:
             total = total + np.asarray(faces_centroid, np.float32) * max(faces, 1)
         return _unit(total).astype(np.float32)
 
-    def follow_vote(self, vote) -> int | None:
+    def follow_vote(self, vote, threshold: float, created_by: str | None = None) -> int | None:
         """Learn from a vote on a search result (``SearchFeedback``): a thumbs up on
-        a person adds the searched face (its exemplar id is returned), anything else
-        takes it out."""
-        if vote.vote == "up" and vote.person_id is not None:
-            embedding = np.frombuffer(vote.query_embedding, np.float32)
-            return self.confirm(vote.person_id, vote.id, embedding)
+        a person whose face shown matches the searched face at ``threshold`` (the
+        1:1 threshold in force) adds it (its exemplar id is returned); anything
+        else takes it out."""
+        query = np.frombuffer(vote.query_embedding, np.float32)
+        shown = np.frombuffer(vote.result_embedding, np.float32)
+        if vote.vote == "up" and vote.person_id is not None and float(query @ shown) >= threshold:
+            return self.confirm(vote.person_id, vote.id, query, created_by)
         self.withdraw(vote.id)
         return None
+
+    # -- search ---------------------------------------------------------------------
+    def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every exemplar (rows) and its person, re-read when the table changed."""
+        with self.db.session() as session:
+            signature = tuple(
+                session.execute(
+                    select(
+                        func.count(PersonExemplar.id),
+                        func.max(PersonExemplar.id),
+                        func.sum(PersonExemplar.person_id),
+                    )
+                ).one()
+            )
+            cached = self._cache
+            if cached is not None and cached[0] == signature:
+                return cached[1], cached[2]
+            rows = session.execute(select(PersonExemplar.person_id, PersonExemplar.embedding)).all()
+        matrix = _vectors([r[1] for r in rows]) if rows else np.zeros((0, 0), np.float32)
+        people = np.array([r[0] for r in rows], np.int64)
+        self._cache = (signature, matrix, people)
+        return matrix, people
+
+    def search(self, vector: np.ndarray, count: int) -> list[tuple[int, float, int]]:
+        """The ``count`` persons whose confirmed faces best match ``vector``: (person,
+        score, a face of theirs to show), best first."""
+        matrix, people = self._matrix()
+        if not len(people):
+            return []
+        scores = matrix @ np.asarray(vector, np.float32)
+        best: dict[int, float] = {}
+        for i in np.argsort(-scores, kind="stable"):
+            pid = int(people[i])
+            if pid not in best:
+                best[pid] = float(scores[i])
+                if len(best) == count:
+                    break
+        shown = self._faces_to_show(list(best))
+        return [(pid, score, shown[pid]) for pid, score in best.items() if pid in shown]
+
+    def _faces_to_show(self, person_ids: list[int]) -> dict[int, int]:
+        """Each person's representative face, else any usable face of theirs."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(GalleryPerson.id, GalleryPerson.representative_face_id).where(
+                    GalleryPerson.id.in_(person_ids)
+                )
+            ).all()
+            found = {pid: face for pid, face in rows if face is not None}
+            missing = [pid for pid, _ in rows if pid not in found]
+            if missing:
+                fallback = session.execute(
+                    select(GalleryFace.person_id, func.min(GalleryFace.id))
+                    .where(GalleryFace.person_id.in_(missing), GalleryFace.usable)
+                    .group_by(GalleryFace.person_id)
+                ).all()
+                found.update({pid: face for pid, face in fallback})
+        return found

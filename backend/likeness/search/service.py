@@ -11,7 +11,7 @@ import numpy as np
 from likeness.engine import FaceEngine, choose_face
 from likeness.errors import ValidationError
 from likeness.gallery.faces import ALL, ImageSource, prepare
-from likeness.gallery.gallery import Gallery
+from likeness.gallery.gallery import Gallery, Hit
 from likeness.imaging import ImageLimits
 from likeness.learning.templates import Templates
 from likeness.search.results import SearchReport, SearchResult
@@ -21,6 +21,41 @@ from likeness.verification import embed_source
 
 #: ``search_embedding(vector, top_k, threshold) -> SearchResult``
 SearchEmbedding = Callable[[np.ndarray, int, float | None], SearchResult]
+
+
+def _with_confirmed_faces(gallery, templates, hits, vector, top_k, threshold) -> list[Hit]:
+    """Each person scored by its best face or its best confirmed face; persons whose
+    confirmed faces match better than the faces found join the list."""
+    learned = templates.best_scores([h.person_id for h in hits if h.person_id], vector)
+    for hit in hits:
+        if hit.person_id in learned:
+            hit.exemplar_score = learned[hit.person_id]
+            hit.score = max(hit.score, hit.exemplar_score)
+    listed = {h.person_id for h in hits if h.person_id is not None}
+    extra = [found for found in templates.search(vector, top_k) if found[0] not in listed]
+    shown = gallery.store.describe_faces([face for _, _, face in extra])
+    for person_id, score, face in extra:
+        info = shown.get(face)
+        if info is None:  # erased since
+            continue
+        hits.append(
+            Hit(
+                score=score,
+                face_id=info.face_id,
+                image_id=info.image_id,
+                source=info.source,
+                person_id=person_id,
+                person_name=info.person_name,
+                box=info.box,
+                centroid_score=None,
+                face_count=0,
+                threshold=threshold,
+                image_metadata=info.image_metadata,
+                exemplar_score=score,
+            )
+        )
+    hits.sort(key=lambda h: h.score, reverse=True)
+    return hits[:top_k]
 
 
 def search_vector(
@@ -44,12 +79,7 @@ def search_vector(
     start = time.perf_counter()
     hits = gallery.search(vector, top_k, threshold)
     if templates is not None:
-        learned = templates.best_scores([h.person_id for h in hits if h.person_id], vector)
-        for hit in hits:
-            if hit.person_id in learned:
-                hit.exemplar_score = learned[hit.person_id]
-                hit.score = max(hit.score, hit.exemplar_score)
-        hits.sort(key=lambda h: h.score, reverse=True)
+        hits = _with_confirmed_faces(gallery, templates, hits, vector, top_k, threshold)
     result = SearchResult(
         hits, threshold, timings_ms={"search": (time.perf_counter() - start) * 1000}
     )

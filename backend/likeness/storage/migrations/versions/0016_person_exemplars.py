@@ -30,6 +30,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("embedding", sa.LargeBinary(), nullable=False),
+        sa.Column("created_by", sa.String(128), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("vote_id", name="uq_person_exemplars_vote_id"),
         sqlite_autoincrement=True,
