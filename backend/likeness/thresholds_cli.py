@@ -37,7 +37,18 @@ def open_thresholds(args: argparse.Namespace):
         raise
 
 
-def _print_in_force(book) -> None:
+def _searchable_faces(db) -> int:
+    from sqlalchemy import func, select
+
+    from likeness.storage.models import GalleryFace
+
+    with db.session() as session:
+        return int(
+            session.scalar(select(func.count(GalleryFace.id)).where(GalleryFace.usable)) or 0
+        )
+
+
+def _print_in_force(book, db) -> None:
     found = book.describe()
     print(f"{found['model_pack']} (recogniser {found['model_version'][:12]})")
     for kind, label in (("verify", "1:1 verify"), ("search", "1:N search")):
@@ -48,6 +59,15 @@ def _print_in_force(book) -> None:
         elif origin == "override":
             origin = "overridden by this shell's environment or config file"
         print(f"  {label:11s} {entry['value']:.4f}  ({origin})")
+    calibrated = ((found["set"] or {}).get("source") or {}).get("search") or {}
+    size = calibrated.get("gallery_faces")
+    if found["search"]["origin"] == "database" and size:
+        now = _searchable_faces(db)
+        if not size / 2 <= now <= size * 2:
+            print(
+                f"  note: the 1:N threshold was calibrated for {size:,} gallery faces; the gallery "
+                f"has {now:,} now: recalibrate (likeness calibrate --target-fpir ... --adopt)"
+            )
 
 
 def _print_history(sets) -> None:
@@ -86,7 +106,7 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
         elif args.json:
             print(json.dumps(book.describe(), indent=2))
         else:
-            _print_in_force(book)
+            _print_in_force(book, db)
     finally:
         db.dispose()
     return 0
@@ -103,10 +123,13 @@ def register(subparsers) -> None:
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(func=cmd_thresholds, action=None)
     actions = parser.add_subparsers(dest="action")
-    actions.add_parser("show", help="the thresholds in force and where they come from")
+    show = actions.add_parser("show", help="the thresholds in force and where they come from")
     history = actions.add_parser("history", help="stored sets, newest first")
     history.add_argument("--limit", type=int, default=50)
     change = actions.add_parser("set", help="store a new set (the service adopts it)")
+    restore = actions.add_parser("restore", help="put an earlier set back in force")
+    for action in (show, history, change, restore):  # --json after the action works too
+        action.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     for kind in ("verify", "search"):
         change.add_argument(
             f"--{kind}",
@@ -116,5 +139,4 @@ def register(subparsers) -> None:
             help=f"the {'1:1' if kind == 'verify' else '1:N'} threshold ('default': the settings')",
         )
     change.add_argument("--note", help="why (kept in the history)")
-    restore = actions.add_parser("restore", help="put an earlier set back in force")
     restore.add_argument("set_id", type=int)

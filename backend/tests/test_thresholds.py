@@ -88,6 +88,23 @@ def test_each_process_rereads_the_newest_set_after_its_refresh_interval(
     assert reader.verify() == pytest.approx(0.33)
 
 
+def test_writers_racing_on_different_thresholds_lose_neither(db_url, make_settings):
+    first, second = _book(db_url, make_settings), _book(db_url, make_settings)
+
+    def run(book, kind, base):
+        for i in range(25):
+            book.adopt(**{kind: round(base + i / 1000, 4)})
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = [pool.submit(run, first, "verify", 0.3), pool.submit(run, second, "search", 0.4)]
+        for job in done:
+            job.result()
+    latest = _book(db_url, make_settings).latest()
+    assert (latest.verify, latest.search) == (0.324, 0.424)  # the last of each writer
+    history = first.history(limit=100)
+    assert len(history) == 50 and len({s.id for s in history}) == 50
+
+
 def _photo(lfw, name, number):
     return (io.BytesIO(lfw(name, number).read_bytes()), f"{name}.jpg")
 
@@ -138,6 +155,8 @@ def test_the_api_adopts_and_restores_and_verify_uses_the_set_in_force(client, lf
     assert not_json.status_code == 400 and not_json.get_json()["error"]["code"] == "INVALID_JSON"
     missing = client.post("/api/thresholds/999/restore")
     assert missing.status_code == 404
+    huge = client.post("/api/thresholds/99999999999999999999/restore")  # beyond any id
+    assert huge.status_code == 404
     assert missing.get_json()["error"]["code"] == "THRESHOLD_SET_NOT_FOUND"
     assert len(client.get("/api/thresholds").get_json()["history"]) == 3
 

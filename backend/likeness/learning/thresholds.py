@@ -17,6 +17,7 @@ thresholds without a restart.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -25,10 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from likeness.errors import ThresholdSetNotFoundError, ValidationError
+from likeness.gallery.store import MAX_ID
 from likeness.settings import DEFAULT_GALLERY_THRESHOLDS, DEFAULT_THRESHOLDS, Settings
 from likeness.storage.db import Database
 from likeness.storage.models import ThresholdSetRow
@@ -39,6 +41,7 @@ KINDS = ("verify", "search")
 #: ``adopt(verify=KEEP)``: leave that threshold as it is in force now
 KEEP: Any = object()
 NOTE_MAX = 500
+ADOPT_ATTEMPTS = 20  # writers racing for the same model version retry this often
 clock = time.monotonic  # when the newest set was last read (tests move it)
 
 
@@ -222,7 +225,7 @@ class ThresholdBook:
 
     def get(self, set_id: int) -> ThresholdSet:
         with self.database.session() as session:
-            row = session.get(ThresholdSetRow, set_id)
+            row = session.get(ThresholdSetRow, set_id) if 1 <= set_id <= MAX_ID else None
             if (
                 row is None
                 or row.model_pack != self.model_pack
@@ -249,34 +252,63 @@ class ThresholdBook:
             raise ValidationError("Give a verify or search threshold to change.")
         if note is not None and len(note) > NOTE_MAX:
             raise ValidationError(f"note is longer than {NOTE_MAX} characters.", field="note")
-        values = {}
+        given = {}
         for kind, value in (("verify", verify), ("search", search)):
             if value is not KEEP:
-                values[kind] = check_value(value, kind)
-        with self._lock, self.database.session() as session:
-            previous = session.scalars(self._query().limit(1)).first()
-            for kind in KINDS:
-                if kind not in values:
-                    values[kind] = None if previous is None else getattr(previous, kind)
-            row = ThresholdSetRow(
-                model_pack=self.model_pack,
-                model_version=self.model_version,
-                verify=values["verify"],
-                search=values["search"],
-                source=source or {},
-                note=note,
-                restored_from=restored_from,
-                created_by=created_by,
-            )
-            session.add(row)
-            session.flush()
-            made = ThresholdSet.from_row(row)
+                given[kind] = check_value(value, kind)
+        for attempt in range(ADOPT_ATTEMPTS):
+            try:
+                made = self._append(given, source or {}, note, created_by, restored_from)
+                break
+            except IntegrityError:  # another writer appended to the same set first
+                if attempt == ADOPT_ATTEMPTS - 1:
+                    raise
         self.forget()
         log.info(
             "thresholds adopted",
             extra={"set_id": made.id, "verify": made.verify, "search": made.search},
         )
         return made
+
+    def _append(self, given: dict, source: dict, note, created_by, restored_from) -> ThresholdSet:
+        """One attempt: the newest set with ``given`` changed, appended after it. The
+        unique (model, previous set) pair makes a writer that raced another fail."""
+        with self._lock, self.database.session() as session:
+            self._writers_in_turn(session)
+            previous = session.scalars(self._query().limit(1)).first()
+            values, origins = dict(given), dict(source)
+            for kind in KINDS:
+                if kind not in given and previous is not None:
+                    values[kind] = getattr(previous, kind)
+                    if kind in (previous.source or {}):  # a kept value keeps its origin
+                        origins.setdefault(kind, previous.source[kind])
+            row = ThresholdSetRow(
+                model_pack=self.model_pack,
+                model_version=self.model_version,
+                verify=values.get("verify"),
+                search=values.get("search"),
+                source=origins,
+                note=note,
+                restored_from=restored_from,
+                previous_id=0 if previous is None else previous.id,
+                created_by=created_by,
+            )
+            session.add(row)
+            session.flush()
+            return ThresholdSet.from_row(row)
+
+    def _writers_in_turn(self, session) -> None:
+        """Take the write lock before reading the newest set, so writers of several
+        processes queue instead of racing (the unique previous set still guards)."""
+        if session.get_bind().dialect.name == "postgresql":
+            key = int.from_bytes(
+                hashlib.sha256(f"thresholds:{self.model_version}".encode()).digest()[:8],
+                "big",
+                signed=True,
+            )
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        elif session.get_bind().dialect.name == "sqlite":  # a write statement takes the lock
+            session.execute(text("UPDATE threshold_sets SET id = id WHERE id < 0"))
 
     def restore(self, set_id: int, created_by: str | None = None) -> ThresholdSet:
         """Put an older set back in force (appended as a copy of it)."""

@@ -402,6 +402,11 @@ class ThresholdSetRow(Base):
     __tablename__ = "threshold_sets"
     __table_args__ = (
         Index("ix_threshold_sets_model", "model_pack", "model_version", "id"),
+        # each set names the set it replaced (0: the first): two writers that both
+        # start from the same set cannot both land (the second retries on the first)
+        UniqueConstraint(
+            "model_pack", "model_version", "previous_id", name="uq_threshold_sets_previous"
+        ),
         NEVER_REUSE_IDS,
     )
 
@@ -415,6 +420,7 @@ class ThresholdSetRow(Base):
     source: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     note: Mapped[str | None] = mapped_column(String(500), nullable=True)
     restored_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    previous_id: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -439,4 +445,5 @@ class PersonExemplar(Base):
         unique=True,
     )
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str | None] = mapped_column(String(128), nullable=True)  # who confirmed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -24,8 +24,12 @@ def upgrade() -> None:
         sa.Column("source", sa.JSON(), nullable=True),
         sa.Column("note", sa.String(500), nullable=True),
         sa.Column("restored_from", sa.Integer(), nullable=True),
+        sa.Column("previous_id", sa.Integer(), nullable=False),
         sa.Column("created_by", sa.String(128), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint(
+            "model_pack", "model_version", "previous_id", name="uq_threshold_sets_previous"
+        ),
         sqlite_autoincrement=True,
     )
     op.create_index(
