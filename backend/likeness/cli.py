@@ -19,7 +19,7 @@ from likeness.errors import LikenessError, ModelError
 #: Modules that add subcommands: each has ``register(subparsers)``.
 FEATURE_MODULES = (
     "likeness.gallery_cli",
-    "likeness.storage.feedback_cli",
+    "likeness.feedback_cli",
     "likeness.keys_cli",
     "likeness.quality_cli",
     "likeness.jobs_cli",

@@ -41,18 +41,26 @@ def _print_balance(report: dict, out: str) -> None:
     dropped = ", ".join(
         f"{k[8:].replace('_', ' ')} {v}" for k, v in checks.items() if k.startswith("dropped_")
     )
-    print(
+    say = sys.stderr.write
+    say(
         f"{report['rows']} {report['format']} from {checks.get('votes', 0)} votes -> {out} "
-        f"({report['faces_with_crops']} faces with crops)",
-        file=sys.stderr,
+        f"({report['faces_with_crops']} faces with crops)\n"
     )
-    print(
-        f"  dropped: {dropped or 'none'}; faces never checked: {checks.get('faces_unchecked', 0)}",
-        file=sys.stderr,
+    say(
+        f"  dropped: {dropped or 'none'}; faces never checked: {checks.get('faces_unchecked', 0)}\n"
     )
-    for side, counts in report["splits"].items():
-        listed = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
-        print(f"  {side}: {listed or 'empty'}", file=sys.stderr)
+    for side, c in report["splits"].items():
+        if report["format"] == "pairs":
+            rows = f"{c.get('genuine', 0)} genuine and {c.get('impostor', 0)} impostor pairs"
+            rows += (
+                f" ({c.get('from_verify', 0)} from verify, {c.get('from_search', 0)} from search)"
+            )
+        else:
+            origins = ", ".join(
+                f"{v} {k[9:].replace('_', ' ')}" for k, v in c.items() if k.startswith("negative_")
+            )
+            rows = f"{c.get('triplets', 0)} triplets (negatives: {origins or 'none'})"
+        say(f"  {side}: {rows}; {c['faces']} faces of {c['identities']} identities\n")
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:

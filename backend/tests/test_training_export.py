@@ -139,7 +139,7 @@ def test_votes_become_checked_identity_disjoint_pairs_and_triplets(app, client, 
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "conflicting 2, duplicate 1, refused face 1" in done.stderr
-    assert "faces with crops" in done.stderr and "train: faces" in done.stderr
+    assert "faces with crops" in done.stderr and "train: 2 genuine and 1 impostor" in done.stderr
     again = subprocess.run(
         [sys.executable, "-m", "likeness.cli", "feedback", "export", "--format", "triplets",
          "--database-url", url],
@@ -152,3 +152,29 @@ def test_votes_become_checked_identity_disjoint_pairs_and_triplets(app, client, 
     after = export_training(db, tmp_path / "after", "pairs", val_share=0.0)
     assert after["checks"]["votes"] == 6  # both search votes went with Blix's faces
     assert jiang
+
+
+def test_faces_alike_stay_on_one_side_and_are_never_each_others_negative():
+    from likeness.learning.export import Face, Vote, _Collector, build, triplets
+
+    rng = np.random.default_rng(0)
+    ann, bob, cat = (v / np.linalg.norm(v) for v in rng.normal(size=(3, 64)))
+
+    def near(v, noise):
+        w = v + rng.normal(size=64) * noise
+        return (w / np.linalg.norm(w)).astype(np.float32)
+
+    got = _Collector()
+    # Ann voted twice in unconnected verifications (a1-a2 genuine, a3-b1 impostor),
+    # Cat once (c1-c2 genuine): no vote says a3 is Ann
+    people = {"a1": ann, "a2": ann, "a3": ann, "b1": bob, "c1": cat, "c2": cat}
+    for key, centre in people.items():
+        got.faces[key] = Face(key, near(centre, 0.05), refused=False)
+    got.votes = [Vote("a1", "a2", True, "verify:1"), Vote("a3", "b1", False, "verify:2"),
+                 Vote("c1", "c2", True, "verify:3")]  # fmt: skip
+    for seed in range(20):  # whatever the split, a3 goes where Ann goes
+        data = build(got, val_share=0.5, seed=seed, same_person=0.3, same_side=0.5)
+        assert data.split[data.identity["a3"]] == data.split[data.identity["a1"]]
+        for row in triplets(data):  # a3 is Ann: never a negative for Ann's pair
+            if row["anchor"] == "a1":
+                assert row["negative"] != "a3"

@@ -26,6 +26,7 @@ kept, and the folder appears only once it is complete.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -79,6 +80,7 @@ class Export:
     split: dict[int, str]  # identity -> "train" | "val"
     report: Counter = field(default_factory=Counter)
     near_misses: dict[str, set[str]] = field(default_factory=dict)  # face -> shown faces
+    same_person: float | None = None  # faces scoring this high: likely one person
 
 
 def _key(embedding: bytes) -> str:
@@ -229,8 +231,32 @@ class _Identities:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def build(got: _Collector, val_share: float = 0.2, seed: int = 0) -> Export:
-    """Apply the checks, find identities and split them."""
+def _likely_same(faces: dict[str, Face], keys: list[str], line: float, chunk: int = 2048):
+    """Pairs of faces that score at or above ``line`` (likely one person, though no
+    vote says so)."""
+    if not keys:
+        return
+    x = np.stack([faces[k].embedding for k in keys])
+    for start in range(0, len(keys), chunk):
+        block = x[start : start + chunk] @ x.T
+        rows, cols = np.nonzero(block >= line)
+        for r, c in zip(rows + start, cols, strict=True):
+            if r < c:
+                yield keys[r], keys[c]
+
+
+def build(
+    got: _Collector,
+    val_share: float = 0.2,
+    seed: int = 0,
+    same_person: float | None = None,
+    same_side: float | None = None,
+) -> Export:
+    """Apply the checks, find identities and split them. Faces scoring at least
+    ``same_person`` never serve as each other's negative; faces scoring at least
+    ``same_side`` (stricter: few false links, so no chain of them joins everyone)
+    go to the same side of the split: two verifications of one person that no vote
+    joins are still one person."""
     report: Counter = Counter()
     report["votes"] = len(got.votes)
     by_pair: dict[tuple[str, str], list[Vote]] = {}
@@ -274,9 +300,15 @@ def build(got: _Collector, val_share: float = 0.2, seed: int = 0) -> Export:
     roots = sorted({identities.find(k) for k in used})
     number = {root: i for i, root in enumerate(roots)}
     identity = {k: number[identities.find(k)] for k in used}
+    sides = _Identities()  # identities joined by likeness: one side of the split
+    if same_side is not None:
+        for a, b in _likely_same(got.faces, sorted(used), same_side):
+            if identity[a] != identity[b]:
+                sides.join(str(identity[a]), str(identity[b]))
     split = {}
-    for root, i in number.items():
-        digest = hashlib.sha256(f"{seed}:{root}".encode()).digest()
+    for i in number.values():
+        group = roots[int(sides.find(str(i)))]  # a face key naming the group: stable
+        digest = hashlib.sha256(f"{seed}:{group}".encode()).digest()
         split[i] = "val" if int.from_bytes(digest[:8], "big") / 2**64 < val_share else "train"
     final = []
     for vote in consistent:
@@ -285,10 +317,15 @@ def build(got: _Collector, val_share: float = 0.2, seed: int = 0) -> Export:
         else:
             final.append(vote)
     kept_faces = {k for v in final for k in (v.a, v.b)}
-    kept_faces |= {k for v in final for k in got.near.get(v.a, ()) if k in used}
+    kept_faces |= {  # near misses usable as negatives: on the anchor's side
+        k
+        for v in final
+        for k in got.near.get(v.a, ())
+        if k in used and split[identity[k]] == split[identity[v.a]]
+    }
     faces = {k: got.faces[k] for k in sorted(kept_faces)}
     report["faces_unchecked"] = sum(1 for f in faces.values() if f.refused is None)
-    return Export(faces, final, identity, split, report, got.near)
+    return Export(faces, final, identity, split, report, got.near, same_person)
 
 
 def _score(faces: dict[str, Face], a: str, b: str) -> float:
@@ -333,6 +370,8 @@ def triplets(data: Export) -> list[dict]:
         if chosen is None:
             scores = matrix @ faces[anchor].embedding
             scores[(ids == own) | (sides != side)] = -np.inf
+            if data.same_person is not None:  # likely the same person: not a negative
+                scores[scores >= data.same_person] = -np.inf
             if len(scores) and np.isfinite(scores.max()):
                 chosen, origin = keys[int(scores.argmax())], "most_similar"
         if chosen is None:
@@ -358,7 +397,7 @@ def balance(
 ) -> dict:
     """The balance report: what was kept, what was dropped and why, per split."""
     report = dict(sorted(data.report.items()))
-    per_split: dict[str, Counter] = {"train": Counter(), "val": Counter()}
+    per_split = {side: Counter(faces=0, identities=0) for side in ("train", "val")}
     for row in rows:
         side = per_split[row["split"]]
         if fmt == "pairs":
@@ -367,12 +406,11 @@ def balance(
         else:
             side["triplets"] += 1
             side[f"negative_{row['negative_from']}"] += 1
-    for side, counts in per_split.items():
-        people = {i for i, s in data.split.items() if s == side}
-        counts["identities"] = sum(
-            1 for i in people if any(data.identity[k] == i for k in data.faces)
-        )
-        counts["faces"] = sum(1 for k in data.faces if data.split[data.identity[k]] == side)
+    present = {data.identity[k] for k in data.faces}
+    for key in data.faces:
+        per_split[data.split[data.identity[key]]]["faces"] += 1
+    for i in present:
+        per_split[data.split[i]]["identities"] += 1
     return {
         "format": fmt,
         "model_pack": pack,
@@ -392,8 +430,14 @@ def export_training(
     model: str | None = None,
     val_share: float = 0.2,
     seed: int = 0,
+    same_person: float | None = None,
+    same_side: float | None = None,
 ) -> dict:
-    """Write the training data folder ``out`` (must not exist yet); return the report."""
+    """Write the training data folder ``out`` (must not exist yet); return the report.
+    ``same_person`` (default: the 1:1 threshold in force for the votes' model
+    version): faces that score this high are never each other's negative;
+    ``same_side`` (default: the 1:N threshold in force): they stay on one side of
+    the split."""
     if fmt not in FORMATS:
         raise ValidationError(f"format is one of {', '.join(FORMATS)}", field="format")
     if not 0 <= val_share < 1:
@@ -402,7 +446,14 @@ def export_training(
     if out.exists():
         raise ConflictError(f"{out} exists already: export into a new folder")
     got, pack, version = collect(db, model)
-    data = build(got, val_share, seed)
+    if version is not None:
+        from likeness.learning.thresholds import ThresholdBook
+        from likeness.settings import get_settings
+
+        book = ThresholdBook(db, get_settings(), pack, version, 0)
+        same_person = book.verify() if same_person is None else same_person
+        same_side = book.search() if same_side is None else same_side
+    data = build(got, val_share, seed, same_person, same_side)
     if fmt == "pairs":
         rows = [
             {
@@ -418,15 +469,33 @@ def export_training(
     else:
         rows = triplets(data)
     report = balance(data, rows, fmt, pack, version)
+    report["same_person"], report["same_side"] = same_person, same_side
+    _publish(out, lambda folder: _write(folder, data, rows, fmt, report))
+    return report
+
+
+def _publish(out: Path, write) -> None:
+    """Claim ``out`` (an empty folder made atomically: a folder already there is a
+    ConflictError), write into a hidden sibling, then rename it over the claim. On
+    failure nothing is left: not the claim, nor the parent folders made for it."""
+    made = [p for p in reversed(out.parents) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir()
+    except FileExistsError:
+        raise ConflictError(f"{out} exists already: export into a new folder") from None
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        _write(staging, data, rows, fmt, report)
-        staging.rename(out)
+        write(staging)
+        os.rename(staging, out)  # over our own empty claim; refused if it got files
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            out.rmdir()  # only if still our empty claim
+        for parent in reversed(made):
+            with contextlib.suppress(OSError):
+                parent.rmdir()
         raise
-    return report
 
 
 def _write(folder: Path, data: Export, rows: list[dict], fmt: str, report: dict) -> None:
