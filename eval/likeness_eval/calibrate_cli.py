@@ -20,38 +20,64 @@ from likeness.errors import NotFoundError, ValidationError
 SUSPECTS = 0.05
 
 
-def _feedback_rows(database_url: str | None):
-    from likeness.storage.feedback_cli import open_votes
-    from likeness.storage.models import Feedback
+def _feedback_rows(database_url: str | None) -> list[tuple]:
+    """Every vote as (score, is_match, vote, pack, version): votes on verifications,
+    and votes on search results (the pair of the searched face and the gallery face
+    shown, scored from their stored embeddings; a thumbs up is a genuine pair)."""
+    import numpy as np
+    from likeness.feedback_cli import open_votes
+    from likeness.storage.models import Feedback, SearchFeedback
     from sqlalchemy import select
 
+    verify = (
+        Feedback.similarity,
+        Feedback.is_match,
+        Feedback.vote,
+        Feedback.model_pack,
+        Feedback.model_version,
+    )
+    search = (
+        SearchFeedback.query_embedding,
+        SearchFeedback.result_embedding,
+        SearchFeedback.vote,
+        SearchFeedback.model_pack,
+        SearchFeedback.model_version,
+    )
     db = open_votes(database_url)
     try:
         with db.session() as session:
-            return session.execute(
-                select(
-                    Feedback.similarity,
-                    Feedback.is_match,
-                    Feedback.vote,
-                    Feedback.model_pack,
-                    Feedback.model_version,
-                )
-            ).all()
+            rows = [tuple(row) for row in session.execute(select(*verify))]
+            for query, result, vote, pack, version in session.execute(select(*search)):
+                score = float(np.frombuffer(query, np.float32) @ np.frombuffer(result, np.float32))
+                rows.append((score, True, vote, pack, version))
+            return rows
     finally:
         db.dispose()
 
 
 def _gallery_faces(database_url: str | None) -> int:
     """Searchable faces in the gallery of the settings' database (nothing created)."""
-    from likeness.storage.feedback_cli import open_votes
-    from likeness.storage.models import GalleryFace
+    from likeness.feedback_cli import open_votes
+    from likeness.storage.models import GalleryFace, PersonExemplar
     from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
 
-    db = open_votes(database_url)
+    try:
+        db = open_votes(database_url)
+    except NotFoundError as error:
+        where = error.message.split(";")[0]
+        raise ValidationError(
+            f"the gallery's size is unknown ({where}): give --gallery-faces N"
+        ) from None
     try:
         with db.session() as session:
             usable = select(func.count(GalleryFace.id)).where(GalleryFace.usable)
-            return int(session.scalar(usable) or 0)  # only usable faces are searched
+            faces = int(session.scalar(usable) or 0)  # only usable faces are searched
+            try:  # and confirmed faces: each one more chance of a false match
+                faces += int(session.scalar(select(func.count(PersonExemplar.id))) or 0)
+            except SQLAlchemyError:  # a database from before learned templates
+                session.rollback()
+            return faces
     finally:
         db.dispose()
 
@@ -196,7 +222,9 @@ def register(subparsers) -> None:
         "calibrate",
         help="thresholds at a target FMR (1:1) and FPIR (1:N), from evaluation data and votes",
     )
-    calibrate.add_argument("--target-fmr", type=float, default=1e-3)
+    calibrate.add_argument(
+        "--target-fmr", type=float, default=1e-3, help="1:1 false-match rate to aim at (1e-3)"
+    )
     calibrate.add_argument(
         "--target-fpir",
         type=float,

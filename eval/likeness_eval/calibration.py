@@ -44,6 +44,7 @@ class LabelledScores:
     source: str
     model: str | None = None
     version: str | None = None  # the recogniser's SHA-256, when known
+    votes: bool = False  # users' votes (some wrong), not a dataset's labels
 
     @property
     def impostors(self) -> int:
@@ -115,6 +116,11 @@ class Calibration:
     def warning(self) -> str | None:
         if self.supported:
             return None
+        if self.resolvable_fmr >= 1:
+            return (
+                f"{self.impostor_pairs} impostor pairs cannot resolve any FMR (10 false "
+                "matches are needed to count one): this threshold is not supported by the data"
+            )
         aim = (
             ""
             if self.target_fpir is None
@@ -178,9 +184,10 @@ class Sample:
 
 def sample(sets: list[Source], lowest_threshold_fmr: float, suspects: float = 0.0) -> Sample:
     """Every pair of ``sets``; impostors of embedding sets listed from the score at
-    20 x ``lowest_threshold_fmr`` up (enough for bootstraps of thresholds at FMRs up
-    to that rate). ``suspects``: leave out impostor-labelled pairs above that
-    quantile of the genuine scores (wrong votes; ``Pairs.without_suspects``)."""
+    20 x ``lowest_threshold_fmr`` up (2 x above FMR 0.05), enough for bootstraps of
+    thresholds at FMRs up to that rate. ``suspects``: leave out the impostor *votes*
+    above that quantile of all genuine scores (wrong votes;
+    ``Pairs.without_suspects``); a dataset's labels are kept."""
     models = {s.model for s in sets if s.model}
     if len(models) > 1:
         raise ValueError(f"the sources come from different models: {sorted(models)}")
@@ -188,13 +195,24 @@ def sample(sets: list[Source], lowest_threshold_fmr: float, suspects: float = 0.
     if len(versions) > 1:
         short = sorted(v[:12] for v in versions)
         raise ValueError(f"the sources come from different recogniser files: {short}")
-    floor_fmr = min(1.0, 20 * lowest_threshold_fmr)
-    pairs = Pairs.combine(*[s.pairs(floor_fmr) for s in sets])
-    if pairs.impostor_pairs == 0 or pairs.genuine_pairs == 0:
-        raise ValueError("calibration needs genuine and impostor pairs")
     if not 0 <= suspects < 1:
         raise ValueError("the suspects quantile is at least 0 and below 1")
-    pairs, dropped = pairs.without_suspects(suspects)
+    # room for the bootstrap below the threshold: 20x the rate while that is small,
+    # at least 2x beyond (listing every pair at a high FMR costs gigabytes)
+    t = lowest_threshold_fmr
+    floor_fmr = min(1.0, max(2 * t, min(20 * t, 0.1)))
+    parts = [s.pairs(floor_fmr) for s in sets]
+    genuine = np.concatenate([p.scores[p.genuine] for p in parts])
+    dropped = 0
+    if suspects > 0 and len(genuine):
+        line = float(np.quantile(genuine, suspects))
+        for i, source in enumerate(sets):
+            if getattr(source, "votes", False):
+                parts[i], left_out = parts[i].without_suspects(suspects, line)
+                dropped += left_out
+    pairs = Pairs.combine(*parts)
+    if pairs.impostor_pairs == 0 or pairs.genuine_pairs == 0:
+        raise ValueError("calibration needs genuine and impostor pairs")
     model, version = next(iter(models), None), next(iter(versions), None)
     return Sample(pairs, [s.source for s in sets], model, version, dropped)
 
@@ -216,9 +234,15 @@ def calibrate_sample(
         raise ValueError("the bootstrap needs at least one round")
     pairs = data.pairs
     threshold = round_up(pairs.threshold_at(target_fmr))
-    low, high = pairs.interval(
-        lambda w: round_up(pairs.threshold_at(target_fmr, w)), rounds=rounds, seed=seed
-    )
+
+    def resampled(weights: np.ndarray) -> float:
+        try:
+            return round_up(pairs.threshold_at(target_fmr, weights))
+        except ValueError:  # a resample whose threshold lies below the listed pairs
+            return pairs.floor
+
+    low, high = pairs.interval(resampled, rounds=rounds, seed=seed)
+    low, high = round(low, DECIMALS), round(high, DECIMALS)
     return Calibration(
         target_fmr=target_fmr,
         threshold=threshold,
@@ -288,8 +312,9 @@ def from_eval_run(path: str | Path) -> LabelledScores:
 
 
 def from_feedback(rows, model: str | None = None, version: str | None = None) -> LabelledScores:
-    """Votes on verifications as labelled pairs: ``rows`` of (similarity, is_match,
-    vote, model_pack, model_version); only ``model``'s (and ``version``'s) when given."""
+    """Votes as labelled pairs: ``rows`` of (similarity, is_match, vote, model_pack,
+    model_version); only ``model``'s (and ``version``'s) when given. A vote on a
+    search result comes as (its query-to-face score, True, vote, ...): up is genuine."""
     packs = {row[3] for row in rows}
     if model is None and len(packs) > 1:
         raise ValueError(f"the votes come from several model packs {sorted(packs)}: pass --model")
@@ -307,7 +332,7 @@ def from_feedback(rows, model: str | None = None, version: str | None = None) ->
     kept = [r for r in kept if version is None or r[4] == version]
     scores = np.asarray([float(r[0]) for r in kept])
     genuine = np.asarray([bool(r[1]) == (r[2] == "up") for r in kept], bool)  # right/wrong
-    return LabelledScores(scores, genuine, "feedback", model, version)
+    return LabelledScores(scores, genuine, "feedback", model, version, votes=True)
 
 
 def from_embeddings(path: str | Path) -> EmbeddingSet:

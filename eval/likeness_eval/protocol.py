@@ -215,15 +215,17 @@ class Pairs:
         tail = (1 - level) / 2 * 100
         return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
 
-    def without_suspects(self, quantile: float) -> tuple[Pairs, int]:
+    def without_suspects(self, quantile: float, line: float | None = None) -> tuple[Pairs, int]:
         """The pairs without the impostor-labelled pairs that score above the
-        ``quantile`` of the genuine scores: far likelier a same-person pair voted
-        "different" than a true impostor, and each one moves a threshold deep in
-        the tail a long way (``feedback_sim``). Dropped pairs of every-pair sets
-        stay counted in the total (a handful among millions)."""
-        if not 0 < quantile < 1 or not self.genuine.any():
-            return self, 0
-        line = float(np.quantile(self.scores[self.genuine], quantile))
+        ``quantile`` of the genuine scores (or above ``line``, when given): far
+        likelier a same-person pair voted "different" than a true impostor, and
+        each one moves a threshold deep in the tail a long way (``feedback_sim``).
+        Dropped pairs of every-pair sets stay counted in the total (a handful among
+        millions)."""
+        if line is None:
+            if not 0 < quantile < 1 or not self.genuine.any():
+                return self, 0
+            line = float(np.quantile(self.scores[self.genuine], quantile))
         keep = self.genuine | (self.scores < line)
         dropped = int((~keep).sum())
         if dropped == 0:

@@ -60,3 +60,16 @@ def test_calibrating_on_one_half_meets_the_target_on_the_other():
     # wrong votes push the deep 1:N threshold up; leaving suspects out brings it back
     assert plain["search"]["threshold"] > trimmed["search"]["threshold"]
     assert trimmed["suspects_dropped"] > 0
+    assert "skipped" in report["templates"]  # everyone has 4 images: no strangers
+
+
+def test_confirmed_faces_find_people_their_first_photo_misses():
+    from likeness_eval.feedback_sim import learned_templates
+
+    x, people = _people(120, 5, seed=4)
+    keep = np.r_[np.arange(400), np.arange(400, 600, 5)]  # P080-P119 keep one image each
+    x, people = x[keep], people[keep]
+    t = learned_templates(x, people, verify_t=0.0, search_t=0.3, seed=0, rounds=20)
+    assert t["people"] == 80 and t["stranger_probes"] == 40 and t["mated_probes"] == 240
+    assert t["with confirmed faces"]["fnir"] <= t["faces only"]["fnir"]
+    assert t["with confirmed faces"]["fpir"] >= t["faces only"]["fpir"]  # more chances
