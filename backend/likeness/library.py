@@ -506,11 +506,11 @@ class FaceRecognitionLibrary(ClusteringMixin):
         face_id: int | None = None,
         created_by: str | None = None,
     ) -> SearchVote:
-        """Thumbs up/down on one result of ``search_photo`` (changes an earlier vote);
-        a person's template learns from it (``likeness.learning.templates``)."""
+        """Thumbs up/down on a ``search_photo`` result; a match teaches the template."""
         done = SearchRecords(self.database).vote(search_id, vote, face, person_id, face_id)
         if self.settings.template_learning:
-            done.exemplar_id = self.templates.follow_vote(done.record, self.threshold, created_by)
+            record, limit = done.record, self.search_threshold  # only matches are learned
+            done.exemplar_id = self.templates.follow_vote(record, limit, created_by)
         return done
 
     def search_embedding(

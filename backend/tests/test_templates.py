@@ -151,6 +151,18 @@ def test_a_thumbs_up_never_teaches_that_a_stranger_is_someone(app, client, photo
     assert _exemplars(app) == 0
     again = client.post("/api/search", **upload(photo("Jiang_Zemin", 2))).get_json()
     assert not again["faces"][0]["candidates"][0]["is_match"]
+    # nor by a stranger who resembles them above the 1:1 threshold but is no match
+    made = client.post(
+        "/api/persons",
+        **upload(photo("Vojislav_Kostunica", 1), name="Kostunica", consent_basis="test"),
+    )
+    kostunica = made.get_json()["person"]["id"]
+    found = client.post("/api/search", **upload(photo("Ari_Fleischer", 4))).get_json()
+    shown = next(c for c in found["faces"][0]["candidates"] if c["person_id"] == kostunica)
+    assert 0.28 <= shown["score"] < found["faces"][0]["threshold"]  # a 1:1 match, not 1:N
+    vote = {"search_id": found["search_id"], "face": 0, "person_id": kostunica, "vote": "up"}
+    assert client.post("/api/search/feedback", json=vote).get_json()["exemplar_id"] is None
+    assert _exemplars(app) == 0
 
 
 def test_a_person_found_only_by_a_confirmed_face_joins_the_results(app, client, photo, monkeypatch):
@@ -171,3 +183,25 @@ def test_a_person_found_only_by_a_confirmed_face_joins_the_results(app, client, 
     hit = again["faces"][0]["candidates"][0]
     assert hit["person_id"] == blix and hit["exemplar_score"] == pytest.approx(1.0, abs=1e-5)
     assert hit["name"] == "Hans Blix" and hit["face_id"] is not None
+
+
+def test_the_search_cache_follows_merges_that_keep_the_sum_of_persons(db_url):
+    from likeness.clustering.store import ClusterStore
+
+    db = Database(db_url)
+    with db.session() as session:
+        rows = [GalleryPerson(name=f"P{i}", origin="auto") for i in range(9)]
+        session.add_all(rows)
+        session.flush()
+        ids = [r.id for r in rows]
+    a, b, c, d = ids[0], ids[2], ids[6], ids[4]  # a -> b is +2, c -> d is -2
+    templates = Templates(db)
+    eye = np.eye(8, dtype=np.float32)
+    templates.confirm(a, _vote(db, a, 1), eye[0])
+    templates.confirm(c, _vote(db, c, 2), eye[1])
+    assert sorted(templates._matrix()[1].tolist()) == sorted([a, c])  # cached now
+    clusters = ClusterStore(db)
+    clusters.merge(b, a)
+    clusters.merge(d, c)
+    assert sorted(templates._matrix()[1].tolist()) == sorted([b, d])
+    db.dispose()

@@ -10,9 +10,10 @@ weighing as one more face) plus the capped set of exemplars:
   user has confirmed it;
 * enrolment matches new photos against the learned centroid.
 
-Only a face that already matches the person's face shown at the 1:1 threshold
-in force is learned: a thumbs up cannot teach the gallery that a stranger is
-someone (the vote is still kept, as a vote). Who confirmed is recorded.
+Only a face that already matches the person's face shown at the 1:N threshold
+in force (search showed it as a match) is learned: a thumbs up cannot teach the
+gallery that a stranger is someone (the vote is still kept, as a vote). Who
+confirmed is recorded.
 
 Undo: changing the vote to down, or removing the exemplar, takes it out again
 (and erasing the person or the face the vote was on takes it with them). Past
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import BigInteger, cast, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from likeness.errors import ExemplarNotFoundError
@@ -63,6 +64,16 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
+def _locked_vote(session, vote_id: int) -> SearchFeedback | None:
+    """The vote, locked for this transaction: its row on PostgreSQL; on SQLite a
+    write statement first takes the database's write lock."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(delete(PersonExemplar).where(PersonExemplar.id < 0))
+    return session.scalars(
+        select(SearchFeedback).where(SearchFeedback.id == vote_id).with_for_update()
+    ).first()
+
+
 class Templates:
     """Exemplars of persons, and the templates they make."""
 
@@ -87,6 +98,9 @@ class Templates:
 
     def _confirm(self, person_id: int, vote_id: int, raw: bytes, created_by) -> int | None:
         with self.db.session() as session:
+            vote = _locked_vote(session, vote_id)  # a racing vote change waits for this
+            if vote is None or vote.vote != "up" or vote.person_id != person_id:
+                return None  # changed meanwhile (a down vote raced this one)
             session.execute(delete(PersonExemplar).where(PersonExemplar.vote_id == vote_id))
             row = PersonExemplar(
                 person_id=person_id, vote_id=vote_id, embedding=raw, created_by=created_by
@@ -94,10 +108,6 @@ class Templates:
             session.add(row)
             session.flush()
             made = row.id
-            vote = session.get(SearchFeedback, vote_id)
-            if vote is None or vote.vote != "up" or vote.person_id != person_id:
-                session.delete(row)  # changed meanwhile (a down vote raced this one)
-                return None
             rows = session.execute(
                 select(PersonExemplar.id, PersonExemplar.embedding)
                 .where(PersonExemplar.person_id == person_id)
@@ -127,8 +137,12 @@ class Templates:
         return dropped
 
     def withdraw(self, vote_id: int) -> bool:
-        """Take out the exemplar a vote made (the vote changed to down)."""
+        """Take out the exemplar a vote made (the vote changed to down), unless an up
+        vote raced in meanwhile."""
         with self.db.session() as session:
+            vote = _locked_vote(session, vote_id)
+            if vote is not None and vote.vote == "up":
+                return False
             done = session.execute(delete(PersonExemplar).where(PersonExemplar.vote_id == vote_id))
             return bool(done.rowcount)
 
@@ -201,8 +215,8 @@ class Templates:
     def follow_vote(self, vote, threshold: float, created_by: str | None = None) -> int | None:
         """Learn from a vote on a search result (``SearchFeedback``): a thumbs up on
         a person whose face shown matches the searched face at ``threshold`` (the
-        1:1 threshold in force) adds it (its exemplar id is returned); anything
-        else takes it out."""
+        1:N threshold in force: search called it a match) adds it (its exemplar id
+        is returned); anything else takes it out."""
         query = np.frombuffer(vote.query_embedding, np.float32)
         shown = np.frombuffer(vote.result_embedding, np.float32)
         if vote.vote == "up" and vote.person_id is not None and float(query @ shown) >= threshold:
@@ -214,12 +228,16 @@ class Templates:
     def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
         """Every exemplar (rows) and its person, re-read when the table changed."""
         with self.db.session() as session:
-            signature = tuple(
+            # the person times a function of the id: a merge changes it (sums alone may not)
+            person = cast(PersonExemplar.person_id, BigInteger)
+            mixed = (person * (PersonExemplar.id % 1009 + 1)) % 1000003
+            signature = tuple(  # changes with any insert, delete or move (merge)
                 session.execute(
                     select(
                         func.count(PersonExemplar.id),
                         func.max(PersonExemplar.id),
                         func.sum(PersonExemplar.person_id),
+                        func.sum(mixed),
                     )
                 ).one()
             )
