@@ -18,6 +18,9 @@ from likeness.errors import NotFoundError, ValidationError
 #: calibration from votes: wrong "different" votes, which moved the 1:N threshold
 #: from 0.35 to 0.63 at 2% wrong votes in ``likeness_eval.feedback_sim``.
 SUSPECTS = 0.05
+#: A 1:1 threshold that lets more than 1 impostor in 10 through protects nothing
+#: (and would list most of an embedding set's pairs)
+MAX_TARGET_FMR = 0.1
 
 
 def _feedback_rows(database_url: str | None) -> list[tuple]:
@@ -173,6 +176,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         search_fmr,
     )
 
+    if not 0 < args.target_fmr <= MAX_TARGET_FMR:
+        raise ValidationError(
+            f"--target-fmr is a false-match rate above 0 and at most {MAX_TARGET_FMR:g}"
+        )
     if args.target_fpir is not None and args.gallery_faces is None:
         args.gallery_faces = _gallery_faces(args.database_url)
         if args.gallery_faces == 0:

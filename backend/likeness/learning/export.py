@@ -305,6 +305,10 @@ def build(
         for a, b in _likely_same(got.faces, sorted(used), same_side):
             if identity[a] != identity[b]:
                 sides.join(str(identity[a]), str(identity[b]))
+        largest = max(Counter(sides.find(str(i)) for i in number.values()).values(), default=0)
+        if len(number) >= 50 and largest > 0.1 * len(number):  # chains, not people
+            report["same_side_skipped_largest_group"] = largest
+            sides = _Identities()
     split = {}
     for i in number.values():
         group = roots[int(sides.find(str(i)))]  # a face key naming the group: stable
