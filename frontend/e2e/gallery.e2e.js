@@ -167,6 +167,7 @@ describe('gallery pages on the real backend', () => {
     await page.goto(`${backend.url}/people/${body.identity.person_id}`);
     const confirmed = page.getByRole('list', { name: 'Confirmed likenesses of Abel Pacheco' });
     await expect.poll(() => confirmed.locator('li').count()).toBe(1);
+    await shoot('learned.png');
     await confirmed.getByRole('button', { name: /Undo/ }).click();
     await expect.poll(learned).toBe('0');
     await expect.poll(() => page.getByText('Learned from searches').count()).toBe(0);
