@@ -73,6 +73,26 @@ class Hit:
     #: the best of the faces users confirmed as this person (learned templates)
     exemplar_score: float | None = None
 
+    @classmethod
+    def showing(
+        cls, info: FaceInfo, score: float, threshold: float, face_count: int = 0, **extra
+    ) -> Hit:
+        """A hit that shows ``info``'s face (its photo, box and person)."""
+        return cls(
+            score=score,
+            face_id=info.face_id,
+            image_id=info.image_id,
+            source=info.source,
+            person_id=info.person_id,
+            person_name=info.person_name,
+            box=info.box,
+            centroid_score=extra.pop("centroid_score", None),
+            face_count=face_count,
+            threshold=threshold,
+            image_metadata=info.image_metadata,
+            **extra,
+        )
+
     @property
     def is_match(self) -> bool:
         return self.score >= self.threshold
@@ -503,21 +523,8 @@ class Gallery:
         for key, members in groups.items():
             score, info = max(members, key=lambda m: m[0])
             centroid = centroids.get(key[1]) if key[0] == "p" else None
-            hits.append(
-                Hit(
-                    score=score,
-                    face_id=info.face_id,
-                    image_id=info.image_id,
-                    source=info.source,
-                    person_id=info.person_id,
-                    person_name=info.person_name,
-                    box=info.box,
-                    centroid_score=None if centroid is None else float(np.dot(centroid, query[0])),
-                    face_count=len(members),
-                    threshold=threshold,
-                    image_metadata=info.image_metadata,
-                )
-            )
+            similar = None if centroid is None else float(np.dot(centroid, query[0]))
+            hits.append(Hit.showing(info, score, threshold, len(members), centroid_score=similar))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:top_k]
 

@@ -34,26 +34,9 @@ def _with_confirmed_faces(gallery, templates, hits, vector, top_k, threshold) ->
     listed = {h.person_id for h in hits if h.person_id is not None}
     extra = [found for found in templates.search(vector, top_k) if found[0] not in listed]
     shown = gallery.store.describe_faces([face for _, _, face in extra])
-    for person_id, score, face in extra:
-        info = shown.get(face)
-        if info is None:  # erased since
-            continue
-        hits.append(
-            Hit(
-                score=score,
-                face_id=info.face_id,
-                image_id=info.image_id,
-                source=info.source,
-                person_id=person_id,
-                person_name=info.person_name,
-                box=info.box,
-                centroid_score=None,
-                face_count=0,
-                threshold=threshold,
-                image_metadata=info.image_metadata,
-                exemplar_score=score,
-            )
-        )
+    for _, score, face in extra:
+        if face in shown:  # else erased since
+            hits.append(Hit.showing(shown[face], score, threshold, exemplar_score=score))
     hits.sort(key=lambda h: h.score, reverse=True)
     return hits[:top_k]
 
