@@ -495,7 +495,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
         list per face of a group photo."""
         records = SearchRecords(self.database, self.store.model_pack, self.store.model_version)
         run = (self.engine, self.search_embedding, records, image, top_k, threshold, every_face)
-        return search_photo(*run, self.limits)
+        return search_photo(*run, self.limits, self.gate)
 
     def vote_on_search(
         self,

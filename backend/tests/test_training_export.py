@@ -178,3 +178,26 @@ def test_faces_alike_stay_on_one_side_and_are_never_each_others_negative():
         for row in triplets(data):  # a3 is Ann: never a negative for Ann's pair
             if row["anchor"] == "a1":
                 assert row["negative"] != "a3"
+
+
+def test_a_searched_face_the_checks_refuse_never_becomes_training_data(
+    app, client, photo, tmp_path
+):
+    made = client.post(
+        "/api/persons", **upload(photo("Hans_Blix", 1), name="Hans Blix", consent_basis="test")
+    )
+    blix = made.get_json()["person"]["id"]
+    image = cv2.imread(str(photo("Hans_Blix", 2)))
+    blurred = cv2.imencode(".jpg", cv2.GaussianBlur(image, (0, 0), 12))[1].tobytes()
+    for data in (photo("Hans_Blix", 3).read_bytes(), blurred):
+        found = client.post(
+            "/api/search", data={"image": _file(data, "q.jpg")}, content_type="multipart/form-data"
+        ).get_json()
+        assert "checks" in found["timings_ms"]
+        body = {"search_id": found["search_id"], "face": 0, "person_id": blix, "vote": "up"}
+        assert client.post("/api/search/feedback", json=body).status_code == 201
+    report = export_training(app.extensions["likeness.database"], tmp_path / "out", "pairs")
+    assert report["checks"]["votes"] == 2
+    assert report["checks"]["dropped_refused_face"] == 1  # the blurred one
+    assert report["checks"]["faces_unchecked"] == 0  # searched faces are checked now
+    assert report["rows"] == 1

@@ -164,7 +164,8 @@ def collect(db: Database, model: str | None = None) -> tuple[_Collector, str | N
         )
         shown_by_search: dict[str, list] = {}
         for row in searches:
-            query = got.face(row.query_embedding)
+            refused = None if row.refusals is None else bool(row.refusals)
+            query = got.face(row.query_embedding, refused=refused)
             result = got.gallery_face(row.face_id, row.result_embedding)
             got.votes.append(Vote(query, result, row.vote == "up", f"search:{row.id}"))
             if row.vote == "up" and row.search_id is not None:

@@ -14,6 +14,7 @@ from likeness.gallery.faces import ALL, ImageSource, prepare
 from likeness.gallery.gallery import Gallery, Hit
 from likeness.imaging import ImageLimits
 from likeness.learning.templates import Templates
+from likeness.quality import FaceGate
 from likeness.search.results import SearchReport, SearchResult
 from likeness.settings import FacePolicy
 from likeness.storage.search_feedback import SearchRecords
@@ -80,16 +81,19 @@ def search_photo(
     threshold: float | None = None,
     every_face: bool = False,
     limits: ImageLimits | None = None,
+    gate: FaceGate | None = None,
 ) -> SearchReport:
     """Search the face chosen by the face policy, or with ``every_face`` each face
-    (the top-level answer is then the largest's, or the policy's choice)."""
+    (the top-level answer is then the largest's, or the policy's choice). With a
+    ``gate``, each searched face is checked and the verdicts kept with the search
+    (votes on refused faces never become training data)."""
     started = time.perf_counter()
     if every_face:
         item = prepare(engine, image, ALL, limits)
         if item.error is not None:
             raise item.error
-        vectors, _ = engine.embed_aligned(item.crops)
-        faces = item.faces
+        vectors, norms = engine.embed_aligned(item.crops)
+        faces, crops = item.faces, item.crops
         policy = FacePolicy(engine.settings.face_policy)
         if policy is FacePolicy.REJECT:  # several faces are the point here
             policy = FacePolicy.LARGEST
@@ -99,6 +103,7 @@ def search_photo(
     else:
         embedded = embed_source(engine, image, limits=limits)
         vectors, faces, chosen = embedded.embedding[None, :], [embedded.face], 0
+        norms, crops = [embedded.norm], [embedded.crop]
         size = embedded.image_size
         timings = dict(embedded.timings_ms)
     results = []
@@ -111,5 +116,14 @@ def search_photo(
         [{"person_id": h.person_id, "face_id": h.face_id, "score": h.score} for h in r.candidates]
         for r in results
     ]
-    search_id = records.record(np.asarray(vectors, np.float32), results[0].threshold, shown)
+    refusals, start = None, time.perf_counter()
+    if gate is not None:  # bulk: a small face of a group photo is not refused for it
+        refusals = [
+            gate.check(face, crop, vector, float(norm), size, bulk=True).reasons
+            for face, crop, vector, norm in zip(faces, crops, vectors, norms, strict=True)
+        ]
+        timings["checks"] = (time.perf_counter() - start) * 1000
+    search_id = records.record(
+        np.asarray(vectors, np.float32), results[0].threshold, shown, refusals
+    )
     return SearchReport(search_id, results, chosen, timings, *size)

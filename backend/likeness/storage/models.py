@@ -241,6 +241,8 @@ class Search(Base):
     #: what each face's list showed: [[{person_id, face_id, score}, ...], ...];
     #: a vote names one of these, and copies its score
     shown: Mapped[list] = mapped_column(JSON)
+    #: the face checks' reasons per face searched ([] passed); None: not checked
+    refusals: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
 
 class SearchFeedback(Base):
@@ -277,6 +279,7 @@ class SearchFeedback(Base):
     vote: Mapped[str] = mapped_column(String(8))  # "up" | "down"
     query_embedding: Mapped[bytes] = mapped_column(LargeBinary)
     result_embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    refusals: Mapped[list | None] = mapped_column(JSON, nullable=True)  # the searched face's
 
 
 class GalleryState(Base):

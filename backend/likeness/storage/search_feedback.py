@@ -68,9 +68,16 @@ class SearchRecords:
         self.model_pack = model_pack
         self.model_version = model_version
 
-    def record(self, embeddings: np.ndarray, threshold: float, shown: list[list[dict]]) -> str:
-        """Keep the query embeddings (one row per face searched) and what each face's
-        list showed (``{person_id, face_id, score}`` per candidate); returns the id."""
+    def record(
+        self,
+        embeddings: np.ndarray,
+        threshold: float,
+        shown: list[list[dict]],
+        refusals: list[list[str]] | None = None,
+    ) -> str:
+        """Keep the query embeddings (one row per face searched), what each face's
+        list showed (``{person_id, face_id, score}`` per candidate) and the face
+        checks' reasons per face (``refusals``, when they ran); returns the id."""
         vectors = np.asarray(embeddings, "<f4").reshape(len(embeddings), -1)
         search_id = uuid.uuid4().hex
         with self.db.session() as session:
@@ -93,6 +100,7 @@ class SearchRecords:
                         ]
                         for candidates in shown
                     ],
+                    refusals=None if refusals is None else [list(r) for r in refusals],
                 )
             )
         return search_id
@@ -192,6 +200,7 @@ class SearchRecords:
                 vote=vote,
                 query_embedding=query.tobytes(),
                 result_embedding=shown_face.embedding,
+                refusals=None if search.refusals is None else search.refusals[face],
             )
             session.add(row)
             session.flush()
