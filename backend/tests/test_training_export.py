@@ -201,3 +201,17 @@ def test_a_searched_face_the_checks_refuse_never_becomes_training_data(
     assert report["checks"]["dropped_refused_face"] == 1  # the blurred one
     assert report["checks"]["faces_unchecked"] == 0  # searched faces are checked now
     assert report["rows"] == 1
+
+
+def test_a_failed_export_leaves_nothing_behind(app, tmp_path, monkeypatch):
+    import likeness.learning.export as export
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "_write", broken)
+    out = tmp_path / "new" / "deeper" / "pairs"
+    with pytest.raises(OSError):
+        export_training(app.extensions["likeness.database"], out, "pairs")
+    assert not (tmp_path / "new").exists()  # not the folder, nor the parents made for it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]

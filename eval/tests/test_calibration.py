@@ -177,10 +177,42 @@ def test_calibrate_adopts_thresholds_for_the_running_model_version(tmp_path, mod
     thin = _likeness(*deep, cwd=tmp_path, **env)
     assert thin.returncode == 2 and "not adopted" in thin.stderr and "--force" in thin.stderr
     assert _likeness(*deep, "--force", cwd=tmp_path, **env).returncode == 0
-    history = json.loads(_likeness("thresholds", "--json", "history", cwd=tmp_path, **env).stdout)
+    history = json.loads(_likeness("thresholds", "history", "--json", cwd=tmp_path, **env).stdout)
     assert [s["id"] for s in history] == [2, 1]
     back = _likeness("thresholds", "restore", "1", cwd=tmp_path, **env)
     assert back.returncode == 0 and "restored as set 3" in back.stderr
     # the 1:N threshold for the gallery's own size needs a gallery
     empty = _likeness(*args, "--target-fpir", "0.05", cwd=tmp_path, **env)
     assert empty.returncode == 2 and "gallery is empty" in empty.stderr
+
+
+def test_only_votes_lose_suspect_impostors_never_a_datasets_labels():
+    from likeness_eval.calibration import EmbeddingSet, sample
+
+    rng = np.random.default_rng(9)
+    centres = rng.normal(size=(60, 16))
+    ids = np.repeat(np.arange(60), 3)
+    x = centres[ids] + rng.normal(size=(len(ids), 16)) * 0.8
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    dataset = EmbeddingSet(x, np.array([f"P{i}" for i in ids]), "set")
+    votes = from_feedback(
+        [(0.95, True, "down", "buffalo_s", "v1"),  # a same-person pair voted "different"
+         (0.05, False, "up", "buffalo_s", "v1"), (0.9, True, "up", "buffalo_s", "v1")]
+    )  # fmt: skip
+    alone = sample([dataset], 0.01, suspects=0.05)
+    both = sample([dataset, votes], 0.01, suspects=0.05)
+    assert alone.suspects_dropped == 0  # a dataset's labels are kept, however high
+    assert both.suspects_dropped == 1  # the one wrong vote
+    assert both.pairs.impostor_pairs == alone.pairs.impostor_pairs + 1  # counted, not listed
+    listed = (~both.pairs.genuine).sum()
+    assert listed == (~alone.pairs.genuine).sum() + 1  # the 0.05 impostor vote stays
+
+
+def test_search_votes_are_pairs_and_absurd_targets_are_refused(tmp_path, model_root):
+    rows = [(0.6, True, "up", "buffalo_s", "v1"), (0.2, True, "down", "buffalo_s", "v1")]
+    votes = from_feedback(rows)  # a search vote: (query-to-face score, True, vote, ...)
+    assert votes.genuine.tolist() == [True, False]
+    data = _embeddings(tmp_path / "faces.npz", model_root)
+    env = {"LIKENESS_MODEL_ROOT": str(model_root), "LIKENESS_MODEL_PACK": "buffalo_s"}
+    loose = _likeness("calibrate", "--from", str(data), "--target-fmr", "0.5", cwd=tmp_path, **env)
+    assert loose.returncode == 2 and "at most 0.1" in loose.stderr
