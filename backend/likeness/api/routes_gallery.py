@@ -175,6 +175,10 @@ def delete_person(person_id: int):
     errors=(404,),
 )
 def list_exemplars(person_id: int):
+    return _exemplars_of(person_id)
+
+
+def _exemplars_of(person_id: int):
     found = library().exemplars(person_id)
     return jsonify(_exemplars.dump({"exemplars": [e.as_dict() for e in found]}))
 
@@ -188,8 +192,7 @@ def list_exemplars(person_id: int):
 )
 def forget_exemplar(person_id: int, exemplar_id: int):
     library().forget_exemplar(person_id, exemplar_id)
-    found = library().exemplars(person_id)
-    return jsonify(_exemplars.dump({"exemplars": [e.as_dict() for e in found]}))
+    return _exemplars_of(person_id)
 
 
 @bp.delete("/gallery/images/<path:image_id>")
