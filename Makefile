@@ -18,7 +18,7 @@ LFW_DIR ?= $(SHARED)/datasets/lfw
 
 export LIKENESS_SHARED := $(SHARED)
 
-.PHONY: help install run serve test test-backend lint bench bench-gallery bench-eval bench-checks face-checks models eval up clean
+.PHONY: help install install-train finetune-lowres run serve test test-backend lint bench bench-gallery bench-eval bench-checks face-checks models eval up clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,14 @@ $(VENV)/.installed: $(BIN)/activate backend/requirements.lock backend/pyproject.
 
 install: $(VENV)/.installed ## create .venv with pinned dependencies
 
+# The optional `train` extra (PyTorch, onnx2torch) for `likeness train`; the tests
+# need it (parity, a tiny training run). Never needed to serve.
+$(VENV)/.installed-train: $(VENV)/.installed backend/requirements-train.lock
+	$(BIN)/pip install --quiet -r backend/requirements-train.lock
+	touch $@
+
+install-train: $(VENV)/.installed-train ## add PyTorch and onnx2torch for fine-tuning
+
 # The web app (frontend/): pinned npm packages, and its production build for `run`.
 frontend/node_modules: frontend/package.json frontend/package-lock.json
 	npm --prefix frontend ci
@@ -54,7 +62,7 @@ run: install frontend/dist ## start the service on LIKENESS_HOST:LIKENESS_PORT (
 	LIKENESS_MODEL_PACK=$(MODEL) LIKENESS_MODEL_ROOT=$(MODEL_ROOT) LIKENESS_STATIC_DIR=$(CURDIR)/frontend/dist \
 	  $(BIN)/gunicorn --config backend/gunicorn.conf.py likeness.api.wsgi:app
 
-test: install frontend/node_modules ## install everything and run every test (needs ../shared)
+test: install install-train frontend/node_modules ## install everything and run every test (needs ../shared)
 	LIKENESS_TEST_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_TEST_LFW_DIR=$(LFW_DIR) \
 	  npm --prefix frontend test
 	LIKENESS_TEST_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_TEST_LFW_DIR=$(LFW_DIR) \
@@ -111,6 +119,10 @@ eval: install ## benchmark the engine: DATASET=lfw|calfw|cplfw MODEL=... DATA_DI
 feedback-sim: install ## calibrate from simulated votes on LFW folds 1-5, measure on 6-10 (buffalo_s)
 	$(PY) -m likeness_eval.feedback_sim --lfw-dir $(LFW_DIR) --model-root $(TEST_MODEL_ROOT) \
 	  --model buffalo_s --out eval/out/feedback-sim
+
+finetune-lowres: install install-train ## fine-tune on LFW folds 1-5 for low-res faces, gate on 6-10 (buffalo_s)
+	$(PY) -m likeness_eval.finetune_lowres --lfw-dir $(LFW_DIR) --model-root $(TEST_MODEL_ROOT) \
+	  --model buffalo_s --epochs 4 --out eval/out/finetune-lowres
 
 bench-eval: install ## stock insightface loop vs our eval path vs raw ONNX (buffalo_s, 1000 LFW images)
 	$(PY) eval/benchmarks/bench_throughput.py --model-root $(TEST_MODEL_ROOT) --lfw-dir $(LFW_DIR)

@@ -57,3 +57,14 @@ class FaceRecognizer:
         feats = plain + raw[len(crops) :] if flip else plain
         unit = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
         return unit.astype(np.float32), norms.astype(np.float32)
+
+
+def open_recognizer(
+    path, providers: list[str] | None = None, threads: int = 0, *, flip: bool = False
+) -> FaceRecognizer:
+    """A recogniser straight from an ONNX file (training's parity checks, the model
+    registry's re-embedding); hashes are the caller's business."""
+    from likeness.engine.runtime import choose_providers, create_session
+
+    session = create_session(path, choose_providers(providers), threads, spinning=False)
+    return FaceRecognizer(session, str(path), flip=flip)

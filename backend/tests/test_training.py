@@ -1,0 +1,124 @@
+"""Fine-tuning (issue 15): ONNX -> PyTorch parity on real faces, a tiny training
+run that changes the weights and exports a valid ONNX, checkpoints and resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from likeness.engine.recognizer import open_recognizer
+from likeness.errors import ConflictError, ValidationError
+from likeness.learning.training import TrainConfig, load_export, load_torch, train
+from likeness.learning.training.convert import input_scale
+from likeness.learning.training.trainer import embed, freeze
+
+from paths import MODEL_ROOT, TEST_PACK
+
+BASE = MODEL_ROOT / TEST_PACK / "w600k_mbf.onnx"
+PEOPLE = ("Colin_Powell", "Tony_Blair", "George_W_Bush", "Gerhard_Schroeder", "Ariel_Sharon")
+
+
+@pytest.fixture(scope="module")
+def crops(engine, lfw_dir):
+    """Aligned crops of real LFW photos: (person, crop) for 5 people x 6 photos."""
+    out = []
+    for person in PEOPLE:
+        for path in sorted((lfw_dir / "lfw-deepfunneled" / person).glob("*.jpg"))[:6]:
+            image = cv2.imread(str(path))
+            out.append((person, engine.embed(image).crop))
+    return out
+
+
+@pytest.fixture(scope="module")
+def export_dir(crops, tmp_path_factory):
+    """A folder in the export format: faces.npz, pairs.csv, crops/."""
+    folder = tmp_path_factory.mktemp("export")
+    (folder / "crops").mkdir()
+    names = sorted({p for p, _ in crops})
+    keys, identity, split = [], [], []
+    for i, (person, crop) in enumerate(crops):
+        key = f"f{i:03d}"
+        cv2.imwrite(str(folder / "crops" / f"{key}.jpg"), crop)
+        keys.append(key)
+        identity.append(names.index(person))
+        split.append("val" if person == "Ariel_Sharon" else "train")
+    np.savez(folder / "faces.npz", keys=np.array(keys), embeddings=np.zeros((len(keys), 512)),
+             identity=np.array(identity), split=np.array(split))  # fmt: skip
+    with (folder / "pairs.csv").open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["split", "label", "a", "b", "score", "source"])
+        for a in range(len(keys)):
+            for b in range(a + 1, len(keys)):
+                if identity[a] == identity[b]:
+                    writer.writerow([split[a], "genuine", keys[a], keys[b], "", "test"])
+    return folder
+
+
+def test_pytorch_matches_onnx_runtime_on_real_faces(crops):
+    module = load_torch(BASE)
+    faces = np.stack([c for _, c in crops])
+    ours = embed(module, faces, input_scale(BASE))
+    runtime, _ = open_recognizer(BASE).embed_crops(list(faces), flip=False)
+    cosine = np.sum(ours * runtime, axis=1)
+    assert cosine.min() >= 0.9999, cosine.min()
+
+
+def test_the_freeze_leaves_only_the_last_layers_learning():
+    module = load_torch(BASE)
+    names = freeze(module, 3)
+    assert names == ["Conv_93", "Gemm_96", "BatchNormalization_97"]
+    learning = {n.split(".")[0] for n, p in module.named_parameters() if p.requires_grad}
+    assert learning == set(names)
+    with pytest.raises(ValidationError):
+        freeze(module, 10_000)
+
+
+def test_a_tiny_training_run_changes_the_weights_and_exports_valid_onnx(export_dir, tmp_path):
+    out = tmp_path / "run"
+    config = TrainConfig(
+        data=export_dir, base=BASE, out=out, epochs=1, batch_faces=16, lr=1e-3,
+        trainable_layers=4, max_steps=2, parity_faces=16, progress=False,
+    )  # fmt: skip
+    result = train(config)
+    assert result.parity["import"]["min_cosine"] >= 0.9999
+    assert result.parity["export"]["min_cosine"] >= 0.9999
+    onnx.checker.check_model(onnx.load(str(result.onnx)))
+    base, tuned = load_torch(BASE), load_torch(result.onnx)
+    changed = [
+        name
+        for (name, a), (_, b) in zip(
+            base.state_dict().items(), tuned.state_dict().items(), strict=True
+        )  # fmt: skip
+        if not torch.equal(a, b)
+    ]
+    assert changed and all(n.split(".")[0] in result.trainable for n in changed)
+    # BatchNorm statistics stayed frozen
+    assert not any("running_" in n for n in changed)
+    data = load_export(export_dir)
+    new, _ = open_recognizer(result.onnx).embed_crops(list(data.crops[:4]))
+    old, _ = open_recognizer(BASE).embed_crops(list(data.crops[:4]))
+    assert new.shape == old.shape == (4, 512) and not np.allclose(new, old)
+    assert (out / "curves.png").stat().st_size > 1000
+    assert (out / "checkpoints" / "last.pt").is_file()
+    report = json.loads((out / "train.json").read_text())
+    assert report["data_sha256"] == result.data_sha256 and len(report["history"]) == 2
+
+    # resume goes on from the checkpoint: a second epoch, not a fresh start
+    again = train(TrainConfig(**{**config.__dict__, "epochs": 2, "resume": True, "max_steps": 4}))
+    assert [h["epoch"] for h in again.history] == [0, 1, 2]
+    with pytest.raises(ConflictError, match="not empty"):
+        train(TrainConfig(**{**config.__dict__, "resume": False}))
+
+
+def test_bad_training_folders_are_refused_clearly(tmp_path):
+    with pytest.raises(ValidationError, match="not a training export"):
+        load_export(tmp_path)
+    (tmp_path / "faces.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValidationError, match="not a readable training export"):
+        load_export(tmp_path)
