@@ -26,6 +26,7 @@ FEATURE_MODULES = (
     "likeness.clusters_cli",
     "likeness.thresholds_cli",
     "likeness_eval.calibrate_cli",  # when the evaluation package is installed
+    "likeness_eval.train_cli",
 )
 
 OPENCV_DISTS = (
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--quiet", action="store_true")
     doctor.set_defaults(func=cmd_doctor)
 
-    models = sub.add_parser("models", help="model packs").add_subparsers(
+    models = sub.add_parser("models", help="model packs and versions").add_subparsers(
         dest="action", required=True
     )
     for name, func, text in (
@@ -123,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--pack", default="buffalo_l")
         p.add_argument("--root", default="~/.insightface/models")
         p.set_defaults(func=func)
+    from likeness import models_cli
+
+    models_cli.register(models)
 
     for module_name in FEATURE_MODULES:
         try:

@@ -344,6 +344,23 @@ class EmbeddingModelMismatchError(ConflictError):
     code = "MODEL_MISMATCH"
     default_message = "The gallery holds embeddings of a different model."
 
+    def __init__(self, message: str | None = None, *, gallery_version: str | None = None):
+        super().__init__(message)
+        self.gallery_version = gallery_version
+
+
+class ModelVersionNotFoundError(NotFoundError):
+    code = "MODEL_VERSION_NOT_FOUND"
+    default_message = "No such model version of this pack."
+
+
+class ModelNotActivatableError(ConflictError):
+    """A candidate the gate refused (or never gated), a version of another
+    embedding size, or a switch that cannot re-embed every face."""
+
+    code = "MODEL_NOT_ACTIVATABLE"
+    default_message = "This model version cannot be activated."
+
 
 class ThresholdSetNotFoundError(NotFoundError):
     code = "THRESHOLD_SET_NOT_FOUND"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ from likeness.errors import (
 )
 from likeness.gallery import enrolment
 from likeness.gallery.bulk import BulkIndexer, BulkReport, Failure
+from likeness.gallery.enrolment import EnrolmentResult, Rejection, RemovalReport
 from likeness.gallery.faces import ALL, ONE, ImageSource, list_images, prepare
 from likeness.gallery.gallery import INDEX_FILE, Gallery
 from likeness.gallery.index import IndexConfig
@@ -44,6 +44,9 @@ from likeness.learning import ThresholdBook
 from likeness.learning.templates import Exemplar, Templates
 from likeness.quality import FaceGate
 from likeness.quality.filter import filter_source
+from likeness.registry import ActiveModel
+from likeness.registry.active import follows_model
+from likeness.registry.facade import ModelsMixin
 from likeness.search import SearchReport, SearchResult, search_photo, search_vector
 from likeness.settings import Settings, load_settings
 from likeness.storage import Database
@@ -51,42 +54,13 @@ from likeness.storage.search_feedback import SearchRecords, SearchVote
 from likeness.verification import Verification, embed_source, verify
 
 
-@dataclass
-class Rejection(Failure):
-    """A photo refused at enrolment: a bulk failure plus its place in the request."""
-
-    index: int = -1
-
-    def as_dict(self) -> dict:
-        return {"index": self.index, **super().as_dict()}
-
-
-@dataclass
-class EnrolmentResult:
-    person: PersonInfo
-    accepted: list[dict] = field(default_factory=list)  # {index, source, image_id, face_id}
-    rejected: list[Rejection] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {
-            "person": self.person.as_dict(),
-            "accepted": list(self.accepted),
-            "rejected": [r.as_dict() for r in self.rejected],
-        }
-
-
-@dataclass
-class RemovalReport:
-    faces: int
-    image_ids: list[str]
-    person_ids: list[int]
-
-
-class FaceRecognitionLibrary(ClusteringMixin):
+class FaceRecognitionLibrary(ClusteringMixin, ModelsMixin):
     """1:1 comparison and 1:N search over an enrolled gallery.
 
-    ``engine``, ``database`` and ``gate`` may be passed in (tests, the HTTP API) so
-    models and connections are shared; otherwise each is built once from the settings.
+    ``engine``, ``database`` and ``gate`` (or the whole ``model``) may be passed in
+    (tests, the HTTP API) so models and connections are shared; otherwise each is
+    built once from the settings. The model version is the registry's active one,
+    followed while the library runs (``likeness.registry.active``).
     """
 
     def __init__(
@@ -100,6 +74,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
         database: Database | None = None,
         gate: FaceGate | None = None,
         thresholds: ThresholdBook | None = None,
+        model: ActiveModel | None = None,
         migrate: bool = True,
         autosave: bool = True,
         bulk_workers: int = 2,
@@ -113,16 +88,14 @@ class FaceRecognitionLibrary(ClusteringMixin):
             settings = load_settings(config_path, **overrides)
         self.settings = settings
         self.index_dir = Path(index_dir) if index_dir is not None else settings.data_dir
-        self.engine = engine or FaceEngine(settings)
         self.database = database or Database(settings.sqlalchemy_url)
         self._own_database = database is None
         if migrate:
             self.database.migrate()
+        self.model = model or ActiveModel(self.database, settings, engine, gate, thresholds)
         self.limits = ImageLimits.from_settings(settings)
         self.bulk_workers = bulk_workers
-        store = GalleryStore(
-            self.database, self.engine.settings.model_pack, self.engine.files[1].sha256
-        )
+        store = GalleryStore(self.database, settings.model_pack, self.model.version)
         config = IndexConfig.from_settings(settings, dim=self.engine.recognizer.dim)
         self.gallery = Gallery(
             store,
@@ -132,11 +105,12 @@ class FaceRecognitionLibrary(ClusteringMixin):
             background=settings.gallery_background_rebuild,
         )
         self.gallery.open()
-        self.gate = gate or FaceGate(self.engine, settings)
         self.jobs = JobStore(self.database)
-        pack, version = self.engine.settings.model_pack, self.engine.files[1].sha256
-        self.thresholds = thresholds or ThresholdBook(self.database, settings, pack, version)
-        self.templates = Templates(self.database, settings.template_exemplars_max)
+        self.templates = Templates(
+            self.database, settings.template_exemplars_max, self.model.version
+        )
+        self.model.on_swap(self._follow_version)
+        self.gallery.on_model_change = lambda _: self.model.follow(force=True)
         self._runner: InProcessRunner | None = None
 
     # -- basics -------------------------------------------------------------------
@@ -154,10 +128,12 @@ class FaceRecognitionLibrary(ClusteringMixin):
     def store(self) -> GalleryStore:
         return self.gallery.store
 
+    @follows_model
     def get_embedding(self, image: ImageSource) -> np.ndarray:
         """The unit embedding (float32) of the face chosen by the face policy."""
         return embed_source(self.engine, image, limits=self.limits).embedding
 
+    @follows_model
     def compare(
         self,
         image1: ImageSource,
@@ -178,6 +154,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
             threshold=self.threshold,
         )
 
+    @follows_model
     def filter_image(
         self,
         image: ImageSource,
@@ -224,6 +201,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
             )
         return item, faces, checks
 
+    @follows_model
     def index_image(
         self,
         image: ImageSource,
@@ -251,12 +229,14 @@ class FaceRecognitionLibrary(ClusteringMixin):
             source=str(image) if isinstance(image, (str, Path)) else None,
             person_id=person_id,
             metadata=metadata,
+            model_version=self.engine.version,
         )
         ids = self.gallery.add_images([new])[0]
         if person_id is None:
             self.assign_new_faces(ids)
         return ids
 
+    @follows_model
     def index_batch(
         self,
         paths: Sequence[ImageSource],
@@ -362,6 +342,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
         """A gallery face's stored aligned crop (JPEG); ``CROP_NOT_STORED`` if none."""
         return self.store.face_crop(face_id)
 
+    @follows_model
     def enroll(
         self,
         name: str | None,
@@ -450,6 +431,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
                 image_id=f"p{person_id}-{c.item.content_hash[:40]}" if person_id else None,
                 source=c.label,
                 person_id=person_id,
+                model_version=self.engine.version,
             )
             for c in candidates
         ]
@@ -474,6 +456,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
         return result
 
     # -- search -------------------------------------------------------------------
+    @follows_model
     def search(
         self, image: ImageSource, top_k: int = 5, threshold: float | None = None
     ) -> SearchResult:
@@ -484,6 +467,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
         result.timings_ms = {**embedded.timings_ms, **result.timings_ms}
         return result
 
+    @follows_model
     def search_photo(
         self,
         image: ImageSource,
@@ -497,6 +481,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
         run = (self.engine, self.search_embedding, records, image, top_k, threshold, every_face)
         return search_photo(*run, self.limits, self.gate)
 
+    @follows_model
     def vote_on_search(
         self,
         search_id: str,
@@ -513,6 +498,7 @@ class FaceRecognitionLibrary(ClusteringMixin):
             done.exemplar_id = self.templates.follow_vote(record, limit, created_by)
         return done
 
+    @follows_model
     def search_embedding(
         self, vector: np.ndarray, top_k: int = 5, threshold: float | None = None
     ) -> SearchResult:

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # Stored threshold sets (likeness.learning): each process re-reads the newest
     # set of its model version at most this often (adoption needs no restart)
     threshold_refresh_seconds: float = Field(default=5.0, ge=0)
+    # Model versions (likeness.registry): each process re-reads the active version
+    # this often and loads a newly activated one beside the running one
+    model_refresh_seconds: float = Field(default=2.0, ge=0)
     # Input limits
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=25_000_000, ge=1)  # 6000x4000 (24 Mpx) fits

@@ -242,7 +242,7 @@ def test_crops_are_kept_only_when_enabled(make_app, lfw):
         assert all(base64.b64decode(c)[:2] == b"\xff\xd8" for c in crops)  # JPEG
         # The crop is the face the score was computed on: it embeds to the same vector.
         stored = np.array(record["embedding1"], np.float32)
-        engine = on.application.extensions["likeness.engine"]
+        engine = on.application.extensions["likeness.model"].current.engine
         unit, _ = engine.embed_aligned([images[0]])
         assert float(unit[0] @ stored) > 0.9
 

@@ -18,6 +18,7 @@ from likeness.api import (
     routes_feedback,
     routes_gallery,
     routes_jobs,
+    routes_models,
     routes_system,
     routes_thresholds,
     security,
@@ -26,12 +27,12 @@ from likeness.api.deadline import BodyDeadline
 from likeness.api.errors import register_error_handlers
 from likeness.api.logs import configure_logging, install_request_logging
 from likeness.api.spa import register_spa
-from likeness.api.state import DATABASE, ENGINE, GATE, THRESHOLDS, after_verify_hooks
+from likeness.api.state import DATABASE, MODEL, after_verify_hooks
+from likeness.api.state import engine as engine_of
 from likeness.auth import KeyStore
 from likeness.engine import FaceEngine
 from likeness.errors import ConfigError, LikenessError, NotFoundError
-from likeness.learning import ThresholdBook
-from likeness.quality import FaceGate
+from likeness.registry import ActiveModel
 from likeness.settings import Settings, get_settings
 from likeness.storage import Database
 from likeness.storage.verifications import VerificationStore
@@ -76,12 +77,13 @@ def create_app(
     app.register_blueprint(routes_faces.bp)
     app.register_blueprint(openapi.bp)
     register_spa(app, settings.static_dir)
-    if engine is None:
-        engine = FaceEngine(settings)
-        engine.warm_up()
-    app.extensions[ENGINE] = engine
-    face_gate = app.extensions[GATE] = FaceGate(engine, settings)
-    checks = face_gate.info()
+    database = Database(settings.sqlalchemy_url)
+    if migrate:
+        database.migrate()
+    app.extensions[DATABASE] = database
+    # the registry's active version (the official recogniser until one is activated)
+    active = app.extensions[MODEL] = ActiveModel(database, settings, engine)
+    checks = active.current.gate.info()
     log.info(
         "face checks",
         extra={
@@ -90,15 +92,8 @@ def create_app(
             "liveness": checks["liveness"]["status"],
         },
     )
-    database = Database(settings.sqlalchemy_url)
-    if migrate:
-        database.migrate()
-    app.extensions[DATABASE] = database
-    app.extensions[THRESHOLDS] = ThresholdBook(
-        database, settings, engine.settings.model_pack, engine.files[1].sha256
-    )
     with app.app_context():
-        store = VerificationStore(database, settings.model_pack, engine.files[1].sha256)
+        store = VerificationStore(database, settings.model_pack, lambda: engine_of().version)
         after_verify_hooks().append(store.record)
     keys = KeyStore(database)
     if settings.bootstrap_admin_key:
@@ -118,4 +113,5 @@ def create_app(
     app.register_blueprint(routes_jobs.bp)
     app.register_blueprint(routes_clusters.bp)
     app.register_blueprint(routes_thresholds.bp)
+    app.register_blueprint(routes_models.bp)
     return app

@@ -17,7 +17,8 @@ from marshmallow import ValidationError as SchemaError
 from likeness.api.auth import actor, requires
 from likeness.api.openapi import document
 from likeness.api.schemas import FeedbackExportQuery, FeedbackRequest, FeedbackResponse
-from likeness.api.state import AFTER_VERIFY, DATABASE, ENGINE, database, image_limits
+from likeness.api.state import AFTER_VERIFY, DATABASE, database, image_limits
+from likeness.api.state import engine as current_engine
 from likeness.api.uploads import _schema_error, json_object
 from likeness.errors import (
     CommentTooLongError,
@@ -116,7 +117,7 @@ def _crop_recorder(app: Flask):
         uploads once more (only when ``store_feedback_crops`` is on); a failure here
         is logged and never fails the verification."""
         try:
-            engine = app.extensions[ENGINE]
+            engine = current_engine()
             limits = image_limits()
             crops = [
                 encode_crop(engine.align(decode_image(_uploaded_bytes(name), limits), emb.face))

@@ -43,7 +43,7 @@ from likeness.api.gallery_schemas import (
 )
 from likeness.api.openapi import document
 from likeness.api.schemas import GalleryStats
-from likeness.api.state import DATABASE, ENGINE, GATE, THRESHOLDS, database, image_limits
+from likeness.api.state import DATABASE, MODEL, database, image_limits
 from likeness.api.uploads import (
     _schema_error,
     base64_fits,
@@ -430,9 +430,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.extensions[LIBRARY] = FaceRecognitionLibrary(
         settings=settings,
-        engine=app.extensions[ENGINE],
         database=app.extensions[DATABASE],
-        gate=app.extensions[GATE],  # one set of face-check models per process
-        thresholds=app.extensions[THRESHOLDS],
+        model=app.extensions[MODEL],  # one model (engine, checks, thresholds) per process
         migrate=False,
     )

@@ -261,6 +261,9 @@ class ModelsResponse(Schema):
     face_checks = fields.Dict(
         metadata={"description": "each check: on or off, its threshold; liveness available?"}
     )
+    version = fields.Dict(
+        metadata={"description": "the active model version (id, sha256, status, gate, ...)"}
+    )
 
 
 class GalleryStats(Schema):

@@ -1,38 +1,50 @@
-"""Per-process objects the routes use, kept in ``app.extensions``."""
+"""Per-process objects the routes use, kept in ``app.extensions``.
+
+The model (engine, thresholds, face checks) is the ``ActiveModel``'s: each request
+takes the version in force when it starts (``g.model``) and keeps it to the end,
+so a hot swap never changes the model under a request."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from likeness.engine import FaceEngine
 from likeness.errors import ModelsNotReadyError
 from likeness.imaging import ImageLimits
 from likeness.learning import ThresholdBook
 from likeness.quality import FaceGate
+from likeness.registry import ActiveModel, Loaded
 from likeness.storage import Database
 
-ENGINE = "likeness.engine"
+MODEL = "likeness.model"
 AFTER_VERIFY = "likeness.after_verify"
 DATABASE = "likeness.database"
-GATE = "likeness.gate"
-THRESHOLDS = "likeness.thresholds"
 
 
-def engine() -> FaceEngine:
-    found = current_app.extensions.get(ENGINE)
+def model() -> ActiveModel:
+    found = current_app.extensions.get(MODEL)
     if found is None:
         raise ModelsNotReadyError()
     return found
 
 
+def loaded() -> Loaded:
+    """The model version of this request (taken when it started)."""
+    if has_request_context():
+        if "model" not in g:
+            g.model = model().follow()
+        return g.model
+    return model().current
+
+
+def engine() -> FaceEngine:
+    return loaded().engine
+
+
 def gate() -> FaceGate:
-    """The face checks, built on first use (they need the engine's recogniser)."""
-    found = current_app.extensions.get(GATE)
-    if found is None:
-        found = current_app.extensions[GATE] = FaceGate(engine())
-    return found
+    return loaded().gate
 
 
 def database() -> Database:
@@ -40,8 +52,8 @@ def database() -> Database:
 
 
 def thresholds() -> ThresholdBook:
-    """This process's thresholds of the loaded model version (in force, history)."""
-    return current_app.extensions[THRESHOLDS]
+    """This request's thresholds: of the model version it runs on (in force, history)."""
+    return loaded().thresholds
 
 
 def image_limits() -> ImageLimits:

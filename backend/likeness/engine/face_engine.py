@@ -59,12 +59,18 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 class FaceEngine:
     """Loads a model pack's detector and recogniser once and serves every request."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, recognizer: ResolvedFile | None = None) -> None:
+        """``recognizer``: a registered version of the pack's recogniser (the model
+        registry resolves and verifies it) instead of the official file."""
         self.settings = settings
-        det_file, rec_file = resolve_pack(
+        det_file, official = resolve_pack(
             settings.model_root, settings.model_pack, settings.verify_model_hashes
         )
+        rec_file = recognizer or official
         self.files: tuple[ResolvedFile, ResolvedFile] = (det_file, rec_file)
+        #: the official recogniser this version descends from (the face checks'
+        #: models were built for it)
+        self.family = official.spec.sha256
         self.providers = choose_providers(settings.providers)
         threads = settings.session_threads
         start = time.perf_counter()
@@ -104,6 +110,11 @@ class FaceEngine:
         return cls(settings or get_settings())
 
     # -- core operations -------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """The recogniser's SHA-256: what every stored embedding records."""
+        return self.files[1].sha256
+
     @property
     def threshold(self) -> float:
         return self.settings.threshold

@@ -134,6 +134,18 @@ def resolve_pack(root: Path, name: str, verify: bool = True) -> tuple[ResolvedFi
     return first, second
 
 
+def resolve_version(
+    root: Path, pack: str, relative: str, sha256: str, verify: bool = True
+) -> ResolvedFile:
+    """A registered version of a pack's recogniser (``relative`` to the pack's
+    folder): its hash must be the one the registry recorded (an unknown or altered
+    file stops the service, as an altered official file does)."""
+    spec = ModelFile(relative, "recognition", sha256)
+    folder = Path(root).expanduser() / pack
+    hint = "Registered model versions live there (`likeness models list`)."
+    return _resolve(folder, (spec,), verify, f"registered {pack} version", hint)[0]
+
+
 def resolve_liveness(root: Path, verify: bool = True) -> list[ResolvedFile]:
     """The anti-spoofing models under ``root/antispoof``, hashes checked."""
     files = tuple(f for _, f in LIVENESS_FILES)
@@ -159,8 +171,8 @@ def _resolve(folder: Path, files, verify: bool, name: str, hint: str) -> list[Re
         ok = digest == f.sha256
         if verify and not ok:
             raise ModelIntegrityError(
-                f"{path} has SHA-256 {digest}, expected {f.sha256} (official {name} release). "
-                "Replace the file, or set LIKENESS_VERIFY_MODEL_HASHES=false to run it anyway."
+                f"{path} has SHA-256 {digest}, expected {f.sha256} ({name}). Replace the "
+                "file, or set LIKENESS_VERIFY_MODEL_HASHES=false to run it anyway."
             )
         resolved.append(ResolvedFile(f, path, digest, ok))
     return resolved

@@ -191,6 +191,7 @@ class BulkIndexer:
                     source=item.label,
                     person_id=None if person_ids is None else person_ids[i],
                     metadata=None if metadata is None else metadata[i],
+                    model_version=self.engine.version,
                 )
             )
         per_image = self.gallery.add_images(new_images, save=False)

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from likeness.errors import FaceRejectedError, ValidationError
+from likeness.gallery.bulk import Failure
 from likeness.gallery.faces import LARGEST, STRICT, PreparedImage
-from likeness.gallery.store import NewFace
+from likeness.gallery.store import NewFace, PersonInfo
 from likeness.quality import FaceCheck
 
 #: What each failed face check tells the person enrolling.
@@ -130,3 +131,34 @@ class Plan:
                 )
         self.rejected.sort(key=lambda r: r.index)
         return accepted
+
+
+@dataclass
+class Rejection(Failure):
+    """A photo refused at enrolment: a bulk failure plus its place in the request."""
+
+    index: int = -1
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, **super().as_dict()}
+
+
+@dataclass
+class EnrolmentResult:
+    person: PersonInfo
+    accepted: list[dict] = field(default_factory=list)  # {index, source, image_id, face_id}
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "person": self.person.as_dict(),
+            "accepted": list(self.accepted),
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+@dataclass
+class RemovalReport:
+    faces: int
+    image_ids: list[str]
+    person_ids: list[int]

@@ -32,6 +32,7 @@ import fcntl
 import logging
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,9 @@ class Gallery:
         self.autosave = autosave
         self.background = background  # False: rebuild inside the call that needs it
         self._lock = threading.RLock()
+        #: called with the gallery's version when it is not the store's (the library
+        #: loads that version; see ``sync``)
+        self.on_model_change: Callable[[str], object] | None = None
         self._builder: threading.Thread | None = None
         self._epoch = 0  # bumped whenever the index is replaced other than by a build
         self.last_build: dict | None = None
@@ -333,7 +337,13 @@ class Gallery:
     # -- consistency --------------------------------------------------------------
     def sync(self, force: bool = False) -> dict:
         """Bring the index to the database's newest generation (cheap when nothing
-        changed); start a rebuild if the index then needs one."""
+        changed); start a rebuild if the index then needs one. When the gallery
+        switched model version, ``on_model_change(version)`` may load that version
+        first (outside the index lock)."""
+        if self.on_model_change is not None:
+            version = self.store.position().model_version
+            if version and self.store.model_version and version != self.store.model_version:
+                self.on_model_change(version)
         with self._lock:
             report = self._sync_locked(force)
         if report["added"] or report["removed"]:
@@ -343,6 +353,7 @@ class Gallery:
     def _sync_locked(self, force: bool = False) -> dict:
         with self._lock:
             position = self.store.position()
+            self.store.check_version(position.model_version)
             same = position.generation == self.generation
             if not force and same and position.tag == self.tag:
                 return {"added": 0, "removed": 0, "generation": position.generation}
@@ -389,6 +400,8 @@ class Gallery:
             for entry in entries:
                 if entry.seq != current + 1:
                     raise _LogGap(f"the change log has no entry {current + 1}")
+                if entry.model_version is not None:
+                    raise _LogGap(f"the gallery switched model at change {entry.seq}")
                 if entry.cleared:
                     removed += index.ntotal
                     index.reset("flat")

@@ -114,6 +114,8 @@ class NewImage:
     source: str | None = None
     person_id: int | None = None
     metadata: dict | None = None
+    #: the recogniser version that made the faces' embeddings (None: the store's)
+    model_version: str | None = None
 
 
 @dataclass
@@ -143,6 +145,7 @@ class Position:
     generation: int
     tag: str | None
     previous: str | None = None
+    model_version: str | None = None  # the recogniser the gallery's embeddings are of
 
 
 @dataclass
@@ -154,6 +157,7 @@ class LogEntry:
     removed: np.ndarray
     cleared: bool
     tag: str | None = None
+    model_version: str | None = None  # the gallery switched to this version here
 
 
 @dataclass
@@ -254,15 +258,24 @@ class GalleryStore:
         raise AssertionError("unreachable")
 
     def _check_model(self, state: GalleryState) -> None:
-        if self.model_version and state.model_version and state.model_version != self.model_version:
+        self.check_version(state.model_version, state.model_pack)
+
+    def check_version(self, version: str | None, pack: str | None = None) -> None:
+        """Refuse to mix embeddings: the gallery's version must be this store's (the
+        engine's). After a switch of model the caller loads the new version and
+        tries again (``FaceRecognitionLibrary``)."""
+        if self.model_version and version and version != self.model_version:
             raise EmbeddingModelMismatchError(
-                f"The gallery holds embeddings of model pack {state.model_pack!r} "
-                f"(recogniser {state.model_version[:12]}); this engine runs "
-                f"{self.model_pack!r} ({self.model_version[:12]}). Clear the gallery or "
-                "re-index with the same model."
+                f"The gallery holds embeddings of model pack {pack or self.model_pack!r} "
+                f"(recogniser {version[:12]}); this engine runs "
+                f"{self.model_pack!r} ({self.model_version[:12]}). Activate that version "
+                "(`likeness models list`), clear the gallery, or re-index with this model.",
+                gallery_version=version,
             )
 
-    def _bump(self, session: Session, stamp_model: bool = False) -> Position:
+    def _bump(
+        self, session: Session, stamp_model: bool = False, version: str | None = None
+    ) -> Position:
         """Increment the generation inside the caller's transaction. It is the
         transaction's FIRST statement, so it takes the write lock (row lock on
         PostgreSQL, the database lock on SQLite) before anything is read."""
@@ -276,10 +289,18 @@ class GalleryStore:
             session.flush()
         state = self._state(session)
         session.refresh(state)
-        if stamp_model and self.model_version:
-            self._check_model(state)
+        version = version or self.model_version
+        if stamp_model and version:
+            # embeddings of another version than the gallery's never go in (a switch
+            # of model committed while they were computed: the caller tries again)
+            if state.model_version is not None and state.model_version != version:
+                self.check_version(state.model_version, state.model_pack)
+                raise EmbeddingModelMismatchError(
+                    f"The gallery switched to model version {state.model_version[:12]}.",
+                    gallery_version=state.model_version,
+                )
             if state.model_version is None:
-                state.model_pack, state.model_version = self.model_pack, self.model_version
+                state.model_pack, state.model_version = self.model_pack, version
         previous, state.tag = state.tag, uuid.uuid4().hex[:16]
         return Position(int(state.generation), state.tag, previous)
 
@@ -290,9 +311,13 @@ class GalleryStore:
         """The current generation and its token (one small query)."""
         with self.db.session() as session:
             row = session.execute(
-                select(GalleryState.generation, GalleryState.tag).where(GalleryState.id == STATE_ID)
+                select(GalleryState.generation, GalleryState.tag, GalleryState.model_version).where(
+                    GalleryState.id == STATE_ID
+                )
             ).first()
-        return Position(0, None) if row is None else Position(int(row[0] or 0), row[1])
+        if row is None:
+            return Position(0, None)
+        return Position(int(row[0] or 0), row[1], model_version=row[2])
 
     def instance(self) -> str | None:
         """The gallery's random id (an index file of another gallery is not trusted)."""
@@ -300,7 +325,13 @@ class GalleryStore:
             return session.scalar(select(GalleryState.instance).where(GalleryState.id == STATE_ID))
 
     # -- change log ------------------------------------------------------------------
-    def _log(self, session: Session, change: Change, cleared: bool = False) -> None:
+    def _log(
+        self,
+        session: Session,
+        change: Change,
+        cleared: bool = False,
+        model_version: str | None = None,
+    ) -> None:
         """Append ``change`` to the log inside its own transaction."""
         session.add(
             GalleryChange(
@@ -309,6 +340,7 @@ class GalleryStore:
                 removed=ids_to_bytes(change.removed_ids),
                 cleared=cleared,
                 tag=change.tag,
+                model_version=model_version,
             )
         )
         if change.generation % _PRUNE_EVERY == 0:
@@ -326,14 +358,15 @@ class GalleryStore:
                     GalleryChange.removed,
                     GalleryChange.cleared,
                     GalleryChange.tag,
+                    GalleryChange.model_version,
                 )
                 .where(GalleryChange.seq > int(generation))
                 .order_by(GalleryChange.seq)
                 .limit(limit)
             ).all()
         return [
-            LogEntry(int(seq), ids_from_bytes(a), ids_from_bytes(r), bool(c), tag)
-            for seq, a, r, c, tag in rows
+            LogEntry(int(seq), ids_from_bytes(a), ids_from_bytes(r), bool(c), tag, version)
+            for seq, a, r, c, tag, version in rows
         ]
 
     # -- persons ---------------------------------------------------------------
@@ -541,8 +574,11 @@ class GalleryStore:
         the face ids per image. With ``new_person`` (name, metadata), that person is
         created in the same transaction and owns every image (``person_id`` is set
         on them): a failed write leaves no empty person behind."""
+        versions = {new.model_version for new in images if new.model_version}
+        if len(versions) > 1:
+            raise EmbeddingModelMismatchError("The images' faces come from two model versions.")
         with self.db.session() as session:
-            change = Change.at(self._bump(session, stamp_model=True))
+            change = Change.at(self._bump(session, True, next(iter(versions), None)))
             per_image: list[list[int]] = []
             persons: set[int] = set()
             if new_person is not None:

@@ -77,10 +77,18 @@ def _locked_vote(session, vote_id: int) -> SearchFeedback | None:
 class Templates:
     """Exemplars of persons, and the templates they make."""
 
-    def __init__(self, db: Database, cap: int = 20) -> None:
+    def __init__(self, db: Database, cap: int = 20, version: str | None = None) -> None:
         self.db = db
         self.cap = cap
+        #: the model version of the gallery: only its exemplars make templates (an
+        #: exemplar of another version is kept, for a rollback, but never compared)
+        self.version = version
         self._cache: tuple[tuple, np.ndarray, np.ndarray] | None = None
+
+    def _mine(self, query):
+        if self.version is None:
+            return query
+        return query.where(PersonExemplar.model_version == self.version)
 
     def confirm(
         self, person_id: int, vote_id: int, embedding: np.ndarray, created_by: str | None = None
@@ -103,13 +111,17 @@ class Templates:
                 return None  # changed meanwhile (a down vote raced this one)
             session.execute(delete(PersonExemplar).where(PersonExemplar.vote_id == vote_id))
             row = PersonExemplar(
-                person_id=person_id, vote_id=vote_id, embedding=raw, created_by=created_by
+                person_id=person_id,
+                vote_id=vote_id,
+                embedding=raw,
+                created_by=created_by,
+                model_version=self.version,
             )
             session.add(row)
             session.flush()
             made = row.id
             rows = session.execute(
-                select(PersonExemplar.id, PersonExemplar.embedding)
+                self._mine(select(PersonExemplar.id, PersonExemplar.embedding))
                 .where(PersonExemplar.person_id == person_id)
                 .order_by(PersonExemplar.id)  # oldest first: of two alike, the newer goes
             ).all()
@@ -162,7 +174,7 @@ class Templates:
                 select(GalleryPerson.centroid).where(GalleryPerson.id == person_id)
             )
             rows = session.scalars(
-                select(PersonExemplar)
+                self._mine(select(PersonExemplar))
                 .where(PersonExemplar.person_id == person_id)
                 .order_by(PersonExemplar.id)
             ).all()
@@ -185,7 +197,7 @@ class Templates:
             return {}
         with self.db.session() as session:
             rows = session.execute(
-                select(PersonExemplar.person_id, PersonExemplar.embedding).where(
+                self._mine(select(PersonExemplar.person_id, PersonExemplar.embedding)).where(
                     PersonExemplar.person_id.in_(sorted(set(person_ids)))
                 )
             ).all()
@@ -203,7 +215,9 @@ class Templates:
         exemplar weighing as one more face."""
         with self.db.session() as session:
             rows = session.scalars(
-                select(PersonExemplar.embedding).where(PersonExemplar.person_id == person_id)
+                self._mine(select(PersonExemplar.embedding)).where(
+                    PersonExemplar.person_id == person_id
+                )
             ).all()
         if not rows:
             return faces_centroid
@@ -219,7 +233,13 @@ class Templates:
         is returned); anything else takes it out."""
         query = np.frombuffer(vote.query_embedding, np.float32)
         shown = np.frombuffer(vote.result_embedding, np.float32)
-        if vote.vote == "up" and vote.person_id is not None and float(query @ shown) >= threshold:
+        same_model = self.version is None or vote.model_version == self.version
+        if (
+            vote.vote == "up"
+            and vote.person_id is not None
+            and same_model
+            and float(query @ shown) >= threshold
+        ):
             return self.confirm(vote.person_id, vote.id, query, created_by)
         self.withdraw(vote.id)
         return None
@@ -233,18 +253,22 @@ class Templates:
             mixed = (person * (PersonExemplar.id % 1009 + 1)) % 1000003
             signature = tuple(  # changes with any insert, delete or move (merge)
                 session.execute(
-                    select(
-                        func.count(PersonExemplar.id),
-                        func.max(PersonExemplar.id),
-                        func.sum(PersonExemplar.person_id),
-                        func.sum(mixed),
+                    self._mine(
+                        select(
+                            func.count(PersonExemplar.id),
+                            func.max(PersonExemplar.id),
+                            func.sum(PersonExemplar.person_id),
+                            func.sum(mixed),
+                        )
                     )
                 ).one()
-            )
+            ) + (self.version,)
             cached = self._cache
             if cached is not None and cached[0] == signature:
                 return cached[1], cached[2]
-            rows = session.execute(select(PersonExemplar.person_id, PersonExemplar.embedding)).all()
+            rows = session.execute(
+                self._mine(select(PersonExemplar.person_id, PersonExemplar.embedding))
+            ).all()
         matrix = _vectors([r[1] for r in rows]) if rows else np.zeros((0, 0), np.float32)
         people = np.array([r[0] for r in rows], np.int64)
         self._cache = (signature, matrix, people)

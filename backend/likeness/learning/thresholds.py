@@ -326,10 +326,17 @@ class ThresholdBook:
 def open_book(
     database: Database, settings: Settings, model_pack: str | None = None
 ) -> ThresholdBook:
-    """The thresholds of a pack's model version as found on disk (the command line:
-    no engine loaded); the version is the recogniser file's SHA-256."""
+    """The thresholds of a pack's active model version (the command line: no engine
+    loaded): the registry's, else the recogniser file's SHA-256."""
     from likeness.engine.modelpack import resolve_pack
+    from likeness.storage.models import ModelVersionRow
 
     pack = model_pack or settings.model_pack
-    recogniser = resolve_pack(settings.model_root, pack, verify=False)[1]
-    return ThresholdBook(database, settings, pack, recogniser.sha256, refresh_seconds=0)
+    with database.session() as session:  # the registry's active version, if any
+        active = session.scalar(
+            select(ModelVersionRow.sha256).where(
+                ModelVersionRow.model_pack == pack, ModelVersionRow.status == "active"
+            )
+        )
+    version = active or resolve_pack(settings.model_root, pack, verify=False)[1].sha256
+    return ThresholdBook(database, settings, pack, version, refresh_seconds=0)

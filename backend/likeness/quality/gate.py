@@ -72,7 +72,7 @@ class FaceGate:
     def __init__(self, engine: FaceEngine, settings: Settings | None = None) -> None:
         self.engine = engine
         self.settings = settings or engine.settings
-        recogniser = engine.files[1].sha256
+        recogniser = engine.family
         self.quality_model = QualityModel.for_recogniser(recogniser)
         self.cartoon_model = CartoonModel.for_recogniser(
             recogniser, self.settings.cartoon_threshold

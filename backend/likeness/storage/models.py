@@ -315,6 +315,50 @@ class GalleryChange(Base):
     cleared: Mapped[bool] = mapped_column(Boolean, default=False)  # every face removed first
     tag: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: set on the change that switched the gallery to another model version: every
+    #: embedding changed, so an index rebuilds from the database
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class FaceEmbedding(Base):
+    """A gallery face's embedding under a model version other than the gallery's
+    current one (``gallery_faces.embedding`` holds that): the next version's,
+    re-embedded from the stored crop before a switch, and the previous ones', kept
+    so a rollback is instant. Deleted with the face."""
+
+    __tablename__ = "face_embeddings"
+
+    face_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("gallery_faces.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    norm: Mapped[float] = mapped_column(Float)
+
+
+class ModelVersionRow(Base):
+    """A recogniser version of a model pack: the official file (``origin`` base) or
+    a fine-tuned one; exactly one per pack is active. ``sha256`` is the version
+    everything else records (``model_version`` columns)."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_pack", "sha256", name="uq_model_versions_file"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_pack: Mapped[str] = mapped_column(String(64), index=True)
+    parent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    origin: Mapped[str] = mapped_column(String(16))  # "base" | "fine-tuned"
+    file: Mapped[str] = mapped_column(String(255))  # relative to the pack's folder
+    sha256: Mapped[str] = mapped_column(String(64))
+    data_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    metrics: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    gate: Mapped[str] = mapped_column(String(16), default="none")  # passed|refused|none
+    status: Mapped[str] = mapped_column(String(16))  # candidate | active | retired
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the version that was active before this one last became active (rollback)
+    previous_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 # --- access ---------------------------------------------------------------------
@@ -448,5 +492,7 @@ class PersonExemplar(Base):
         unique=True,
     )
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    #: the recogniser that made the embedding: a template uses only its own version's
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by: Mapped[str | None] = mapped_column(String(128), nullable=True)  # who confirmed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from likeness.storage.db import Database
@@ -10,10 +12,17 @@ from likeness.verification import Verification as VerificationResult
 
 
 class VerificationStore:
-    def __init__(self, db: Database, model_pack: str, model_version: str) -> None:
+    """``model_version``: the recogniser's SHA-256, or a callable giving the one the
+    current request ran on (the model can be swapped while the service runs)."""
+
+    def __init__(self, db: Database, model_pack: str, model_version: str | Callable[[], str]):
         self.db = db
         self.model_pack = model_pack
-        self.model_version = model_version
+        self._version = model_version
+
+    @property
+    def model_version(self) -> str:
+        return self._version() if callable(self._version) else self._version
 
     def record(self, result: VerificationResult) -> None:
         first, second = result.embeddings.values()

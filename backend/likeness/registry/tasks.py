@@ -1,0 +1,63 @@
+"""The ``model_switch`` job: re-embed the gallery under a model version, then make
+it the active one in one transaction (``likeness.gallery.reembed``). ``context``
+is the library (``database``, ``settings``, ``store``, ``model``)."""
+
+from __future__ import annotations
+
+from likeness.engine import FaceEngine
+from likeness.errors import ModelNotActivatableError
+from likeness.gallery import reembed
+from likeness.jobs import task
+from likeness.learning.thresholds import ThresholdBook
+
+KIND = "model_switch"
+
+
+def _adopt_gate_thresholds(context, version) -> dict | None:
+    """A version with no thresholds of its own gets the gate's: the parent's
+    operating points (the same FMR) moved to its scores."""
+    mapped = ((version.metrics or {}).get("gate") or {}).get("thresholds") or {}
+    values = {k: v.get("candidate") for k, v in mapped.items() if k in ("verify", "search")}
+    values = {k: v for k, v in values.items() if v is not None}
+    book = ThresholdBook(context.database, context.settings, version.pack, version.sha256, 0)
+    if not values or book.latest() is not None:
+        return None
+    made = book.adopt(
+        **values,
+        source={"gate": version.id, "rule": "the parent's FMR at each threshold"},
+        note=f"from the fine-tuning gate of {version.id}",
+        created_by="model switch",
+    )
+    return made.as_dict()
+
+
+@task(KIND)
+def run_switch(context, params: dict, progress) -> dict:
+    registry = context.model.registry
+    version = registry.get(params["version_id"])
+    registry.check_activatable(version, bool(params.get("force")))
+    engine = FaceEngine(context.settings, recognizer=registry.resolve(version))
+    served = context.model.current.engine
+    if engine.recognizer.dim != served.recognizer.dim:
+        raise ModelNotActivatableError(
+            f"{version.id} makes {engine.recognizer.dim}-value embeddings, the gallery's "
+            f"have {served.recognizer.dim}."
+        )
+    store = context.store
+    old = store.position().model_version
+    staged = {"reembedded": 0, "without_crop": 0}
+    if old is not None and old != version.sha256:
+        staged = reembed.stage(store, version.sha256, engine.embed_aligned, progress)
+    thresholds = _adopt_gate_thresholds(context, version)
+    change = reembed.switch(
+        store, old, version.sha256, engine.embed_aligned,
+        also=lambda session: registry.mark_active(session, version.id),
+    )  # fmt: skip
+    context.model.follow(force=True)  # this process serves it at once; others follow
+    return {
+        "version": version.id,
+        "previous_version": registry.get(version.id).previous_id,
+        "generation": change.generation,
+        "thresholds_adopted": thresholds,
+        **staged,
+    }

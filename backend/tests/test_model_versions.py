@@ -1,0 +1,211 @@
+"""Model versions (issue 15): the registry, the start-up integrity check, switching
+the gallery to another version and back, through the library, the CLI and HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from likeness.cli import main as cli_main
+from likeness.engine import FaceEngine
+from likeness.errors import (
+    ModelIntegrityError,
+    ModelNotActivatableError,
+    ModelVersionNotFoundError,
+)
+from likeness.library import FaceRecognitionLibrary
+from likeness.registry import ModelRegistry
+from likeness.storage import Database
+from likeness.storage.models import FaceEmbedding, GalleryFace, GalleryState
+
+from modelfiles import perturbed_recogniser, writable_root
+
+GATE_PASSED = {
+    "gate": {
+        "passed": True,
+        "thresholds": {"verify": {"base": 0.3, "fmr": 1e-3, "candidate": 0.31}},
+    }
+}
+
+
+@pytest.fixture
+def root(tmp_path):
+    return writable_root(tmp_path)
+
+
+@pytest.fixture
+def settings(make_settings, root, tmp_path):
+    return make_settings(model_root=root, data_dir=tmp_path / "data", model_refresh_seconds=0)
+
+
+@pytest.fixture
+def lib(settings):
+    with FaceRecognitionLibrary(settings=settings) as library:
+        yield library
+
+
+def _candidate(lib, tmp_path, scale=0.02, gate="passed", metrics=None):
+    path = perturbed_recogniser(tmp_path / f"variant-{scale}.onnx", scale)
+    registry = lib.model.registry
+    return registry.register(
+        path, parent=registry.active(), data_sha256="0" * 64,
+        metrics=GATE_PASSED if metrics is None else metrics, gate=gate, created_by="test",
+    )  # fmt: skip
+
+
+def _enrol_two(lib, lfw_photo):
+    lib.enroll("Ada", [lfw_photo("Colin_Powell", 1), lfw_photo("Colin_Powell", 2)])
+    lib.enroll("Bea", [lfw_photo("Tony_Blair", 1), lfw_photo("Tony_Blair", 2)])
+
+
+def test_the_official_recogniser_is_the_active_base_version(lib):
+    versions = lib.list_models()
+    assert [v.id for v in versions] == ["buffalo_s-base"]
+    assert versions[0].status == "active" and versions[0].origin == "base"
+    assert versions[0].sha256 == lib.engine.version
+
+
+def test_a_registered_version_has_its_files_card_and_hash(lib, tmp_path, root):
+    version = _candidate(lib, tmp_path)
+    folder = root / "buffalo_s" / "versions" / version.id
+    assert (folder / "recognizer.onnx").is_file() and (folder / "metrics.json").is_file()
+    card = (folder / "card.md").read_text()
+    assert "non-commercial research use only" in card and version.sha256 in card
+    assert lib.get_model(version.id).status == "candidate"
+    with pytest.raises(ModelVersionNotFoundError):
+        lib.get_model("no-such-version")
+    with pytest.raises(Exception, match="registered already"):
+        lib.model.registry.register(
+            folder / "recognizer.onnx", parent=lib.model.registry.active(),
+            data_sha256=None, metrics={}, gate="none",
+        )  # fmt: skip
+
+
+def test_an_ungated_or_refused_candidate_needs_force(lib, tmp_path):
+    ungated = _candidate(lib, tmp_path, 0.02, gate="none", metrics={})
+    refused = _candidate(lib, tmp_path, 0.5, gate="refused", metrics={"gate": {"passed": False}})
+    for version in (ungated, refused):
+        with pytest.raises(ModelNotActivatableError, match="--force"):
+            lib.activate_model(version.id)
+    assert lib.model.registry.active().origin == "base"
+
+
+def test_an_altered_registered_file_stops_the_engine(lib, tmp_path, settings):
+    version = _candidate(lib, tmp_path)
+    path = lib.model.registry.path(version)
+    path.write_bytes(path.read_bytes() + b"\0")
+    with pytest.raises(ModelIntegrityError, match="registered buffalo_s version"):
+        FaceEngine(settings, recognizer=lib.model.registry.resolve(version))
+
+
+def test_activation_re_embeds_the_gallery_and_rollback_restores_it(
+    lib, tmp_path, lfw_photo, settings
+):
+    _enrol_two(lib, lfw_photo)
+    base = lib.engine.version
+    probe = lfw_photo("Colin_Powell", 3)
+    before = lib.search(probe)
+    with lib.database.session() as session:
+        old = dict(session.execute(select(GalleryFace.id, GalleryFace.embedding)).all())
+    version = _candidate(lib, tmp_path)
+
+    job = lib.activate_model(version.id)
+    assert job.state == "succeeded", job.error
+    assert job.result["reembedded"] == len(old) and job.result["without_crop"] == 0
+    assert lib.engine.version == version.sha256  # this process follows at once
+    with lib.database.session() as session:
+        new = dict(session.execute(select(GalleryFace.id, GalleryFace.embedding)).all())
+        kept = session.scalar(
+            select(func.count())
+            .select_from(FaceEmbedding)
+            .where(FaceEmbedding.model_version == base)
+        )
+        assert session.get(GalleryState, 1).model_version == version.sha256
+    assert kept == len(old)  # the base's embeddings are kept for a rollback
+    # every face now carries the new model's embedding of its stored crop
+    for face_id, blob in new.items():
+        crop = lib.face_crop(face_id)
+        import cv2
+
+        image = cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR)
+        expected = lib.engine.embed_aligned([image])[0][0]
+        assert np.allclose(np.frombuffer(blob, np.float32), expected, atol=1e-5)
+        assert blob != old[face_id]
+    after = lib.search(probe)
+    assert after.identity is not None and after.identity.person_name == "Ada"
+    assert before.identity.person_name == "Ada"
+    # the gate's thresholds were adopted for the new version
+    assert lib.threshold == pytest.approx(0.31)
+
+    back = lib.rollback_model()
+    assert back.state == "succeeded", back.error
+    assert back.result["reembedded"] == 0  # instant: the base's embeddings were kept
+    assert lib.engine.version == base
+    with lib.database.session() as session:
+        restored = dict(session.execute(select(GalleryFace.id, GalleryFace.embedding)).all())
+    assert restored == old  # bit for bit
+    assert lib.model.registry.active().id == "buffalo_s-base"
+    assert lib.model.registry.get(version.id).status == "retired"
+
+
+def test_erasure_removes_every_versions_embeddings(lib, tmp_path, lfw_photo):
+    _enrol_two(lib, lfw_photo)
+    version = _candidate(lib, tmp_path)
+    assert lib.activate_model(version.id).state == "succeeded"
+    ada = lib.store.find_persons("Ada")[0].id
+    lib.remove(person_id=ada)
+    with lib.database.session() as session:
+        faces = set(session.scalars(select(GalleryFace.id)).all())
+        kept = set(session.scalars(select(FaceEmbedding.face_id)).all())
+    assert faces and kept == faces  # only Bea's faces are left, in both versions
+
+
+def test_a_second_library_follows_a_switch_made_by_another(lib, settings, tmp_path, lfw_photo):
+    _enrol_two(lib, lfw_photo)
+    version = _candidate(lib, tmp_path)
+    with FaceRecognitionLibrary(settings=settings) as other:
+        assert other.engine.version == lib.engine.version
+        assert lib.activate_model(version.id).state == "succeeded"
+        # the other process still holds the old model: its search meets the switched
+        # gallery, loads the new version and searches again (no error, no mixing)
+        found = other.search(lfw_photo("Tony_Blair", 3))
+        assert other.engine.version == version.sha256
+        assert found.identity is not None and found.identity.person_name == "Bea"
+
+
+def test_the_command_line_lists_shows_activates_and_rolls_back(
+    lib, tmp_path, settings, monkeypatch, capsys
+):
+    version = _candidate(lib, tmp_path)
+    monkeypatch.setenv("LIKENESS_MODEL_ROOT", str(settings.model_root))
+    monkeypatch.setenv("LIKENESS_MODEL_PACK", "buffalo_s")
+    monkeypatch.setenv("LIKENESS_DATA_DIR", str(settings.data_dir))
+    from likeness.settings import get_settings
+
+    get_settings.cache_clear()
+    assert cli_main(["models", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {v["id"] for v in listed} == {"buffalo_s-base", version.id}
+    assert cli_main(["models", "show", version.id]) == 0
+    assert "## Licence" in capsys.readouterr().out
+    assert cli_main(["models", "activate", version.id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["result"]["version"] == version.id
+    assert cli_main(["models", "rollback"]) == 0
+    assert "buffalo_s-base is active" in capsys.readouterr().out
+    assert cli_main(["models", "activate", "nope"]) == 2
+    assert "MODEL_VERSION_NOT_FOUND" in capsys.readouterr().err
+
+
+def test_registry_rows_live_in_the_database_beside_the_gallery(settings):
+    db = Database(settings.sqlalchemy_url)
+    db.migrate()
+    try:
+        registry = ModelRegistry(db, settings)
+        assert registry.active().id == "buffalo_s-base"
+        with pytest.raises(ModelNotActivatableError, match="no earlier version"):
+            registry.rollback_target()
+    finally:
+        db.dispose()
