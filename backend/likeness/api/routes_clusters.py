@@ -10,7 +10,7 @@ from marshmallow import ValidationError as SchemaError
 from likeness.api.auth import actor, requires
 from likeness.api.openapi import document
 from likeness.api.routes_gallery import library
-from likeness.api.routes_jobs import JobResponse
+from likeness.api.routes_jobs import JobResponse, accepted
 from likeness.api.uploads import _schema_error, json_object
 
 bp = Blueprint("clusters", __name__, url_prefix="/api")
@@ -149,10 +149,7 @@ def name_cluster(cluster_id: int):
 )
 def run_clusters():
     body = _load(_run, json_object() if request.get_data() else {})
-    record = library().cluster(wait=False, threshold=body["threshold"], created_by=actor())
-    response = jsonify(_job.dump(record.as_dict()))
-    response.headers["Location"] = f"/api/jobs/{record.id}"
-    return response, 202
+    return accepted(library().cluster(wait=False, threshold=body["threshold"], created_by=actor()))
 
 
 @bp.post("/clusters/<int:cluster_id>/merge")

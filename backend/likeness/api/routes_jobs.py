@@ -52,6 +52,13 @@ class JobListQuery(Schema):
 _job, _jobs, _query = JobResponse(), JobListResponse(), JobListQuery()
 
 
+def accepted(record):
+    """The answer of a route that started a job: ``202``, the job, its address."""
+    response = jsonify(_job.dump(record.as_dict()))
+    response.headers["Location"] = f"/api/jobs/{record.id}"
+    return response, 202
+
+
 @bp.get("/jobs")
 @requires("write")
 @document(summary="Recent jobs, newest first", query=JobListQuery, response=JobListResponse)

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 from likeness.api.auth import actor, requires
 from likeness.api.openapi import document
 from likeness.api.routes_gallery import _load, library
-from likeness.api.routes_jobs import JobResponse
+from likeness.api.routes_jobs import JobResponse, accepted
 from likeness.api.schemas import ModelsResponse
 from likeness.api.state import loaded
 from likeness.api.uploads import json_object
@@ -51,9 +51,7 @@ class ActivateOptions(Schema):
     )
 
 
-_versions, _detail, _job, _activate = (
-    ModelVersionList(), ModelVersionDetail(), JobResponse(), ActivateOptions(),
-)  # fmt: skip
+_versions, _detail, _activate = ModelVersionList(), ModelVersionDetail(), ActivateOptions()
 
 
 @bp.get("/models")
@@ -92,12 +90,6 @@ def get_version(version_id: str):
     return jsonify(_detail.dump({**version.as_dict(), "card": card}))
 
 
-def _started(record):
-    response = jsonify(_job.dump(record.as_dict()))
-    response.headers["Location"] = f"/api/jobs/{record.id}"
-    return response, 202
-
-
 @bp.post("/models/versions/<version_id>/activate")
 @requires("admin")
 @document(
@@ -112,7 +104,7 @@ def activate_version(version_id: str):
     record = library().activate_model(
         version_id, force=body["force"], wait=False, created_by=actor()
     )
-    return _started(record)
+    return accepted(record)
 
 
 @bp.post("/models/rollback")
@@ -124,4 +116,4 @@ def activate_version(version_id: str):
     errors=(409,),
 )
 def rollback():
-    return _started(library().rollback_model(wait=False, created_by=actor()))
+    return accepted(library().rollback_model(wait=False, created_by=actor()))

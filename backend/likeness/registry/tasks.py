@@ -4,6 +4,8 @@ is the library (``database``, ``settings``, ``store``, ``model``)."""
 
 from __future__ import annotations
 
+import os
+
 from likeness.engine import FaceEngine
 from likeness.errors import ModelNotActivatableError
 from likeness.gallery import reembed
@@ -36,7 +38,12 @@ def run_switch(context, params: dict, progress) -> dict:
     registry = context.model.registry
     version = registry.get(params["version_id"])
     registry.check_activatable(version, bool(params.get("force")))
-    engine = FaceEngine(context.settings, recognizer=registry.resolve(version))
+    # a background job of one process at a time: it may use every core (a process
+    # serving requests otherwise gets cores / workers); an explicit setting wins
+    settings = context.settings
+    if not settings.intra_op_threads:
+        settings = settings.model_copy(update={"intra_op_threads": os.cpu_count() or 1})
+    engine = FaceEngine(settings, recognizer=registry.resolve(version))
     served = context.model.current.engine
     if engine.recognizer.dim != served.recognizer.dim:
         raise ModelNotActivatableError(
