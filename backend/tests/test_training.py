@@ -122,3 +122,48 @@ def test_bad_training_folders_are_refused_clearly(tmp_path):
     (tmp_path / "faces.npz").write_bytes(b"not a zip")
     with pytest.raises(ValidationError, match="not a readable training export"):
         load_export(tmp_path)
+
+
+def test_a_graph_that_normalises_its_own_input_round_trips(tmp_path):
+    """buffalo_l-era (mxnet) recognisers subtract and scale inside the graph; their
+    raw-pixel input must survive the trip through PyTorch and back (a fixture
+    graph: buffalo_l is not on these machines)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Sub", ["data", "mean"], ["centred"], name="_minus0"),
+        helper.make_node("Mul", ["centred", "scale"], ["scaled"], name="_mul0"),
+        helper.make_node("Conv", ["scaled", "w"], ["conv"], strides=[8, 8], name="conv0"),
+        helper.make_node("Flatten", ["conv"], ["flat"], name="flat0"),
+        helper.make_node("Gemm", ["flat", "fc", "fcb"], ["fc1"], transB=1, name="fc0"),
+    ]
+    inits = [
+        numpy_helper.from_array(np.full((1, 3, 1, 1), 127.5, np.float32), "mean"),
+        numpy_helper.from_array(np.full((1, 3, 1, 1), 1 / 128, np.float32), "scale"),
+        numpy_helper.from_array(rng.standard_normal((4, 3, 8, 8)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.standard_normal((16, 4 * 14 * 14)).astype(np.float32), "fc"),
+        numpy_helper.from_array(np.zeros(16, np.float32), "fcb"),
+    ]
+    graph = helper.make_graph(
+        nodes, "mxnet_style",
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, 112, 112])],
+        [helper.make_tensor_value_info("fc1", TensorProto.FLOAT, ["N", 16])],
+        inits,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    source = tmp_path / "mxnet_style.onnx"
+    onnx.save(model, str(source))
+    assert input_scale(source) == (0.0, 1.0)
+
+    from likeness.learning.training import export_onnx
+
+    exported = export_onnx(load_torch(source), tmp_path / "out.onnx", 112, (0.0, 1.0))
+    assert input_scale(exported) == (0.0, 1.0)  # insightface still sees raw pixels
+    crops = rng.integers(0, 256, (8, 112, 112, 3), dtype=np.uint8)
+    before, _ = open_recognizer(source).embed_crops(list(crops))
+    after, _ = open_recognizer(exported).embed_crops(list(crops))
+    ours = embed(load_torch(source), crops, input_scale(source))
+    assert np.sum(before * after, axis=1).min() >= 0.9999
+    assert np.sum(before * ours, axis=1).min() >= 0.9999
