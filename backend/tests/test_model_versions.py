@@ -209,3 +209,116 @@ def test_registry_rows_live_in_the_database_beside_the_gallery(settings):
             registry.rollback_target()
     finally:
         db.dispose()
+
+
+def _vectors_of(lib, version: str) -> dict[int, np.ndarray]:
+    """Every face's embedding under ``version`` (current or kept)."""
+    with lib.database.session() as session:
+        if session.get(GalleryState, 1).model_version == version:
+            rows = session.execute(select(GalleryFace.id, GalleryFace.embedding)).all()
+        else:
+            rows = session.execute(
+                select(FaceEmbedding.face_id, FaceEmbedding.embedding).where(
+                    FaceEmbedding.model_version == version
+                )
+            ).all()
+    return {int(i): np.frombuffer(b, np.float32) for i, b in rows}
+
+
+def test_a_switch_during_another_process_sync_never_mixes_versions(
+    lib, settings, tmp_path, lfw_photo
+):
+    """The switch commits while the other process replays the change log (the
+    reviewer's race): whatever index it searches holds its own model's vectors."""
+    with FaceRecognitionLibrary(settings=settings) as other:
+        lib.enroll("Ada", [lfw_photo("Colin_Powell", 1), lfw_photo("Colin_Powell", 2)])
+        other.search(lfw_photo("Colin_Powell", 3))
+        lib.enroll("Bea", [lfw_photo("Tony_Blair", 1)])  # other must replay this change
+        version = _candidate(lib, tmp_path, 0.5)
+        replay, searched = other.store.changes_since, []
+
+        def switch_first(*args, **kwargs):
+            if not searched:
+                searched.append(None)
+                assert lib.activate_model(version.id).state == "succeeded"
+            return replay(*args, **kwargs)
+
+        index_class = type(other.gallery.index)
+        real_search = index_class.search
+
+        def spy(index, query, k):
+            ids, vectors = index.vectors()
+            searched.append((other.engine.version, ids, vectors))
+            return real_search(index, query, k)
+
+        other.store.changes_since = switch_first
+        index_class.search = spy
+        try:
+            found = other.search(lfw_photo("Colin_Powell", 3))
+        finally:
+            index_class.search = real_search
+        assert other.engine.version == version.sha256
+        assert found.identity is not None and found.identity.person_name == "Ada"
+        for engine_version, ids, vectors in searched[1:]:
+            expected = _vectors_of(lib, engine_version)
+            for face_id, vector in zip(ids, vectors, strict=True):
+                assert np.allclose(expected[int(face_id)], vector, atol=1e-6)
+
+
+def test_a_lagging_process_never_claims_a_cleared_gallery_for_its_old_model(
+    lib, settings, tmp_path, lfw_photo
+):
+    version = _candidate(lib, tmp_path)
+    lagging = settings.model_copy(update={"model_refresh_seconds": 3600})
+    with FaceRecognitionLibrary(settings=lagging) as other:
+        assert lib.activate_model(version.id).state == "succeeded"
+        lib.clear()
+        assert other.engine.version != version.sha256  # it has not looked yet
+        other.index_image(lfw_photo("Colin_Powell", 1))  # refused, follows, tries again
+        assert other.engine.version == version.sha256
+        with lib.database.session() as session:
+            assert session.get(GalleryState, 1).model_version == version.sha256
+        found = lib.search(lfw_photo("Colin_Powell", 2))
+        assert found.candidates
+
+
+def test_a_vote_on_a_search_made_before_a_switch_pairs_embeddings_of_one_version(
+    lib, tmp_path, lfw_photo
+):
+    from likeness.storage.models import SearchFeedback
+
+    _enrol_two(lib, lfw_photo)
+    base = lib.engine.version
+    report = lib.search_photo(lfw_photo("Colin_Powell", 3))
+    shown = report.results[0].candidates[0]
+    version = _candidate(lib, tmp_path)
+    assert lib.activate_model(version.id).state == "succeeded"
+    vote = lib.vote_on_search(report.search_id, "up", 0, person_id=shown.person_id)
+    with lib.database.session() as session:
+        row = session.get(SearchFeedback, vote.record.id)
+        assert row.model_version == base
+        kept = _vectors_of(lib, base)[row.face_id]
+        assert np.array_equal(np.frombuffer(row.result_embedding, np.float32), kept)
+    assert vote.exemplar_id is None  # learned only under the version it was made with
+
+
+def test_a_write_committed_just_before_a_switch_is_answered_not_repeated(
+    lib, settings, tmp_path, lfw_photo
+):
+    lib.enroll("Ada", [lfw_photo("Colin_Powell", 1)])
+    assert lib.cluster().state == "succeeded"  # new faces are then assigned at once
+    version = _candidate(lib, tmp_path)
+    with FaceRecognitionLibrary(settings=settings) as other:
+        apply, fired = other.gallery.apply, []
+
+        def switch_after_commit(change, save=None):
+            if not fired:  # the switch commits right after this process's write
+                fired.append(None)
+                assert lib.activate_model(version.id).state == "succeeded"
+            return apply(change, save)
+
+        other.gallery.apply = switch_after_commit
+        ids = other.index_image(lfw_photo("Tony_Blair", 1), image_id="photo-1")
+        assert len(ids) == 1
+    with lib.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(GalleryFace)) == 2

@@ -13,7 +13,7 @@ from likeness.clustering import tasks as cluster_tasks
 from likeness.clustering.graph import knn_edges
 from likeness.clustering.methods import threshold_components
 from likeness.clustering.store import ClusterStore
-from likeness.errors import ValidationError
+from likeness.errors import EmbeddingModelMismatchError, ValidationError
 from likeness.gallery.validation import check_name
 from likeness.jobs import InProcessRunner, JobRecord, follow
 
@@ -133,11 +133,16 @@ class ClusteringMixin:
         if last is None and not clusters.has_clusters():
             return None  # never clustered: new faces wait for a first run
         threshold = (last.result or {}).get("threshold") if last is not None else None
-        return incremental.assign(
-            clusters,
-            self.gallery.neighbours,
-            list(face_ids),
-            float(threshold if threshold is not None else self.settings.cluster_threshold),
-            self.settings.cluster_k,
-            self.settings.cluster_min_size,
-        )
+        try:
+            return incremental.assign(
+                clusters,
+                self.gallery.neighbours,
+                list(face_ids),
+                float(threshold if threshold is not None else self.settings.cluster_threshold),
+                self.settings.cluster_k,
+                self.settings.cluster_min_size,
+            )
+        except EmbeddingModelMismatchError:
+            # the faces are stored (committed); the gallery switched model since, so
+            # they wait for the next clustering run instead of failing the write
+            return None

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from likeness.errors import IndexNotFoundError, ValidationError
+from likeness.errors import EmbeddingModelMismatchError, IndexNotFoundError, ValidationError
 from likeness.gallery.index import IndexConfig, VectorIndex
 from likeness.gallery.store import Change, FaceInfo, GalleryStore, NewImage
 
@@ -371,6 +371,13 @@ class Gallery:
                 after = self.index.ids()
                 report["added"] = int(len(np.setdiff1d(after, before)))
                 report["removed"] = int(len(np.setdiff1d(before, after)))
+            # vectors were read after the version was: a switch committed meanwhile
+            # may have given new ones to this process's old model; never serve them
+            after = self.store.position().model_version
+            if after and self.store.model_version and after != self.store.model_version:
+                self.index = self._empty(-1)
+                self._epoch += 1
+                self.store.check_version(after)
             if report["added"] or report["removed"]:
                 log.info("gallery index caught up with the database", extra=report)
             self.last_reconcile = report
@@ -401,6 +408,8 @@ class Gallery:
                 if entry.seq != current + 1:
                     raise _LogGap(f"the change log has no entry {current + 1}")
                 if entry.model_version is not None:
+                    # every vector changed: rebuild (``_sync_locked`` then checks the
+                    # version the gallery ends at against this process's)
                     raise _LogGap(f"the gallery switched model at change {entry.seq}")
                 if entry.cleared:
                     removed += index.ntotal
@@ -431,7 +440,7 @@ class Gallery:
             return False
         try:
             self._replay(fresh, generation)
-        except _LogGap:
+        except (_LogGap, EmbeddingModelMismatchError):
             return False
         return True
 
@@ -439,17 +448,29 @@ class Gallery:
         """Patch the index after a committed change: directly when it is the next
         generation, else by replaying the log (another thread or process wrote)."""
         with self._lock:
-            if change.generation == self.generation + 1 and change.previous_tag == self.tag:
+            direct = change.generation == self.generation + 1
+            if direct and change.previous_tag == self.tag:
                 if change.removed_ids:
                     self.index.remove(change.removed_ids)
                 if change.added_ids:
                     self.index.add(change.added_ids, np.vstack(change.added_vectors))
                 self.index.meta.update(generation=change.generation, tag=change.tag)
-            elif change.generation > self.generation:
-                self._sync_locked(force=True)
-            wanted = self.autosave if save is None else save
-            if wanted or change.removed_ids:  # erased embeddings must leave the file now
-                self.save()
+            try:
+                if change.generation > self.generation:
+                    self._sync_locked(force=True)
+                wanted = self.autosave if save is None else save
+                if wanted or change.removed_ids:  # erased embeddings must leave the file now
+                    self.save()
+            except EmbeddingModelMismatchError:
+                # the write is committed; the gallery switched model meanwhile, so
+                # the index is brought up to date once this process follows. An
+                # erased face must not stay in the file meanwhile: drop the file
+                # (any process rebuilds it from the database)
+                if change.removed_ids and self.index_path is not None:
+                    with self._file_lock("lock"):
+                        self.index_path.unlink(missing_ok=True)
+                log.info("gallery switched model after a write; index left for the next call")
+                return
         self._maybe_rebuild()
 
     # -- writes ------------------------------------------------------------------
@@ -539,6 +560,8 @@ class Gallery:
             similar = None if centroid is None else float(np.dot(centroid, query[0]))
             hits.append(Hit.showing(info, score, threshold, len(members), centroid_score=similar))
         hits.sort(key=lambda h: h.score, reverse=True)
+        # templates (centroids) were read after the index: all of one version still?
+        self.store.check_version(self.store.position().model_version)
         return hits[:top_k]
 
     def stats(self) -> dict:

@@ -35,6 +35,7 @@ from likeness.storage.models import (
     GalleryImage,
     GalleryPerson,
     GalleryState,
+    ModelVersionRow,
     utcnow,
 )
 
@@ -273,6 +274,26 @@ class GalleryStore:
                 gallery_version=version,
             )
 
+    def _check_active(self, session: Session, version: str) -> None:
+        """An empty gallery takes the registry's active version only: a process
+        still running the previous version must not claim it (the caller follows
+        the registry and tries again)."""
+        rows = session.execute(
+            select(ModelVersionRow.origin, ModelVersionRow.sha256, ModelVersionRow.status).where(
+                ModelVersionRow.model_pack == self.model_pack
+            )
+        ).all()
+        active = next((r for r in rows if r.status == "active"), None)
+        if active is None:
+            return  # no registry in use
+        tuned = {r.sha256 for r in rows if r.origin != "base"}
+        ok = version == active.sha256 if active.origin != "base" else version not in tuned
+        if not ok:
+            raise EmbeddingModelMismatchError(
+                f"Model version {active.sha256[:12]} is the active one now.",
+                gallery_version=active.sha256,
+            )
+
     def _bump(
         self, session: Session, stamp_model: bool = False, version: str | None = None
     ) -> Position:
@@ -299,7 +320,8 @@ class GalleryStore:
                     f"The gallery switched to model version {state.model_version[:12]}.",
                     gallery_version=state.model_version,
                 )
-            if state.model_version is None:
+            if state.model_version is None:  # a new or cleared gallery
+                self._check_active(session, version)
                 state.model_pack, state.model_version = self.model_pack, version
         previous, state.tag = state.tag, uuid.uuid4().hex[:16]
         return Position(int(state.generation), state.tag, previous)

@@ -28,7 +28,7 @@ class ModelsMixin:
 
     def _follow_version(self, loaded) -> None:
         """A swap of model version (no call is running): stamp and search with it."""
-        self.store.model_version = self.templates.version = loaded.version.sha256
+        self.store.model_version = self.templates.version = loaded.engine.version
 
     def list_models(self) -> list[ModelVersion]:
         """Every registered version of the pack, oldest first."""

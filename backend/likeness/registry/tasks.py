@@ -15,13 +15,13 @@ from likeness.learning.thresholds import ThresholdBook
 KIND = "model_switch"
 
 
-def _adopt_gate_thresholds(context, version) -> dict | None:
+def _adopt_gate_thresholds(context, version, key: str) -> dict | None:
     """A version with no thresholds of its own gets the gate's: the parent's
     operating points (the same FMR) moved to its scores."""
     mapped = ((version.metrics or {}).get("gate") or {}).get("thresholds") or {}
     values = {k: v.get("candidate") for k, v in mapped.items() if k in ("verify", "search")}
     values = {k: v for k, v in values.items() if v is not None}
-    book = ThresholdBook(context.database, context.settings, version.pack, version.sha256, 0)
+    book = ThresholdBook(context.database, context.settings, version.pack, key, 0)
     if not values or book.latest() is not None:
         return None
     made = book.adopt(
@@ -50,14 +50,21 @@ def run_switch(context, params: dict, progress) -> dict:
             f"{version.id} makes {engine.recognizer.dim}-value embeddings, the gallery's "
             f"have {served.recognizer.dim}."
         )
-    store = context.store
+    store, key = context.store, engine.version  # what its embeddings will record
     old = store.position().model_version
     staged = {"reembedded": 0, "without_crop": 0}
-    if old is not None and old != version.sha256:
-        staged = reembed.stage(store, version.sha256, engine.embed_aligned, progress)
-    thresholds = _adopt_gate_thresholds(context, version)
+    if old is not None and old != key:
+        with store.db.session() as session:
+            _, without_crop = reembed.count_missing(session, key)
+        if without_crop:
+            raise ModelNotActivatableError(
+                f"{without_crop} gallery faces have no stored crop to re-embed under the "
+                "new model; re-index their photos or remove them first."
+            )
+        staged = reembed.stage(store, key, engine.embed_aligned, progress)
+    thresholds = _adopt_gate_thresholds(context, version, key)
     change = reembed.switch(
-        store, old, version.sha256, engine.embed_aligned,
+        store, old, key, engine.embed_aligned,
         also=lambda session: registry.mark_active(session, version.id),
     )  # fmt: skip
     context.model.follow(force=True)  # this process serves it at once; others follow

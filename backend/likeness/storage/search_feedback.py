@@ -24,13 +24,22 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from likeness.errors import (
+    ConflictError,
     FaceNotFoundError,
     PersonNotFoundError,
     SearchNotFoundError,
     ValidationError,
 )
 from likeness.storage.db import Database
-from likeness.storage.models import GalleryFace, GalleryPerson, Search, SearchFeedback, utcnow
+from likeness.storage.models import (
+    FaceEmbedding,
+    GalleryFace,
+    GalleryPerson,
+    GalleryState,
+    Search,
+    SearchFeedback,
+    utcnow,
+)
 
 VOTES = ("up", "down")
 _BATCH = 200
@@ -182,6 +191,7 @@ class SearchRecords:
                     f"The face shown for this result ({candidate['face_id']}) was erased.",
                     field=key,
                 )
+            shown_embedding = _embedding_of(session, shown_face, search.model_version, key)
             dim = len(search.embeddings) // 4 // search.faces
             query = np.frombuffer(search.embeddings, "<f4")[face * dim : (face + 1) * dim]
             now = utcnow()
@@ -199,7 +209,7 @@ class SearchRecords:
                 threshold=search.threshold,
                 vote=vote,
                 query_embedding=query.tobytes(),
-                result_embedding=shown_face.embedding,
+                result_embedding=shown_embedding,
                 refusals=None if search.refusals is None else search.refusals[face],
             )
             session.add(row)
@@ -213,3 +223,20 @@ class SearchRecords:
     def iter_votes(self) -> Iterator[SearchFeedback]:
         """Every vote, oldest first, in batches (constant memory)."""
         return self.db.iter_rows(SearchFeedback, _BATCH)
+
+
+def _embedding_of(session, face: GalleryFace, version: str, field: str) -> bytes:
+    """The shown face's embedding under the searched version: a vote pairs two
+    embeddings of one model (after a switch of model, the gallery keeps the earlier
+    version's in ``face_embeddings``)."""
+    state = session.get(GalleryState, 1)
+    if state is None or state.model_version in (None, version):
+        return face.embedding
+    kept = session.get(FaceEmbedding, (face.id, version))
+    if kept is None:
+        raise ConflictError(
+            "The model changed since this search and its result cannot be compared "
+            "under the earlier one any more: search again to vote.",
+            field=field,
+        )
+    return kept.embedding

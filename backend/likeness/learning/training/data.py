@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,9 @@ class TrainingSet:
     genuine: np.ndarray
     pair_split: np.ndarray
     dropped_without_crop: int = 0
+    #: faces the base model scores this alike are never each other's negative: two
+    #: faces no vote joined may still be one person (the export's ``same_person``)
+    same_person: float | None = None
 
     def faces(self, side: str) -> np.ndarray:
         return np.flatnonzero(self.split == side)
@@ -80,10 +84,19 @@ def load_export(folder: str | os.PathLike[str]) -> TrainingSet:
     try:
         with np.load(folder / "faces.npz") as data:
             keys = [str(k) for k in data["keys"]]
-            identity, split = data["identity"].astype(np.int64), data["split"].astype(str)
+            identity, split = data["identity"], data["split"].astype(str)
         rows = _rows(folder)
+        report = json.loads((folder / "report.json").read_text())
+    except FileNotFoundError:
+        report = {}
     except (KeyError, ValueError, OSError, csv.Error) as error:
         raise ValidationError(f"{folder} is not a readable training export: {error}") from None
+    if len(identity) != len(keys) or len(split) != len(keys):
+        raise ValidationError(f"{folder}/faces.npz: keys, identity and split differ in length")
+    if not np.issubdtype(data_dtype := identity.dtype, np.integer):
+        raise ValidationError(f"{folder}/faces.npz: identity must be integers, not {data_dtype}")
+    if not set(split.tolist()) <= {"train", "val"}:
+        raise ValidationError(f"{folder}/faces.npz: split holds values other than train, val")
     crops, kept = [], []
     for i, key in enumerate(keys):
         path = folder / "crops" / f"{key}.jpg"
@@ -101,14 +114,19 @@ def load_export(folder: str | os.PathLike[str]) -> TrainingSet:
     kept_arr = np.array(kept)
     return TrainingSet(
         keys=[keys[i] for i in kept],
-        identity=identity[kept_arr],
+        identity=identity[kept_arr].astype(np.int64),
         split=split[kept_arr],
         crops=np.stack(crops),
         pairs=np.array([(a, b) for a, b, _, _ in pairs], np.int64).reshape(-1, 2),
         genuine=np.array([g for _, _, g, _ in pairs], bool),
         pair_split=np.array([s for _, _, _, s in pairs], dtype=str),
         dropped_without_crop=len(keys) - len(kept),
+        same_person=_number(report.get("same_person")),
     )
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 @dataclass(frozen=True)

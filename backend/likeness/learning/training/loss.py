@@ -12,14 +12,18 @@ def multi_similarity(
     alpha: float = 2.0,
     beta: float = 50.0,
     margin: float = 0.5,
+    not_negative: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Multi-similarity loss (Wang et al., 2019) without mining: every other face of
-    the anchor's identity is a positive, every face of another identity a negative.
+    the anchor's identity is a positive, every face of another identity a negative
+    (except where ``not_negative``: pairs that may be one person after all).
     ``embeddings`` are unit vectors."""
     sim = embeddings @ embeddings.T
     same = identity[:, None] == identity[None, :]
     eye = torch.eye(len(identity), dtype=torch.bool, device=embeddings.device)
     positive, negative = same & ~eye, ~same
+    if not_negative is not None:
+        negative = negative & ~not_negative
     pos = torch.log1p((torch.exp(-alpha * (sim - margin)) * positive).sum(1)) / alpha
     neg = torch.log1p((torch.exp(beta * (sim - margin)) * negative).sum(1)) / beta
     anchors = positive.any(1)

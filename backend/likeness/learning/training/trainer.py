@@ -247,7 +247,13 @@ class _Run:
             feats = nn.functional.normalize(self.model(to_input(crops, self.scale)), dim=1)
             identity = torch.from_numpy(self.data.identity[faces])
             old = torch.from_numpy(self.old[faces, flips.astype(int)])
-            metric = multi_similarity(feats, identity, margin=config.margin)
+            maybe_same = None
+            if self.data.same_person is not None:  # no vote joined them, yet alike
+                base = torch.from_numpy(self.old[faces, 0])
+                maybe_same = (base @ base.T) >= self.data.same_person
+            metric = multi_similarity(
+                feats, identity, margin=config.margin, not_negative=maybe_same
+            )
             keep = keep_close(feats, old)
             loss = metric + config.keep_weight * keep
             self.optimizer.zero_grad()
@@ -314,11 +320,23 @@ def draw_curves(history: list[dict], path: Path) -> Path:
     return path
 
 
+def _check(config: TrainConfig) -> None:
+    if config.epochs < 1:
+        raise ValidationError("epochs must be at least 1")
+    if config.batch_faces < 2:
+        raise ValidationError("a batch needs at least 2 faces")
+    if not config.lr > 0:
+        raise ValidationError("the learning rate must be above 0")
+    if config.keep_weight < 0:
+        raise ValidationError("the pull towards the base model cannot be negative")
+    if not 0 <= config.augment.low_res_p <= 1:
+        raise ValidationError("the share of low-resolution augmentation lies in 0..1")
+
+
 def train(config: TrainConfig) -> TrainResult:
     """Train, checkpoint, draw, export, check parity; see the module docstring."""
     start = time.perf_counter()
-    if config.epochs < 1:
-        raise ValidationError("epochs must be at least 1")
+    _check(config)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -329,6 +347,12 @@ def train(config: TrainConfig) -> TrainResult:
     data = load_export(config.data)
     if not len(data.faces("train")):
         raise ValidationError(f"{config.data} has no training faces")
+    size = open_recognizer(config.base).crop_size
+    if data.crops.shape[1:3] != (size, size):
+        raise ValidationError(
+            f"{config.data} holds {data.crops.shape[1]}x{data.crops.shape[2]} crops; this "
+            f"recogniser takes {size}x{size} aligned faces"
+        )
     base_sha, data_sha = sha256_of(Path(config.base)), data_hash(config.data)
     run = _Run(config, data)
     sample = data.crops[: min(config.parity_faces, len(data.crops))]
