@@ -116,12 +116,42 @@ def test_a_tiny_training_run_changes_the_weights_and_exports_valid_onnx(export_d
         train(TrainConfig(**{**config.__dict__, "resume": False}))
 
 
-def test_bad_training_folders_are_refused_clearly(tmp_path):
+def test_bad_training_folders_are_refused_clearly(tmp_path, export_dir):
     with pytest.raises(ValidationError, match="not a training export"):
         load_export(tmp_path)
     (tmp_path / "faces.npz").write_bytes(b"not a zip")
     with pytest.raises(ValidationError, match="not a readable training export"):
         load_export(tmp_path)
+    import shutil
+
+    for name, change, message in (
+        ("short", {"identity": np.array([0, 1])}, "differ in length"),
+        ("floats", {"identity": None}, "must be integers"),
+        ("sides", {"split": None}, "other than train, val"),
+    ):
+        folder = tmp_path / name
+        shutil.copytree(export_dir, folder)
+        with np.load(folder / "faces.npz") as data:
+            arrays = dict(data)
+        n = len(arrays["keys"])
+        if name == "floats":
+            change = {"identity": arrays["identity"].astype(float) / 2}
+        if name == "sides":
+            change = {"split": np.array(["test"] * n)}
+        np.savez(folder / "faces.npz", **{**arrays, **change})
+        with pytest.raises(ValidationError, match=message):
+            load_export(folder)
+    small = tmp_path / "small"
+    shutil.copytree(export_dir, small)
+    for crop in (small / "crops").glob("*.jpg"):
+        cv2.imwrite(str(crop), cv2.resize(cv2.imread(str(crop)), (96, 96)))
+    with pytest.raises(ValidationError, match="96x96 crops"):
+        train(TrainConfig(data=small, base=BASE, out=tmp_path / "o1", progress=False))
+    for option, message in (({"batch_faces": 0}, "at least 2"), ({"lr": -1.0}, "above 0")):
+        with pytest.raises(ValidationError, match=message):
+            train(TrainConfig(data=export_dir, base=BASE, out=tmp_path / "o2", progress=False,
+                              **option))  # fmt: skip
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
 
 
 def test_a_graph_that_normalises_its_own_input_round_trips(tmp_path):
