@@ -116,7 +116,9 @@ def register(subparsers) -> None:
         default="-",
         help="file (default: standard output), or a new folder for training data",
     )
-    export.add_argument("--model", help="training data: only votes of this model pack")
+    export.add_argument(
+        "--model", help="only votes of this model pack, or version (SHA-256 or its prefix)"
+    )
     export.add_argument(
         "--val-share", type=float, default=0.2, help="training data: identities for validation"
     )

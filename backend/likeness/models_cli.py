@@ -67,27 +67,57 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _offline(args: argparse.Namespace, rollback: bool) -> dict:
+    """Switch without loading the active version (its file may be what is broken)."""
+    from likeness.gallery.store import GalleryStore
+    from likeness.registry.tasks import switch_to
+
+    db, registry = _registry(args)
+    try:
+        target = registry.rollback_target().id if rollback else args.id
+        store = GalleryStore(db, registry.settings.model_pack)
+        return switch_to(db, registry.settings, store, registry, target, rollback or args.force)
+    finally:
+        db.dispose()
+
+
 def _switch(args: argparse.Namespace, rollback: bool) -> int:
+    from likeness.errors import ModelError
     from likeness.gallery_cli import _library
 
-    with _library(args) as lib:
-        bar = not args.json and sys.stderr.isatty()
-        if rollback:
-            job = lib.rollback_model(progress_bar=bar, created_by="cli")
-        else:
-            job = lib.activate_model(args.id, force=args.force, progress_bar=bar, created_by="cli")
+    refresh = 2.0
+    try:
+        lib = _library(args)
+    except ModelError as error:  # the active version cannot load: switch without it
+        print(f"likeness: the active version cannot be loaded ({error.code}); switching "
+              "without it", file=sys.stderr)  # fmt: skip
+        result = _offline(args, rollback)
+        job = {"state": "succeeded", "result": result}
+    else:
+        with lib:
+            bar = not args.json and sys.stderr.isatty()
+            if rollback:
+                record = lib.rollback_model(progress_bar=bar, created_by="cli")
+            else:
+                record = lib.activate_model(
+                    args.id, force=args.force, progress_bar=bar, created_by="cli"
+                )
+            job = record.as_dict()
+            refresh = lib.settings.model_refresh_seconds
     if args.json:
-        print(json.dumps(job.as_dict(), indent=2))
-    elif job.state == "succeeded":
-        r = job.result
+        print(json.dumps(job, indent=2))
+    elif job["state"] == "succeeded":
+        r = job["result"]
         print(
             f"{r['version']} is active (was {r['previous_version']}); "
             f"{r['reembedded']} faces re-embedded; running services follow within "
-            "model_refresh_seconds"
+            f"{refresh:g} s"
         )
+        if r.get("note"):
+            print(f"note: {r['note']}")
     else:
-        print(f"likeness: {job.error['code']}: {job.error['message']}", file=sys.stderr)
-    return 0 if job.state == "succeeded" else 1
+        print(f"likeness: {job['error']['code']}: {job['error']['message']}", file=sys.stderr)
+    return 0 if job["state"] == "succeeded" else 1
 
 
 def register(models: argparse._SubParsersAction) -> None:

@@ -193,8 +193,13 @@ def test_the_command_line_lists_shows_activates_and_rolls_back(
     assert "## Licence" in capsys.readouterr().out
     assert cli_main(["models", "activate", version.id, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["result"]["version"] == version.id
+    # the active version's file is lost: the tools still switch away from it
+    path = lib.model.registry.path(version)
+    path.rename(path.with_suffix(".lost"))
     assert cli_main(["models", "rollback"]) == 0
-    assert "buffalo_s-base is active" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "cannot be loaded (MODEL_FILES_MISSING); switching without it" in captured.err
+    assert "buffalo_s-base is active" in captured.out
     assert cli_main(["models", "activate", "nope"]) == 2
     assert "MODEL_VERSION_NOT_FOUND" in capsys.readouterr().err
 
@@ -300,6 +305,17 @@ def test_a_vote_on_a_search_made_before_a_switch_pairs_embeddings_of_one_version
         kept = _vectors_of(lib, base)[row.face_id]
         assert np.array_equal(np.frombuffer(row.result_embedding, np.float32), kept)
     assert vote.exemplar_id is None  # learned only under the version it was made with
+    # the training export of those votes keeps to their version's embeddings
+    from likeness.learning.export import export_training
+
+    report = export_training(lib.database, tmp_path / "export", "pairs", model=base[:12])
+    assert report["model_version"] == base
+    with np.load(tmp_path / "export" / "faces.npz") as faces:
+        vectors = dict(zip(faces["keys"].tolist(), faces["embeddings"], strict=True))
+    kept = _vectors_of(lib, base)
+    for key, vector in vectors.items():
+        if key.startswith("g"):
+            assert np.allclose(vector, kept[int(key[1:])], atol=1e-6)
 
 
 def test_a_write_committed_just_before_a_switch_is_answered_not_repeated(

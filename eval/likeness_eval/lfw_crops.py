@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,10 +59,12 @@ def lfw_images(lfw_dir: Path) -> tuple[Path, list[str], list[int]]:
 
 
 def _cache_path(engine: FaceEngine, cache_dir: Path, images: list[str]) -> Path:
-    key = json.dumps(
-        {"v": CACHE_VERSION, "engine": engine.embedding_settings(), "images": images},
-        sort_keys=True,
-    )
+    """Keyed by what finds and aligns the faces: crops do not depend on the
+    recogniser (a fine-tuned version uses the same cache as its base)."""
+    settings = engine.embedding_settings()
+    for unrelated in ("recognizer_sha256", "flip_tta"):
+        settings.pop(unrelated, None)
+    key = json.dumps({"v": CACHE_VERSION, "engine": settings, "images": images}, sort_keys=True)
     return cache_dir / f"crops-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
 
 
@@ -77,7 +80,8 @@ def align_all(
     size = engine.recognizer.crop_size
     crops = np.zeros((len(images), size, size, 3), np.uint8)
     found = np.zeros(len(images), bool)
-    for i, name in enumerate(tqdm(images, desc="aligning", unit="img", leave=False)):
+    bar = tqdm(images, desc="aligning", unit="img", leave=False, disable=not sys.stderr.isatty())
+    for i, name in enumerate(bar):
         image = decode_image((root / name).read_bytes())
         try:
             face = engine.embed(image, policy=FacePolicy.CENTRAL)

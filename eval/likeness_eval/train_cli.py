@@ -79,10 +79,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         if lfw:
             gate = _gate(settings, registry, base, base_file.path, result.onnx, Path(lfw), args)
         else:
-            print("likeness: no --lfw-dir: the gate did not run (activation will need --force)",
+            print("likeness: no --lfw-dir (or LIKENESS_LFW_DIR): the gate did not run"
+                  + ("" if args.no_register else "; activation will need --force"),
                   file=sys.stderr)  # fmt: skip
         body = {"train": result.as_dict(), "gate": gate}
-        if not args.no_register:
+        known = registry.by_sha(result.onnx_sha256)
+        if known is not None:  # the same run again (same data, seed, settings)
+            if gate is not None and known.gate == "none":
+                known = registry.record_gate(known, gate)
+            body["version"] = known.as_dict(metrics=False)
+            body["already_registered"] = True
+        elif not args.no_register:
             verdict = "none" if gate is None else ("passed" if gate["passed"] else "refused")
             version = registry.register(
                 result.onnx, parent=base, data_sha256=result.data_sha256,
@@ -95,20 +102,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(body, indent=2, default=str))
         return 0
-    last = result.history[-1]
-    print(f"trained {len(result.history) - 1} epochs in {result.seconds:.0f} s -> {result.onnx}")
+    last, epochs = result.history[-1], len(result.history) - 1
+    print(f"trained {epochs} epoch{'s' * (epochs != 1)} in {result.seconds:.0f} s -> "
+          f"{result.onnx}")  # fmt: skip
     print(f"  curves: {result.out / 'curves.png'}; parity (min cosine): "
           f"import {result.parity['import']['min_cosine']:.7f}, "
           f"export {result.parity['export']['min_cosine']:.7f}")  # fmt: skip
     if last.get("val_auc") is not None:
         print(f"  validation AUC {last['val_auc']:.4f} (at 28 px {last['val_auc_low_res']:.4f})")
+    else:
+        print("  validation: none (the validation side needs faces of two people or more)")
     if gate is not None:
         f = gate["fnmr_at_fmr_1e-3"]
         print(f"  gate {'passed' if gate['passed'] else 'REFUSED'}: FNMR at FMR 1e-3 "
               f"{f['candidate']:.4f} (base {f['base']:.4f})")  # fmt: skip
         for reason in gate["reasons"]:
             print(f"    {reason}")
-    if "version" in body:
+    if body.get("already_registered"):
+        print(f"this model is registered already, as {body['version']['id']} "
+              f"(gate {body['version']['gate']})")  # fmt: skip
+    elif "version" in body:
         print(f"registered {body['version']['id']} (candidate): "
               f"`likeness models activate {body['version']['id']}`")  # fmt: skip
     return 0

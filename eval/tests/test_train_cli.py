@@ -69,6 +69,11 @@ def test_train_registers_an_ungated_candidate(env, export, tmp_path, capsys):
     assert body["train"]["parity"]["export"]["min_cosine"] >= 0.9999
     assert main(["models", "activate", version["id"]]) == 2
     assert "--force" in capsys.readouterr().err
+    # the same run again (same data and seed: the same file) is not a second version
+    again = main(["train", "--data", str(export), "--epochs", "1", "--batch", "8",
+                  "--out", str(tmp_path / "run2")])  # fmt: skip
+    assert again == 0
+    assert f"registered already, as {version['id']}" in capsys.readouterr().out
 
 
 def test_train_refuses_a_folder_that_is_not_an_export(env, tmp_path, capsys):

@@ -43,9 +43,11 @@ from sqlalchemy import select
 from likeness.errors import ConflictError, ValidationError
 from likeness.storage.db import Database
 from likeness.storage.models import (
+    FaceEmbedding,
     Feedback,
     GalleryFace,
     GalleryFaceCrop,
+    GalleryState,
     Search,
     SearchFeedback,
 )
@@ -126,13 +128,13 @@ def _versions(session, model: str | None) -> tuple[str | None, str | None]:
     for table in (Feedback, SearchFeedback):
         query = select(table.model_pack, table.model_version).distinct()
         found.update(tuple(row) for row in session.execute(query))
-    if model is not None:
-        found = {f for f in found if f[0] == model}
+    if model is not None:  # a pack, or a model version (its SHA-256 or a prefix of it)
+        found = {f for f in found if model in (f[0],) or f[1].startswith(model)}
     if len(found) > 1:
         listed = ", ".join(sorted(f"{p} {v[:12]}" for p, v in found))
         raise ValidationError(
-            f"the votes come from several models ({listed}): pass --model; a new model "
-            "version's votes are exported once it is the only one"
+            f"the votes come from several model versions ({listed}): pass --model with "
+            "the version (its first 12 characters are enough)"
         )
     return next(iter(found), (model, None))
 
@@ -181,12 +183,16 @@ def collect(db: Database, model: str | None = None) -> tuple[_Collector, str | N
                 }
                 got.near.setdefault(query, set()).update(f"g{f}" for f in others)
                 got.gallery_ids.update(others)
-        _read_gallery(session, got)
+        _read_gallery(session, got, version)
     return got, pack, version
 
 
-def _read_gallery(session, got: _Collector) -> None:
-    """Gallery faces' person, checks verdict, crop and embedding."""
+def _read_gallery(session, got: _Collector, version: str) -> None:
+    """Gallery faces' person, checks verdict, crop and embedding under the votes'
+    model ``version`` (after a switch of model, the gallery keeps the earlier
+    version's embeddings; a face without one cannot pair with these votes)."""
+    state = session.get(GalleryState, 1)
+    current = state is None or state.model_version in (None, version)
     ids = sorted(got.gallery_ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -194,7 +200,16 @@ def _read_gallery(session, got: _Collector) -> None:
             select(
                 GalleryFace.id, GalleryFace.person_id, GalleryFace.usable, GalleryFace.embedding
             ).where(GalleryFace.id.in_(chunk))
-        )
+        ).all()
+        if not current:
+            kept = dict(
+                session.execute(
+                    select(FaceEmbedding.face_id, FaceEmbedding.embedding).where(
+                        FaceEmbedding.face_id.in_(chunk), FaceEmbedding.model_version == version
+                    )
+                ).all()
+            )
+            rows = [(i, p, u, kept[i]) for i, p, u, _ in rows if i in kept]
         for face_id, person_id, usable, raw in rows:
             key = f"g{face_id}"
             face = got.faces.setdefault(key, Face(key, _unit(raw)))

@@ -200,8 +200,9 @@ class ModelRegistry:
             raise ValidationError(f"gate is passed, refused or none, not {gate!r}")
         source = Path(onnx_path)
         sha = sha256_of(source)
-        if self.by_sha(sha) is not None:
-            raise ConflictError(f"This file is registered already (sha256 {sha[:12]}).")
+        existing = self.by_sha(sha)
+        if existing is not None:
+            raise ConflictError(f"This file is registered already, as {existing.id}.")
         stamp = _now()
         version_id = f"{self.pack}-{stamp:%Y%m%d-%H%M%S}-{sha[:8]}"
         relative = f"{VERSIONS_FOLDER}/{version_id}/{FILE_NAME}"
@@ -237,13 +238,29 @@ class ModelRegistry:
             raise
         return version
 
+    def record_gate(self, version: ModelVersion, gate: dict) -> ModelVersion:
+        """Give a registered version the gate's verdict and metrics (a version
+        trained without ``--lfw-dir`` and gated afterwards)."""
+        verdict = "passed" if gate.get("passed") else "refused"
+        metrics = {**version.metrics, "gate": gate}
+        with self.db.session() as session:
+            row = session.get(ModelVersionRow, version.id)
+            row.gate, row.metrics = verdict, metrics
+        updated = self.get(version.id)
+        folder = self.folder / VERSIONS_FOLDER / version.id
+        if version.origin != "base" and folder.is_dir():
+            parent = self.get(version.parent_id) if version.parent_id else None
+            (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+            (folder / "card.md").write_text(render_card(updated, parent), encoding="utf-8")
+        return updated
+
     def check_activatable(self, version: ModelVersion, force: bool = False) -> None:
         if version.status == "active":
             raise ModelNotActivatableError(f"{version.id} is the active version already.")
         if version.origin != "base" and version.gate != "passed" and not force:
-            said = "refused" if version.gate == "refused" else "not run"
+            said = "refused it" if version.gate == "refused" else "did not run"
             raise ModelNotActivatableError(
-                f"The gate {said} for {version.id}: it may be worse than its base. "
+                f"The gate {said} ({version.id}): it may be worse than its base. "
                 "Activate it anyway with --force (the CLI) or force=true (the API)."
             )
 
