@@ -47,6 +47,32 @@ def on_starting(server):
 
     database = Database(_settings.sqlalchemy_url)
     database.migrate()
+    _check_active_model(server, database)
     database.dispose()
     os.environ["LIKENESS_SKIP_MIGRATE"] = "1"
     server.log.info("database ready: %s", database.backend)
+
+
+def _check_active_model(server, database):
+    """The registry's active model version must load (its file present, its hash
+    the registered one) before any worker starts: else one clear line and exit,
+    rather than workers that fail one after another."""
+    import sys
+
+    from likeness.engine.modelpack import resolve_pack
+    from likeness.errors import ModelError
+    from likeness.registry import ModelRegistry
+
+    registry = ModelRegistry(database, _settings)
+    try:
+        active = registry.active()
+        resolve_pack(_settings.model_root, _settings.model_pack, _settings.verify_model_hashes)
+        registry.resolve(active)
+    except ModelError as error:
+        server.log.error("likeness: %s: %s", error.code, error.message.splitlines()[0])
+        server.log.error(
+            "likeness: `likeness models list` shows the versions; `likeness models rollback` "
+            "or `likeness models activate ID` switches to one that loads"
+        )
+        database.dispose()
+        sys.exit(1)

@@ -338,3 +338,33 @@ def test_a_write_committed_just_before_a_switch_is_answered_not_repeated(
         assert len(ids) == 1
     with lib.database.session() as session:
         assert session.scalar(select(func.count()).select_from(GalleryFace)) == 2
+
+
+def test_the_server_refuses_to_start_when_the_active_version_will_not_load(lib, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from paths import REPO
+    from support import free_port
+
+    version = _candidate(lib, tmp_path)
+    assert lib.activate_model(version.id).state == "succeeded"
+    lib.model.registry.path(version).unlink()
+    env = {
+        **os.environ,
+        "LIKENESS_MODEL_ROOT": str(lib.settings.model_root),
+        "LIKENESS_MODEL_PACK": "buffalo_s",
+        "LIKENESS_DATA_DIR": str(lib.settings.data_dir),
+        "LIKENESS_PORT": str(free_port()),
+    }
+    env.pop("LIKENESS_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", str(REPO / "backend" / "gunicorn.conf.py"),
+         "likeness.api.wsgi:app"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "likeness: MODEL_FILES_MISSING" in done.stderr
+    assert "likeness models rollback" in done.stderr
+    assert "Traceback" not in done.stderr
