@@ -368,3 +368,21 @@ def test_the_server_refuses_to_start_when_the_active_version_will_not_load(lib, 
     assert "likeness: MODEL_FILES_MISSING" in done.stderr
     assert "likeness models rollback" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_process_that_cannot_load_the_new_version_keeps_serving_its_own(
+    lib, settings, tmp_path, lfw_photo
+):
+    from likeness.errors import EmbeddingModelMismatchError
+
+    _enrol_two(lib, lfw_photo)
+    version = _candidate(lib, tmp_path)
+    with FaceRecognitionLibrary(settings=settings) as other:
+        base = other.engine.version
+        assert lib.activate_model(version.id).state == "succeeded"
+        lib.model.registry.path(version).unlink()  # gone on this replica's disk
+        # 1:1 needs no gallery: it goes on with the model it has
+        assert other.compare(lfw_photo("Tony_Blair", 1), lfw_photo("Tony_Blair", 2)).is_match
+        assert other.engine.version == base
+        with pytest.raises(EmbeddingModelMismatchError):  # 409, never a mixed search
+            other.search(lfw_photo("Tony_Blair", 3))

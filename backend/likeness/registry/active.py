@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from likeness.engine import FaceEngine
-from likeness.errors import EmbeddingModelMismatchError
+from likeness.errors import EmbeddingModelMismatchError, ModelError
 from likeness.learning.thresholds import ThresholdBook
 from likeness.quality import FaceGate
 from likeness.registry.versions import ModelRegistry, ModelVersion
@@ -163,7 +163,15 @@ class ActiveModel:
                     self.current = Loaded(active, *_rest(self.current))
                 return self.current
             started = time.perf_counter()
-            loaded = self._load(active, self._engine_for(active))
+            try:
+                engine = self._engine_for(active)
+            except ModelError as error:  # its file is missing or altered here: keep
+                log.error(  # serving the version loaded (tried again next time)
+                    "model version cannot be loaded",
+                    extra={"version": active.id, "error": error.message.splitlines()[0]},
+                )
+                return self.current
+            loaded = self._load(active, engine)
             with self._lock.writing():
                 for listener in self._listeners:
                     listener(loaded)
