@@ -1,8 +1,8 @@
 """Per-process objects the routes use, kept in ``app.extensions``.
 
-The model (engine, thresholds, face checks) is the ``ActiveModel``'s: each request
-takes the version in force when it starts (``g.model``) and keeps it to the end,
-so a hot swap never changes the model under a request."""
+The model (engine, thresholds, face checks) is the ``ActiveModel``'s: a request
+takes the version in force when it first needs one (``g.model``) and keeps it to
+the end, so a hot swap never changes the model under a request."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Every process (Gunicorn worker, CLI, library user) holds one ``ActiveModel``. It
 re-reads the registry's active version at most every ``model_refresh_seconds``;
 when another version became active it loads that version's engine *beside* the
-running one, then swaps them. A request keeps the ``Loaded`` it started with
+running one, then swaps them. A request keeps the ``Loaded`` it took first
 (engine, thresholds and face checks of one version), so nothing in flight fails.
 
 Library calls that embed and then touch the gallery run under ``using()`` (many
