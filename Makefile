@@ -18,7 +18,7 @@ LFW_DIR ?= $(SHARED)/datasets/lfw
 
 export LIKENESS_SHARED := $(SHARED)
 
-.PHONY: help install install-train finetune-lowres run serve test test-backend lint bench bench-gallery bench-eval bench-checks face-checks models eval up clean
+.PHONY: help install install-train finetune-lowres eval-suite run serve test test-backend lint bench bench-gallery bench-eval bench-checks face-checks models eval up clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -119,6 +119,10 @@ eval: install ## benchmark the engine: DATASET=lfw|calfw|cplfw MODEL=... DATA_DI
 feedback-sim: install ## calibrate from simulated votes on LFW folds 1-5, measure on 6-10 (buffalo_s)
 	$(PY) -m likeness_eval.feedback_sim --lfw-dir $(LFW_DIR) --model-root $(TEST_MODEL_ROOT) \
 	  --model buffalo_s --out eval/out/feedback-sim
+
+eval-suite: install ## the evaluation suite (identification, separability) on LFW, buffalo_s
+	$(PY) -m likeness_eval suite --data-dir $(LFW_DIR) --model buffalo_s \
+	  --model-root $(TEST_MODEL_ROOT) --out eval/out/suite
 
 finetune-lowres: install install-train ## fine-tune on LFW folds 1-5 for low-res faces, gate on 6-10 (buffalo_s)
 	$(PY) -m likeness_eval.finetune_lowres --lfw-dir $(LFW_DIR) --model-root $(TEST_MODEL_ROOT) \

@@ -204,6 +204,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else list(argv)
+    if given[:1] == ["suite"]:  # the evaluation suite (likeness_eval.suite)
+        from likeness_eval import suite
+
+        try:
+            return suite.main(given[1:])
+        except (DatasetError, OSError) as exc:
+            print(f"likeness-eval: {exc}", file=sys.stderr)
+            return 2
     args = parser().parse_args(argv)
     out = args.out or Path("eval/out") / f"{args.dataset}-{args.model}"
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())

@@ -1,0 +1,75 @@
+"""The evaluation suite (issue 16, first part): identification and separability
+measures on constructed data with known answers, then the suite end to end on a
+small LFW subset through the real engine."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from likeness_eval.identification import identify, split
+from likeness_eval.separability import d_prime, gaussian_eer, separability
+from likeness_eval.suite import PAPER, run_suite
+
+
+def test_the_split_follows_the_issue():
+    images = ["b/b_2.jpg", "a/a_1.jpg", "b/b_1.jpg", "c/c_1.jpg", "a/a_2.jpg", "a/a_3.jpg"]
+    people = np.array([i.split("/")[0] for i in images])
+    parts = split(images, people)
+    assert [images[i] for i in parts.gallery] == ["a/a_1.jpg", "b/b_1.jpg"]
+    assert sorted(images[i] for i in parts.probes) == ["a/a_2.jpg", "a/a_3.jpg", "b/b_2.jpg"]
+    assert [images[i] for i in parts.strangers] == ["c/c_1.jpg"]
+
+
+def test_cmc_and_open_set_rates_on_known_scores():
+    # three people along three axes; a probe of "b" leans towards "a" (rank 2)
+    x = np.array(
+        [
+            [1, 0, 0],
+            [0, 1, 0],
+            [0, 0, 1],  # gallery a, b, c
+            [0.9, 0.1, 0],
+            [0.7, 0.6, 0],
+            [0, 0.2, 0.95],  # probes a, b, c
+            [0.5, 0.5, 0.5],
+        ],
+        np.float32,
+    )  # fmt: skip  (a stranger)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    images = ["a/1", "b/1", "c/1", "a/2", "b/2", "c/2", "z/1"]
+    people = np.array([i.split("/")[0] for i in images])
+    ident = identify(x, people, split(images, people))
+    assert ident.cmc[0] == pytest.approx(2 / 3) and ident.cmc[1] == pytest.approx(1.0)
+    assert ident.fpir_at(0.5) == 1.0 and ident.fpir_at(0.6) == 0.0  # the stranger: 0.577
+    assert ident.dir_at(0.9) == pytest.approx(2 / 3)
+    t = ident.threshold_at_fpir(0.0)
+    assert ident.fpir_at(t) == 0.0 and t == pytest.approx(0.5774, abs=1e-3)
+
+
+def test_separability_measures():
+    rng = np.random.default_rng(0)
+    genuine, impostor = rng.normal(0.7, 0.1, 5000), rng.normal(0.0, 0.1, 5000)
+    s = separability(genuine, impostor)
+    assert s["intra_mean_distance"] == pytest.approx(0.3, abs=0.01)
+    assert s["inter_mean_distance"] == pytest.approx(1.0, abs=0.01)
+    assert s["d_prime"] == pytest.approx(7.0, abs=0.2)
+    assert d_prime(genuine, impostor) == pytest.approx(s["d_prime"])
+    # two unit Gaussians 2 apart cross at 1: EER = P(N(0,1) > 1)
+    assert gaussian_eer(0.0, 1.0, 2.0, 1.0) == pytest.approx(0.158655, abs=1e-5)
+    assert s["gaussian_eer"] == pytest.approx(gaussian_eer(0.3, 0.1, 1.0, 0.1), rel=0.2)
+
+
+def test_the_suite_end_to_end_on_an_lfw_subset(engine, lfw_dir, tmp_path):
+    report = run_suite(engine, lfw_dir, tmp_path, progress=False, limit=100)
+    ident = report["identification"]
+    assert ident["split"]["gallery_identities"] > 10 and ident["split"]["strangers"] > 10
+    assert 0.9 < ident["cmc"]["rank1"] <= ident["cmc"]["rank5"] <= 1.0
+    assert report["separability"]["genuine_pairs"] == 50  # 100 pairs: 50 of each class
+    assert report["paper"] == PAPER
+    text = (tmp_path / "report.md").read_text()
+    assert "| rank-1 | 99.20% |" in text and "d-prime" in text
+    for picture in report["pictures"]:
+        assert (tmp_path / picture).stat().st_size > 1000
+    assert json.loads((tmp_path / "report.json").read_text())["model"] == "buffalo_s"
