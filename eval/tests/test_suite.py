@@ -68,8 +68,13 @@ def test_the_suite_end_to_end_on_an_lfw_subset(engine, lfw_dir, tmp_path):
     assert 0.9 < ident["cmc"]["rank1"] <= ident["cmc"]["rank5"] <= 1.0
     assert report["separability"]["genuine_pairs"] == 50  # 100 pairs: 50 of each class
     assert report["paper"] == PAPER
+    crops = report["ablation"]
+    assert crops["pairs"] == 100
+    assert crops["aligned"]["auc"] > crops["centre"]["auc"]  # alignment is worth something
+    assert crops["aligned"]["eer"] <= crops["box"]["eer"]
     text = (tmp_path / "report.md").read_text()
     assert "| rank-1 | 99.20% |" in text and "d-prime" in text
+    assert "| aligned (5 landmarks) | 0.9876 / " in text
     for picture in report["pictures"]:
         assert (tmp_path / picture).stat().st_size > 1000
     assert json.loads((tmp_path / "report.json").read_text())["model"] == "buffalo_s"
