@@ -21,6 +21,7 @@ import numpy as np
 from likeness_eval.ablation import VARIANTS, ablation
 from likeness_eval.datasets import load_lfw
 from likeness_eval.embedding import embed_pairset
+from likeness_eval.failures import contact_sheet
 from likeness_eval.identification import identify, split
 from likeness_eval.protocol import identity_of
 from likeness_eval.separability import gaussian_eer, separability
@@ -118,6 +119,10 @@ def run_suite(engine, lfw_dir: Path, out: Path, *, cache_dir=None, progress=True
     genuine, impostor = _view2_scores(pairset, x, SEPARABILITY_PAIRS, seed)
     sep = separability(genuine, impostor)
     crops = ablation(engine, pairset, progress) if with_ablation else None
+    out.mkdir(parents=True, exist_ok=True)
+    view2 = np.sum(x[pairset.pairs[:, 0]] * x[pairset.pairs[:, 1]], axis=1)
+    worst = contact_sheet(engine, pairset, view2, float(engine.settings.threshold),
+                          out / "failures.png")  # fmt: skip
     paper_gaussian = gaussian_eer(PAPER["intra_mean_distance"], PAPER["intra_sd"],
                                   PAPER["inter_mean_distance"], PAPER["inter_sd"])  # fmt: skip
     report = {
@@ -140,10 +145,10 @@ def run_suite(engine, lfw_dir: Path, out: Path, *, cache_dir=None, progress=True
         },
         "separability": {**sep, "paper_gaussian_eer": paper_gaussian},
         "ablation": crops,
+        "failures": worst,
         "paper": PAPER,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    report["pictures"] = draw(report, ident, genuine, impostor, out)
+    report["pictures"] = [*draw(report, ident, genuine, impostor, out), "failures.png"]
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "report.md").write_text(markdown(report))
     return report
@@ -219,6 +224,16 @@ def markdown(r: dict) -> str:
     ]
     if r.get("ablation"):
         lines += _ablation_lines(r["ablation"])
+    f = r["failures"]
+    errors = sum(p["error"] for kind in ("genuine", "impostor") for p in f[kind])
+    lines += [
+        "## Failure cases",
+        f"The lowest-scoring genuine and highest-scoring impostor pairs of View 2 at the "
+        f"1:1 threshold in force ({f['threshold']:.3f}); {errors} of those shown are errors.",
+        "",
+        "![The worst pairs](failures.png)",
+        "",
+    ]
     return "\n".join(lines)
 
 

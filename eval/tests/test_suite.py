@@ -75,6 +75,10 @@ def test_the_suite_end_to_end_on_an_lfw_subset(engine, lfw_dir, tmp_path):
     text = (tmp_path / "report.md").read_text()
     assert "| rank-1 | 99.20% |" in text and "d-prime" in text
     assert "| aligned (5 landmarks) | 0.9876 / " in text
+    shown = report["failures"]
+    assert len(shown["genuine"]) == 8 and len(shown["impostor"]) == 8
+    assert shown["genuine"][0]["score"] <= shown["genuine"][-1]["score"]
+    assert "failures.png" in report["pictures"]
     for picture in report["pictures"]:
         assert (tmp_path / picture).stat().st_size > 1000
     assert json.loads((tmp_path / "report.json").read_text())["model"] == "buffalo_s"
