@@ -75,4 +75,11 @@ def contact_sheet(engine: FaceEngine, pairset, scores: np.ndarray, threshold: fl
     fig.tight_layout(rect=(0, 0, 1, 0.98))  # room for the title
     fig.savefig(out, dpi=110)
     plt.close(fig)
-    return {"threshold": threshold, **listed}
+    genuine, impostor = scores[pairset.issame], scores[~pairset.issame]
+    totals = {
+        "genuine_pairs": int(len(genuine)),
+        "genuine_below": int(np.sum(genuine < threshold)),
+        "impostor_pairs": int(len(impostor)),
+        "impostor_above": int(np.sum(impostor >= threshold)),
+    }
+    return {"threshold": threshold, "totals": totals, **listed}

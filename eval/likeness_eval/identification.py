@@ -64,6 +64,8 @@ class Identification:
     def threshold_at_fpir(self, fpir: float) -> float:
         """The lowest threshold with at most ``fpir`` of the strangers matched."""
         scores = np.sort(self.stranger_best)[::-1]
+        if not len(scores):
+            return float("-inf")  # no strangers: nothing to keep out
         allowed = int(np.floor(fpir * len(scores)))
         if allowed >= len(scores):
             return float(scores[-1])

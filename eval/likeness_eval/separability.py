@@ -25,8 +25,11 @@ def d_prime(genuine: np.ndarray, impostor: np.ndarray) -> float:
 
 
 def gaussian_eer(mean_genuine: float, sd_genuine: float, mean_impostor: float,
-                 sd_impostor: float) -> float:  # fmt: skip
-    """EER of two normal distance distributions (genuine below impostor)."""
+                 sd_impostor: float) -> float | None:  # fmt: skip
+    """EER of two normal distance distributions (genuine below impostor); None when
+    they do not have that shape (a zero spread, or genuine pairs farther apart)."""
+    if not (sd_genuine > 0 and sd_impostor > 0 and mean_genuine < mean_impostor):
+        return None
 
     def gap(t: float) -> float:
         return norm.sf(t, mean_genuine, sd_genuine) - norm.cdf(t, mean_impostor, sd_impostor)
