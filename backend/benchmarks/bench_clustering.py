@@ -48,7 +48,6 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-from bench_gallery import DIM, LfwModel
 
 from likeness.clustering.graph import EXACT_LIMIT, knn_edges, knn_index
 from likeness.clustering.incremental import decide
@@ -56,6 +55,7 @@ from likeness.clustering.methods import threshold_components
 from likeness.clustering.run import _match
 from likeness.clustering.store import FaceTable
 from likeness_eval.cluster_metrics import bcubed, cannot_link_violations, pairwise
+from likeness_eval.distractors import DIM, LfwModel
 
 
 def peak_rss_mb() -> float:
@@ -168,7 +168,7 @@ def cluster(vectors, photos, args, owners=None, must=None, index=None):
 def run_size(n: int, args) -> dict:
     faiss.omp_set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
-    model = LfwModel(args.lfw_embeddings)
+    model = LfwModel.from_npz(args.lfw_embeddings)
     out: dict = {"n": n, "threads": args.threads, "exact_limit": EXACT_LIMIT}
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         t = time.perf_counter()
@@ -386,7 +386,7 @@ def run_database(n: int, url: str, args) -> dict:
 
     faiss.omp_set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
-    model = LfwModel(args.lfw_embeddings)
+    model = LfwModel.from_npz(args.lfw_embeddings)
     out: dict = {"n": n, "database": url.split(":", 1)[0]}
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         url = url.replace("{tmp}", tmp)

@@ -36,68 +36,8 @@ import faiss
 import numpy as np
 
 from likeness.settings import DEFAULT_GALLERY_THRESHOLDS
-
-DIM = 512
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-
-
-def _cosines(x: np.ndarray, labels: np.ndarray, rng, n: int = 20_000):
-    """Mean/sd of genuine and impostor cosine similarities of unit rows ``x``."""
-    order = np.argsort(labels, kind="stable")
-    first, second = order[:-1], order[1:]
-    same = labels[first] == labels[second]
-    gen = np.einsum("ij,ij->i", x[first[same]], x[second[same]])
-    a, b = rng.integers(0, len(x), (2, n))
-    keep = labels[a] != labels[b]
-    imp = np.einsum("ij,ij->i", x[a[keep]], x[b[keep]])
-    return gen.mean(), gen.std(), imp.mean(), imp.std()
-
-
-class LfwModel:
-    """A two-covariance model (x = mu + b + w; b ~ N(0, Sb), w ~ N(0, Sw)) of real
-    embeddings, sampled and projected back to the unit sphere."""
-
-    def __init__(self, path: str) -> None:
-        with np.load(path) as data:
-            names, x = data["names"], data["vectors"].astype(np.float64)
-        _, labels = np.unique(names, return_inverse=True)
-        self.real = (x, labels)
-        self.mu = x.mean(axis=0)
-        counts = np.bincount(labels)
-        means = np.zeros((counts.size, x.shape[1]))
-        np.add.at(means, labels, x)
-        means /= counts[:, None]
-        multi = counts[labels] >= 2
-        dev = (x - means[labels])[multi] * np.sqrt(
-            counts[labels][multi] / (counts[labels][multi] - 1)
-        )[:, None]
-        within = dev.T @ dev / len(dev)
-        # Real faces vary in how far they sit from their person's centre (pose, age,
-        # light); a shared Gaussian would not. Each sample's noise is scaled by a
-        # factor drawn from the real deviations' norms (mean square 1).
-        norms = np.linalg.norm(dev, axis=1)
-        self.scales = (norms / np.sqrt(np.mean(norms**2))).astype(np.float32)
-        total = np.cov(x, rowvar=False)
-        self.within = self._root(within)
-        self.between = self._root(total - within)
-
-    @staticmethod
-    def _root(cov: np.ndarray) -> np.ndarray:
-        values, vectors = np.linalg.eigh((cov + cov.T) / 2)
-        return (vectors * np.sqrt(np.clip(values, 0, None))).astype(np.float32)
-
-    def centroids(self, rng, n: int) -> np.ndarray:
-        z = rng.standard_normal((n, DIM), dtype=np.float32)
-        return (self.mu.astype(np.float32) + z @ self.between.T).astype(np.float32)
-
-    def samples(self, rng, centroids: np.ndarray) -> np.ndarray:
-        z = rng.standard_normal(centroids.shape, dtype=np.float32)
-        scale = rng.choice(self.scales, len(centroids))[:, None]
-        return unit(centroids + scale * (z @ self.within.T))
-
+from likeness_eval.distractors import DIM, LfwModel, unit
+from likeness_eval.distractors import cosine_moments as _cosines
 
 LFW_MODEL: LfwModel | None = None
 
@@ -307,7 +247,7 @@ def main() -> None:
     print(f"faiss {faiss.__version__}, dim {DIM}, latency on 1 thread", flush=True)
     global LFW_MODEL
     if args.lfw_embeddings:
-        LFW_MODEL = LfwModel(args.lfw_embeddings)
+        LFW_MODEL = LfwModel.from_npz(args.lfw_embeddings)
     rows = []
     for size in args.exact_sizes:
         base, queries = make_data("random", size, args.exact_queries)

@@ -71,7 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     if args.data == "lfw":
-        bench_gallery.LFW_MODEL = bench_gallery.LfwModel(args.lfw_embeddings)
+        bench_gallery.LFW_MODEL = bench_gallery.LfwModel.from_npz(args.lfw_embeddings)
     base, queries = bench_gallery.make_data(args.data, args.size, args.queries)
     config = IndexConfig(dim=base.shape[1], exact_max=0)
     ids = np.arange(len(base), dtype=np.int64)

@@ -54,6 +54,8 @@ class Identification:
     probe_best: np.ndarray  # best gallery score of each probe
     probe_right: np.ndarray  # the best is the probe's own person
     stranger_best: np.ndarray  # best gallery score of each stranger
+    probe_rank: np.ndarray | None = None  # rank of each probe's own person (1 = first)
+    probe_top: np.ndarray | None = None  # gallery column of each probe's best match
 
     def dir_at(self, threshold: float) -> float:
         return float(np.mean(self.probe_right & (self.probe_best >= threshold)))
@@ -82,28 +84,40 @@ class Identification:
 
 
 def identify(
-    embeddings: np.ndarray, identities: np.ndarray, parts: Split, max_rank: int = 20
+    embeddings: np.ndarray,
+    identities: np.ndarray,
+    parts: Split,
+    max_rank: int = 20,
+    distractors: np.ndarray | None = None,
+    chunk: int = 512,
 ) -> Identification:
-    """Score every probe and stranger against every gallery identity."""
+    """Score every probe and stranger against every gallery identity; ``distractors``
+    (unit rows) join the gallery as people nobody else is."""
     x = np.asarray(embeddings, np.float32)
-    people = np.asarray(identities)
+    _, people = np.unique(np.asarray(identities), return_inverse=True)
     gallery = x[parts.gallery]
     names = people[parts.gallery]
+    if distractors is not None and len(distractors):
+        gallery = np.concatenate([gallery, np.asarray(distractors, np.float32)])
+        names = np.concatenate([names, np.full(len(distractors), -1)])
     ranks = np.arange(1, min(max_rank, len(names)) + 1)
     hits = np.zeros(len(ranks))
-    best, right = [], []
-    for start in range(0, len(parts.probes), 2048):
-        idx = parts.probes[start : start + 2048]
+    column = {int(p): i for i, p in enumerate(people[parts.gallery])}
+    best, right, ranks_of, tops = [], [], [], []
+    for start in range(0, len(parts.probes), chunk):
+        idx = parts.probes[start : start + chunk]
         scores = x[idx] @ gallery.T
-        own = np.argmax(names[None, :] == people[idx][:, None], axis=1)
+        own = np.array([column[int(p)] for p in people[idx]])
         own_score = scores[np.arange(len(idx)), own]
         rank = 1 + np.sum(scores > own_score[:, None], axis=1)  # ties count for the probe
         hits += np.array([np.sum(rank <= k) for k in ranks])
         best.append(scores.max(axis=1))
         right.append(rank == 1)
+        ranks_of.append(rank)
+        tops.append(np.argmax(scores, axis=1))
     strangers = [
-        (x[parts.strangers[s : s + 2048]] @ gallery.T).max(axis=1)
-        for s in range(0, len(parts.strangers), 2048)
+        (x[parts.strangers[s : s + chunk]] @ gallery.T).max(axis=1)
+        for s in range(0, len(parts.strangers), chunk)
     ]
     return Identification(
         ranks=ranks,
@@ -111,4 +125,6 @@ def identify(
         probe_best=np.concatenate(best) if best else np.zeros(0),
         probe_right=np.concatenate(right) if right else np.zeros(0, bool),
         stranger_best=np.concatenate(strangers) if strangers else np.zeros(0),
+        probe_rank=np.concatenate(ranks_of) if ranks_of else np.zeros(0, int),
+        probe_top=np.concatenate(tops) if tops else np.zeros(0, int),
     )
