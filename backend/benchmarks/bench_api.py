@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from likeness.engine import FaceEngine  # noqa: E402
 from likeness.settings import Settings  # noqa: E402
 from likeness.verification import verify  # noqa: E402
+from likeness_eval.latency import post_verify as post  # noqa: E402
 
 from support import GunicornServer  # noqa: E402
 
@@ -82,16 +83,6 @@ def latency(model_root: Path, url: str, pairs, threads: int, rounds: int, spinni
             post(session, url, a, b)
             api_ms.append((time.perf_counter() - start) * 1000)
     return engine_ms, api_ms
-
-
-def post(session: requests.Session, url: str, a: bytes, b: bytes) -> None:
-    r = session.post(
-        f"{url}/api/verify",
-        files={"image1": ("a.jpg", a, "image/jpeg"), "image2": ("b.jpg", b, "image/jpeg")},
-        timeout=60,
-    )
-    if r.status_code != 200:
-        raise RuntimeError(f"{r.status_code} {r.text[:200]}")
 
 
 def throughput(url: str, pairs, clients: int, seconds: float) -> float:

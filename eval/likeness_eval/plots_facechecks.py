@@ -13,7 +13,9 @@ import numpy as np  # noqa: E402
 HIGHLIGHT = ("combined", "combined, no norm", "random (reference)", "oracle: the pair's own score")
 
 
-def plot_edc(grid, curves, bands, paucs, path: Path, threshold: float, model: str) -> None:
+def plot_edc(grid, curves, bands, paucs, path: Path, threshold: float, model: str, *,
+             fmr_label: str = "FMR 1e-2",
+             data: str = "LFW half B + degraded copies") -> None:  # fmt: skip
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
     for name, curve in sorted(curves.items(), key=lambda kv: -paucs[kv[0]][0]):
         bold = name in HIGHLIGHT
@@ -31,8 +33,8 @@ def plot_edc(grid, curves, bands, paucs, path: Path, threshold: float, model: st
             ax.fill_between(grid * 100, low * 100, high * 100, color=line.get_color(), alpha=0.12)
     ax.axvline(20, color="grey", lw=0.8, ls=":")
     ax.set_xlabel("comparisons discarded, lowest quality first (%)")
-    ax.set_ylabel(f"FNMR at threshold {threshold:.3f} (FMR 1e-2) (%)")
-    ax.set_title(f"Error versus discard: LFW half B + degraded copies, {model}")
+    ax.set_ylabel(f"FNMR at threshold {threshold:.3f} ({fmr_label}) (%)")
+    ax.set_title(f"Error versus discard: {data}, {model}")
     ax.set_xlim(0, 50)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
