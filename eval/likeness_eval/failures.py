@@ -15,6 +15,7 @@ from likeness.imaging import decode_image
 from likeness.settings import FacePolicy
 
 from likeness_eval.embedding import centre_crop
+from likeness_eval.protocol import identity_of
 
 
 def worst_pairs(scores: np.ndarray, issame: np.ndarray, count: int) -> dict[str, np.ndarray]:
@@ -83,3 +84,49 @@ def contact_sheet(engine: FaceEngine, pairset, scores: np.ndarray, threshold: fl
         "impostor_above": int(np.sum(impostor >= threshold)),
     }
     return {"threshold": threshold, "totals": totals, **listed}
+
+
+def misses_sheet(engine: FaceEngine, pairset, parts, ident, out: Path, *,
+                 beyond: int = 5, count: int = 12) -> list[dict]:  # fmt: skip
+    """Draw the probes whose own person ranked beyond ``beyond`` (worst first): the
+    probe, its person's enrolled photo and the gallery photo it matched best."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    missed = np.flatnonzero(ident.probe_rank > beyond)
+    missed = missed[np.argsort(-ident.probe_rank[missed], kind="stable")][:count]
+    people = [identity_of(i) for i in pairset.images]
+    column = {people[g]: g for g in parts.gallery}
+    listed = []
+    rows = max(len(missed), 1)
+    fig, axes = plt.subplots(rows, 3, figsize=(6, 2.1 * rows), squeeze=False)
+    for row, k in enumerate(missed):
+        probe = parts.probes[k]
+        own = column[people[probe]]
+        top = parts.gallery[ident.probe_top[k]] if ident.probe_top[k] < len(parts.gallery) else None
+        shown = ((probe, "probe"), (own, "enrolled"), (top, "best match"))
+        for c, (index, role) in enumerate(shown):
+            ax = axes[row][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if index is None:
+                ax.set_xlabel("a distractor", fontsize=6)
+                continue
+            ax.imshow(cv2.cvtColor(_crop(engine, pairset.path(index)), cv2.COLOR_BGR2RGB))
+            ax.set_xlabel(f"{role}: {Path(pairset.images[index]).stem}", fontsize=6)
+        axes[row][0].set_title(f"own person at rank {int(ident.probe_rank[k])}", fontsize=8,
+                               loc="left")  # fmt: skip
+        listed.append({"probe": pairset.images[probe], "enrolled": pairset.images[own],
+                       "rank": int(ident.probe_rank[k]),
+                       "best_match": None if top is None else pairset.images[top]})  # fmt: skip
+    if not len(missed):
+        axes[0][0].set_title("no probe beyond rank " + str(beyond), fontsize=8)
+        for ax in axes[0]:
+            ax.axis("off")
+    fig.suptitle(f"Identification: probes whose person ranked beyond {beyond}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return listed

@@ -5,13 +5,17 @@ small LFW subset through the real engine."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from likeness_eval.identification import identify, split
+from likeness_eval.robustness import CONDITIONS
 from likeness_eval.separability import d_prime, gaussian_eer, separability
 from likeness_eval.suite import PAPER, run_suite
+
+FIXTURE_GROUPS = Path(__file__).parent / "data" / "lfw_groups.csv"
 
 
 def test_the_split_follows_the_issue():
@@ -65,7 +69,10 @@ def test_separability_measures():
 
 
 def test_the_suite_end_to_end_on_an_lfw_subset(engine, lfw_dir, tmp_path):
-    report = run_suite(engine, lfw_dir, tmp_path, progress=False, limit=100)
+    """Every part on 100 View 2 pairs; latency through a real Gunicorn."""
+    report = run_suite(engine, lfw_dir, tmp_path, progress=False, limit=100,
+                       distractor_sizes=(1000,), robust_pairs=40, latency_pairs=3,
+                       groups=FIXTURE_GROUPS, rounds=30)  # fmt: skip
     ident = report["identification"]
     assert ident["split"]["gallery_identities"] > 10 and ident["split"]["strangers"] > 10
     assert 0.9 < ident["cmc"]["rank1"] <= ident["cmc"]["rank5"] <= 1.0
@@ -76,8 +83,33 @@ def test_the_suite_end_to_end_on_an_lfw_subset(engine, lfw_dir, tmp_path):
     for variant in ("aligned", "box", "centre"):  # 100 pairs cannot rank them; LFW can
         assert 0.9 <= crops[variant]["auc"] <= 1.0
     assert crops["aligned"]["eer"] <= min(crops["box"]["eer"], crops["centre"]["eer"])
+    grown = ident["distractors"]["galleries"]["1000"]
+    assert grown["distractors"] == 1000 - ident["split"]["gallery_identities"]
+    assert grown["cmc"]["rank1"] <= ident["cmc"]["rank1"]
+    assert grown["open_set"]["unknown_detection"] <= ident["open_set"]["unknown_detection"]
+    rob = report["robustness"]
+    assert set(rob["conditions"]) == set(CONDITIONS) and rob["pairs"] == 40
+    clean, worst = rob["conditions"]["clean"], rob["conditions"]["occlude_eyes_50"]
+    assert clean["impostor_pairs"] >= 40 * 30 and clean["lost_face"] == 0
+    assert worst["tar_at_far_1e-3"] < clean["tar_at_far_1e-3"]  # half the face hidden hurts
+    assert sum(b.get("genuine_pairs", 0) for b in rob["pose"].values()) == 40
+    edc = report["face_checks_edc"]["fnmr_after_discarding"]
+    assert edc["shipped quality score"]["20%"] < edc["shipped quality score"]["0%"]
+    lat = report["latency"]
+    assert lat["http"]["n"] == lat["in_process"]["n"] == 6
+    assert (
+        0 < lat["stages"]["embed"]["p50_ms"] < lat["in_process"]["p50_ms"] < lat["http"]["p50_ms"]
+    )
+    fair = report["fairness"]
+    assert set(fair["groups"]) == {"group 1", "group 2"} and fair["labelled_photos"] == 157
+    for picture in report["pictures"]:
+        assert (tmp_path / picture).stat().st_size > 10_000, picture
+    assert {"robustness.png", "edc.png", "cmc.png"} <= set(report["pictures"])
     text = (tmp_path / "report.md").read_text()
     assert "| rank-1 | 99.20% |" in text and "d-prime" in text
+    for heading in ("## Robustness", "### Pose", "error versus discard", "## Latency",
+                    "## Fairness", "1,000 ids"):  # fmt: skip
+        assert heading in text, heading
     assert "| aligned (5 landmarks) | 0.9876 / " in text
     shown = report["failures"]
     assert len(shown["genuine"]) == 8 and len(shown["impostor"]) == 8
@@ -87,3 +119,22 @@ def test_the_suite_end_to_end_on_an_lfw_subset(engine, lfw_dir, tmp_path):
     for picture in report["pictures"]:
         assert (tmp_path / picture).stat().st_size > 1000
     assert json.loads((tmp_path / "report.json").read_text())["model"] == "buffalo_s"
+
+
+def test_the_suite_cli_refuses_a_bad_group_file_in_one_line(lfw_dir, model_root, tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "groups.csv"
+    bad.write_text("image,group\nAaron_Peirsol_0001.jpg\n")
+    for groups, message in ((tmp_path / "missing.csv", "no such file"), (bad, "expected")):
+        out = tmp_path / "out"
+        run = subprocess.run(
+            [sys.executable, "-m", "likeness_eval", "suite", "--data-dir", str(lfw_dir),
+             "--model", "buffalo_s", "--model-root", str(model_root), "--out", str(out),
+             "--groups", str(groups), "--limit", "20", "--no-progress"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert run.returncode == 2, run.stderr
+        assert message in run.stderr and "Traceback" not in run.stderr
+        assert not out.exists()
