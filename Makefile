@@ -120,9 +120,10 @@ feedback-sim: install ## calibrate from simulated votes on LFW folds 1-5, measur
 	$(PY) -m likeness_eval.feedback_sim --lfw-dir $(LFW_DIR) --model-root $(TEST_MODEL_ROOT) \
 	  --model buffalo_s --out eval/out/feedback-sim
 
-eval-suite: install ## the evaluation suite on LFW, buffalo_s (GROUPS=labels.csv: fairness)
+eval-suite: install ## the evaluation suite on LFW, buffalo_s (GROUPS=labels.csv, SUITE_ARGS=...)
 	$(PY) -m likeness_eval suite --data-dir $(LFW_DIR) --model buffalo_s \
-	  --model-root $(TEST_MODEL_ROOT) --out eval/out/suite $(if $(GROUPS),--groups $(GROUPS))
+	  --model-root $(TEST_MODEL_ROOT) --out eval/out/suite $(if $(GROUPS),--groups $(GROUPS)) \
+	  $(SUITE_ARGS)
 
 finetune-lowres: install install-train ## fine-tune on LFW folds 1-5 for low-res faces, gate on 6-10 (buffalo_s)
 	$(PY) -m likeness_eval.finetune_lowres --lfw-dir $(LFW_DIR) --model-root $(TEST_MODEL_ROOT) \

@@ -1,14 +1,16 @@
 """Fairness (issue 16): verification error rates broken down by a group-label file.
 
 The file is CSV ``image,group`` (a header line and ``#`` comments are optional);
-``image`` names an LFW photo as ``Name/Name_0001.jpg``, ``Name_0001.jpg`` or
-``Name_0001``. One global threshold is set at a fixed FMR over every cross-identity
-pair of the labelled View 2 photos (the way a deployment runs: one threshold for
-everybody), then each group's FNMR (its genuine pairs: every pair of two photos of
-one person, both in the group) and FMR (impostor pairs with both photos in the
-group) are read at it. The headline is the ratio of the largest to the smallest
-group FNMR; above ``FLAG_RATIO`` flags a problem (a group's genuine pairs fail twice
-as often). A group's AUC compares its genuine pairs with its own impostor pairs."""
+``image`` names an LFW photo as ``Name/Name_0001.jpg``, ``Name_0001.jpg``,
+``Name_0001`` or ``Name_1``, or a person as ``Name`` (all their photos). One global
+threshold is set at a fixed FMR over every cross-identity pair of the labelled View
+2 photos (the way a deployment runs: one threshold for everybody), then each group's
+FNMR (its genuine pairs: every pair of two photos of one person, both in the group)
+and FMR (impostor pairs with both photos in the group) are read at it. The headline
+is the ratio of the largest to the smallest group FNMR over the groups with enough
+genuine pairs; above ``FLAG_RATIO`` flags a problem (a group's genuine pairs fail
+twice as often). A group's AUC compares its genuine pairs with its own impostor
+pairs."""
 
 from __future__ import annotations
 
@@ -25,11 +27,50 @@ MIN_GENUINE = 100  # fewer genuine pairs than this: the group's FNMR is noise
 
 
 def _key(image: str) -> str:
-    return image.strip().replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    """``Name_0001`` from any of the accepted spellings (``Name_1`` is padded)."""
+    stem = image.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    if stem.lower().endswith((".jpg", ".jpeg", ".png")):
+        stem = stem.rsplit(".", 1)[0]
+    name, _, number = stem.rpartition("_")
+    return f"{name}_{int(number):04d}" if name and number.isdigit() else stem
+
+
+def group_of(image: str, labels: dict[str, str]) -> str:
+    """The group of one photo: its own label, else its person's ("" when neither)."""
+    return labels.get(_key(image)) or labels.get(identity_of(image), "")
+
+
+def check_labels(images: list[str], labels: dict[str, str], fmr: float = FMR) -> int:
+    """Before any work: how many photos of ``images`` the labels name; ``ValueError``
+    when none, or too few for a threshold at ``fmr``."""
+    people = [identity_of(i) for i in images if group_of(i, labels)]
+    if not people:
+        example = next(iter(labels))
+        raise ValueError(
+            f"no photo of this set is in the label file (it names e.g. {example!r}; "
+            "expected photos like Aaron_Peirsol/Aaron_Peirsol_0001.jpg or people like "
+            "Aaron_Peirsol)"
+        )
+    _, counts = np.unique(people, return_counts=True)
+    pairs = int((len(people) ** 2 - np.sum(counts.astype(np.int64) ** 2)) // 2)
+    if pairs < 10 / fmr:
+        raise ValueError(
+            f"too few labelled photos for FMR {fmr:g}: {len(people)} photos make {pairs} "
+            f"cross-identity pairs, and {int(10 / fmr)} are needed"
+        )
+    return len(people)
 
 
 def read_groups(path: Path) -> dict[str, str]:
-    """photo stem -> group, from the CSV. ``ValueError`` names the line at fault."""
+    """photo stem (or person) -> group, from the CSV. ``ValueError`` names the file
+    and the line at fault."""
+    try:
+        return _read_groups(path)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text (save the label file as UTF-8)") from None
+
+
+def _read_groups(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     with path.open(newline="", encoding="utf-8-sig") as handle:
         first = True
@@ -67,8 +108,7 @@ def fairness(embeddings: np.ndarray, images: list[str], labels: dict[str, str],
              fmr: float = FMR) -> dict:  # fmt: skip
     """Per-group rates at one threshold (see the module docstring)."""
     x = np.asarray(embeddings, np.float32)
-    keys = [_key(i) for i in images]
-    group = np.array([labels.get(k, "") for k in keys])
+    group = np.array([group_of(i, labels) for i in images])
     labelled = np.flatnonzero(group != "")
     if not len(labelled):
         raise ValueError("no photo of this set is in the label file")
@@ -98,11 +138,7 @@ def fairness(embeddings: np.ndarray, images: list[str], labels: dict[str, str],
             at = np.clip(np.searchsorted(BINS, genuine, side="right") - 1, 0, len(BINS) - 2)
             row["auc"] = float(np.mean((below[at] + impostor.counts[at] / 2) / impostor.pairs))
         rows[name] = row
-    # a group without a single failure counts as one (the ratio is then a lower bound)
-    rated = {
-        k: max(v["fnmr"], 1 / v["genuine_pairs"]) for k, v in rows.items() if v["fnmr"] is not None
-    }
-    ratio = max(rated.values()) / min(rated.values()) if len(rated) >= 2 else None
+    ratio, bound = fnmr_ratio(rows)
     return {
         "labelled_photos": int(len(labelled)),
         "fmr": fmr,
@@ -110,6 +146,25 @@ def fairness(embeddings: np.ndarray, images: list[str], labels: dict[str, str],
         "impostor_pairs": everyone.pairs,
         "groups": rows,
         "fnmr_ratio": ratio,
+        "ratio_is_lower_bound": bound,
         "flagged": ratio is not None and ratio > FLAG_RATIO,
+        "rated_groups": sorted(k for k, v in rows.items() if v["genuine_pairs"] >= MIN_GENUINE),
         "thin_groups": sorted(k for k, v in rows.items() if v["genuine_pairs"] < MIN_GENUINE),
     }
+
+
+def fnmr_ratio(rows: dict[str, dict]) -> tuple[float | None, bool]:
+    """(largest / smallest FNMR over the groups with at least ``MIN_GENUINE``
+    genuine pairs, whether it is only a lower bound). No failures anywhere: 1. A
+    group without a failure counts as one failure in its pairs, so the ratio is a
+    lower bound then; fewer than two rated groups: no ratio."""
+    rated = [v for v in rows.values() if v["genuine_pairs"] >= MIN_GENUINE]
+    if len(rated) < 2:
+        return None, False
+    high = max(v["fnmr"] for v in rated)
+    low = min(rated, key=lambda v: (v["fnmr"], -v["genuine_pairs"]))
+    if high == 0:
+        return 1.0, False
+    if low["fnmr"] == 0:
+        return high * low["genuine_pairs"], True
+    return high / low["fnmr"], False

@@ -128,3 +128,39 @@ def identify(
         probe_rank=np.concatenate(ranks_of) if ranks_of else np.zeros(0, int),
         probe_top=np.concatenate(tops) if tops else np.zeros(0, int),
     )
+
+
+def rate_interval(rate: float, n: int, level: float = 0.90) -> list[float]:
+    """Wilson interval of a rate measured on ``n`` trials (``[nan, nan]`` when none)."""
+    if n <= 0:
+        return [float("nan"), float("nan")]
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(round(rate * n)), n).proportion_ci(confidence_level=level, method="wilson")
+    return [float(ci.low), float(ci.high)]
+
+
+def held_out_open_set(ident: Identification, parts: Split, half_a: np.ndarray,
+                      fpir: float = 0.01) -> dict | None:  # fmt: skip
+    """The open-set threshold set on the strangers of one identity half (``half_a``,
+    a mask over images) at ``fpir``, then measured on the other half's strangers
+    and probes: no stranger measured helped choose it."""
+    fit = ident.stranger_best[half_a[parts.strangers]]
+    test = ~half_a[parts.strangers]
+    probes = ~half_a[parts.probes]
+    if not len(fit) or not test.any() or not probes.any():
+        return None
+    fitted = Identification(ident.ranks, ident.cmc, ident.probe_best[probes],
+                            ident.probe_right[probes], ident.stranger_best[test])  # fmt: skip
+    threshold = Identification(ident.ranks, ident.cmc, np.zeros(0), np.zeros(0, bool),
+                               fit).threshold_at_fpir(fpir)  # fmt: skip
+    return {
+        "target_fpir": fpir,
+        "threshold": threshold,
+        "fit_strangers": int(len(fit)),
+        "strangers": int(test.sum()),
+        "probes": int(probes.sum()),
+        "fpir": fitted.fpir_at(threshold),
+        "unknown_detection": 1.0 - fitted.fpir_at(threshold),
+        "dir": fitted.dir_at(threshold),
+    }

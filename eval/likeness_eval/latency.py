@@ -137,12 +137,18 @@ def post_verify(session: requests.Session, url: str, a: bytes, b: bytes) -> None
         timeout=60,
     )
     if r.status_code != 200:
-        raise RuntimeError(f"POST /api/verify answered {r.status_code}: {r.text[:200]}")
+        try:
+            detail = r.json().get("error", {}).get("message") or r.text[:200]
+        except ValueError:  # not JSON (a proxy's page)
+            detail = f"{r.headers.get('Content-Type', 'no content type')} body"
+        raise RuntimeError(f"POST {url}/api/verify answered {r.status_code}: {detail}")
 
 
 def latency(model_root: Path, model_pack: str, pairs: list[tuple[bytes, bytes]], *,
-            rounds: int = 2, url: str | None = None) -> dict:  # fmt: skip
-    """p50/p95 of every stage, of ``verify`` in-process and of the HTTP call."""
+            rounds: int = 2, url: str | None = None,
+            api_key: str | None = None) -> dict:  # fmt: skip
+    """p50/p95 of every stage, of ``verify`` in-process and of the HTTP call
+    (``api_key``: sent as ``X-API-Key`` to a server that wants one)."""
     settings = Settings(model_root=model_root, model_pack=model_pack, workers=1)
     engine = FaceEngine(settings)
     engine.warm_up()
@@ -152,6 +158,8 @@ def latency(model_root: Path, model_pack: str, pairs: list[tuple[bytes, bytes]],
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
     in_process, http = [], []
     with server as base, requests.Session() as session:
+        if api_key:
+            session.headers["X-API-Key"] = api_key
         for a, b in pairs[:3]:  # warm both sides
             verify(engine, {"image1": a, "image2": b}, limits=limits, gate=gate)
             post_verify(session, base, a, b)

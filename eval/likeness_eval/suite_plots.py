@@ -43,7 +43,8 @@ def draw_identification(report: dict, curves: dict, paper: dict, out: Path) -> l
         ax.semilogx(fpir[keep], 100 * dir_[keep], label=label)
     op = report["identification"]["open_set"]
     ax.scatter([max(op["fpir"], 1e-4)], [100 * op["dir"]], color="tab:red", zorder=3,
-               label=f"LFW gallery at threshold {op['threshold']:.3f}")  # fmt: skip
+               label=f"LFW gallery at threshold {op['threshold']:.3f}"
+               + (" (FPIR 0, drawn at 1e-4)" if op["fpir"] == 0 else ""))  # fmt: skip
     _save(fig, ax, "FPIR (strangers matched to someone)", "DIR (%)",
           "Open set: detection and identification rate", out / "dir_fpir.png")  # fmt: skip
     return ["cmc.png", "dir_fpir.png"]
@@ -60,6 +61,10 @@ def draw_histograms(genuine: np.ndarray, impostor: np.ndarray, out: Path) -> str
     return "separability.png"
 
 
+def _column(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], np.float64)
+
+
 def draw_robustness(rob: dict, out: Path) -> str:
     """AUC and TAR at FAR 1e-3 per condition and pose bin, with 90% intervals; the
     paper's AUC where it gave one."""
@@ -72,9 +77,9 @@ def draw_robustness(rob: dict, out: Path) -> str:
     for ax, key, title in ((axes[0], "auc", "AUC"), (axes[1], "tar_at_far_1e-3",
                                                      "TAR at FAR 1e-3 (%)")):  # fmt: skip
         scale = 1 if key == "auc" else 100
-        values = np.array([r[key] for _, r, _ in rows]) * scale
-        low = np.array([r["interval_90"][key][0] for _, r, _ in rows]) * scale
-        high = np.array([r["interval_90"][key][1] for _, r, _ in rows]) * scale
+        values = _column([r[key] for _, r, _ in rows]) * scale  # None: not resolvable
+        low = _column([r["interval_90"][key][0] for _, r, _ in rows]) * scale
+        high = _column([r["interval_90"][key][1] for _, r, _ in rows]) * scale
         ax.barh(y, values, xerr=[np.clip(values - low, 0, None), np.clip(high - values, 0, None)],
                 color="tab:blue", alpha=0.75, capsize=2, label="ours (90% interval)")  # fmt: skip
         if key == "auc":
@@ -83,7 +88,8 @@ def draw_robustness(rob: dict, out: Path) -> str:
             ax.scatter(pv, py, color="tab:red", marker="x", zorder=3, label="paper")
             ax.set_xlim(min(0.85, float(np.nanmin(low)) - 0.01), 1.0)
         else:
-            ax.set_xlim(max(0.0, float(np.nanmin(low)) - 5), 100)
+            floor = np.nanmin(low) if np.isfinite(low).any() else 0.0
+            ax.set_xlim(max(0.0, float(floor) - 5), 100)
         ax.set_title(title)
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=8, loc="lower left")
