@@ -32,6 +32,8 @@ def _library(args: argparse.Namespace):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.distributed:
+        return _index_distributed(args)
     with _library(args) as lib:
         report = lib.index_directory(
             args.directory,
@@ -69,6 +71,38 @@ def cmd_index(args: argparse.Namespace) -> int:
         for failure in report.failed:
             print(f"  failed {failure.source}: {failure.code}: {failure.message}")
     return 0 if not report.failed else 1
+
+
+def _index_distributed(args: argparse.Namespace) -> int:
+    """Queue the folder for the Celery workers and follow the whole job as one bar."""
+    from likeness.jobs import follow
+
+    with _library(args) as lib:
+        job = lib.index_directory(
+            args.directory,
+            recursive=not args.no_recursive,
+            person_from_folder=args.person_from_folder,
+            distributed=True,
+        )
+        print(f"job {job.id}: {job.total} files in {job.params['parts']} batches", file=sys.stderr)
+        job = follow(lib.jobs, job.id, bar=not args.json and sys.stderr.isatty())
+    body = job.as_dict()
+    if args.json:
+        print(json.dumps(body, indent=2))
+    elif job.state == "succeeded":
+        r = job.result
+        print(
+            f"{r.get('files', 0)} files: {r.get('indexed', 0)} indexed ({r.get('faces', 0)} "
+            f"faces), {r.get('skipped', 0)} already indexed, {r.get('failed', 0)} failed "
+            f"({r.get('parts', 0)} batches)"
+        )
+        for failure in r.get("failures", []):
+            print(f"  failed {failure['source']}: {failure['code']}: {failure['message']}")
+    else:
+        print(f"job {job.id} {job.state}: {(job.error or {}).get('message', '')}")
+    if job.state != "succeeded":
+        return 1
+    return 0 if not job.result.get("failed") else 1
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -179,6 +213,12 @@ def register(subparsers) -> None:
         "--person-from-folder",
         action="store_true",
         help="label one face per image with its folder's name (e.g. LFW layout)",
+    )
+    index.add_argument(
+        "--distributed",
+        action="store_true",
+        help="queue the work for Celery workers (LIKENESS_BROKER_URL, likeness worker); "
+        "the folder must be at the same path on every worker",
     )
     _common(index)
     index.set_defaults(func=cmd_index)

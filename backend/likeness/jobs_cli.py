@@ -1,5 +1,5 @@
-"""``likeness jobs [--kind K] [--limit N] [--json]``: recent jobs and their progress
-(registered by ``likeness.cli``)."""
+"""``likeness jobs [--kind K] [--limit N] [--json]``: recent jobs and their progress;
+``likeness worker``: a Celery worker for scale-out (registered by ``likeness.cli``)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,35 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run a Celery worker on this machine until stopped (Ctrl-C, SIGTERM)."""
+    import os
+    import sys
+
+    from likeness.jobs.celery_app import QUEUES, make_celery
+    from likeness.settings import load_settings
+
+    settings = load_settings(args.config)
+    if not settings.broker_url:
+        print("likeness worker: set LIKENESS_BROKER_URL (e.g. redis://127.0.0.1:6379/0)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown or not queues:
+        print(f"likeness worker: unknown queue {', '.join(unknown) or '(none)'}; "
+              f"choose from {', '.join(QUEUES)}", file=sys.stderr)  # fmt: skip
+        return 2
+    app = make_celery(settings)
+    app.worker_main([
+        "worker", "--queues", ",".join(queues),
+        "--concurrency", str(args.concurrency or os.cpu_count() or 1),
+        "--loglevel", args.loglevel, "--without-gossip", "--without-mingle",
+        *(["--hostname", args.hostname] if args.hostname else []),
+    ])  # fmt: skip
+    return 0
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -48,3 +77,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--config", help="YAML settings file (else LIKENESS_CONFIG / env)")
     parser.set_defaults(func=cmd_jobs)
+
+    worker = sub.add_parser(
+        "worker", help="a Celery worker: runs queued jobs and distributed indexing batches"
+    )
+    worker.add_argument("--queues", default="index,jobs",
+                        help="comma-separated: index, jobs, cluster (give cluster one "
+                        "worker process of its own; default index,jobs)")  # fmt: skip
+    worker.add_argument("--concurrency", type=_positive, default=None,
+                        help="worker processes, one ONNX thread each (default: cores)")  # fmt: skip
+    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--hostname", help="worker name (default: celery@<host>)")
+    worker.add_argument("--config", help="YAML settings file (else LIKENESS_CONFIG / env)")
+    worker.set_defaults(func=cmd_worker)

@@ -39,7 +39,8 @@ from likeness.gallery.index import IndexConfig
 from likeness.gallery.store import GalleryStore, NewFace, NewImage, PersonInfo
 from likeness.gallery.validation import check_consent, check_metadata, check_name
 from likeness.imaging import ImageLimits, encode_crop
-from likeness.jobs import InProcessRunner, JobRecord, JobStore
+from likeness.jobs import JobRecord, JobStore
+from likeness.jobs.facade import JobsMixin
 from likeness.learning import ThresholdBook
 from likeness.learning.templates import Exemplar, Templates
 from likeness.quality import FaceGate
@@ -54,7 +55,7 @@ from likeness.storage.search_feedback import SearchRecords, SearchVote
 from likeness.verification import Verification, embed_source, verify
 
 
-class FaceRecognitionLibrary(ClusteringMixin, ModelsMixin):
+class FaceRecognitionLibrary(ClusteringMixin, ModelsMixin, JobsMixin):
     """1:1 comparison and 1:N search over an enrolled gallery.
 
     ``engine``, ``database`` and ``gate`` (or the whole ``model``) may be passed in
@@ -111,7 +112,7 @@ class FaceRecognitionLibrary(ClusteringMixin, ModelsMixin):
         )
         self.model.on_swap(self._follow_version)
         self.gallery.on_model_change = lambda _: self.model.follow(force=True)
-        self._runner: InProcessRunner | None = None
+        self._runner = None  # JobsMixin.runner: in-process or Celery
 
     # -- basics -------------------------------------------------------------------
     @property
@@ -298,11 +299,16 @@ class FaceRecognitionLibrary(ClusteringMixin, ModelsMixin):
         *,
         person_from_folder: bool = False,
         progress_bar: bool = False,
-    ) -> BulkReport:
+        distributed: bool = False,
+    ) -> BulkReport | JobRecord:
         """Index every image under ``path``; re-running skips files already indexed.
-        ``person_from_folder``: each image's parent folder name is its person."""
+        ``person_from_folder``: each image's parent folder name is its person.
+        ``distributed``: queue the work for the Celery workers and return the job
+        (``index_distributed``)."""
         files = list_images(path, recursive)
         persons = [f.parent.name for f in files] if person_from_folder else None
+        if distributed:
+            return self.index_distributed(files, persons, source=str(path))
         return self.index_batch(files, on_progress, persons=persons, progress_bar=progress_bar)
 
     # -- persons ------------------------------------------------------------------

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     # Storage
     data_dir: Path = Field(default=Path("data"))
     database_url: str | None = None  # default: SQLite file in data_dir
+    # Scale-out (README "Scale-out"): with a broker, jobs run on Celery workers
+    # (likeness worker); without one, in threads of the submitting process
+    broker_url: str | None = None  # e.g. redis://127.0.0.1:6379/0
+    broker_visibility_timeout: int = Field(default=3600, ge=1)  # s before redelivery
+    index_batch_size: int = Field(default=32, ge=1, le=1000)  # files per indexing task
     # Gallery (1:N search): exact search up to gallery_exact_max faces, HNSW beyond
     # (chosen by measurement: bench_gallery.py, README "Gallery search speed")
     gallery_thresholds: dict[str, float] = Field(

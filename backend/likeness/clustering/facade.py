@@ -15,17 +15,10 @@ from likeness.clustering.methods import threshold_components
 from likeness.clustering.store import ClusterStore
 from likeness.errors import EmbeddingModelMismatchError, ValidationError
 from likeness.gallery.validation import check_name
-from likeness.jobs import InProcessRunner, JobRecord, follow
+from likeness.jobs import JobRecord, follow
 
 
 class ClusteringMixin:
-    @property
-    def runner(self) -> InProcessRunner:
-        """This library's job runner (in-process threads), made on first use."""
-        if self._runner is None:
-            self._runner = InProcessRunner(self.jobs, self)
-        return self._runner
-
     def cluster(
         self,
         wait: bool = True,

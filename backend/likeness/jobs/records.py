@@ -9,12 +9,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from likeness.errors import JobNotFoundError, JobRunningError
 from likeness.storage import Database
-from likeness.storage.models import Job, utcnow
+from likeness.storage.models import Job, JobPart, utcnow
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 ACTIVE = (QUEUED, RUNNING)
@@ -178,6 +178,10 @@ class JobStore:
             values["message"] = storable(str(message))[:255]
         self._set(job_id, (RUNNING,), **values)
 
+    def progress_total(self, job_id: str, total: int) -> None:
+        """Set the total of a queued or running job (known before any work)."""
+        self._set(job_id, ACTIVE, total=int(total))
+
     def beat(self, job_ids: list[str]) -> None:
         """Mark these jobs as still cared for by a live process (nothing else)."""
         if job_ids:
@@ -196,6 +200,56 @@ class JobStore:
     def fail(self, job_id: str, code: str, message: str) -> bool:
         error = {"code": code, "message": storable(message)[:1000]}
         return self._set(job_id, ACTIVE, state=FAILED, error=error, finished_at=utcnow(), lock=None)
+
+    # -- jobs split in parts (distributed indexing) ---------------------------------
+    def record_part(self, job_id: str, part: int, done: int, result: dict) -> tuple[int, int]:
+        """Store a finished part (a part that ran twice is stored once: the last
+        run wins) and move the job's progress on; returns (parts finished, items
+        done over them)."""
+        for attempt in range(3):
+            try:
+                with self.db.session() as session:
+                    row = session.get(JobPart, (job_id, int(part)))
+                    if row is None:
+                        session.add(JobPart(job_id=job_id, part=int(part), done=int(done),
+                                            result=result, finished_at=utcnow()))  # fmt: skip
+                    else:
+                        row.done, row.result, row.finished_at = int(done), result, utcnow()
+                break
+            except IntegrityError:  # the same part, stored by another delivery meanwhile
+                if attempt == 2:
+                    raise
+        with self.db.session() as session:
+            parts, items = session.execute(
+                select(func.count(), func.coalesce(func.sum(JobPart.done), 0)).where(
+                    JobPart.job_id == job_id
+                )
+            ).one()
+        self._set(job_id, ACTIVE, done=int(items), heartbeat_at=utcnow())
+        return int(parts), int(items)
+
+    def parts(self, job_id: str) -> list[dict]:
+        """The results of a job's finished parts, in part order."""
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(JobPart).where(JobPart.job_id == job_id).order_by(JobPart.part)
+            )
+            return [dict(row.result or {}, part=row.part) for row in rows]
+
+    def finish_parts(self, job_id: str) -> bool:
+        """Succeed a job split in parts with the sum of its parts' counts (and the
+        first failures of each); True for the one call that finished it."""
+        parts = self.parts(job_id)
+        total: dict = {"parts": len(parts)}
+        failures: list = []
+        for result in parts:
+            for key, value in result.items():
+                if key == "failures":
+                    failures.extend(value)
+                elif key != "part" and isinstance(value, (int, float)):
+                    total[key] = round(total.get(key, 0) + value, 3)
+        total["failures"] = failures[:200]
+        return self.succeed(job_id, total)
 
     def fail_stale(self, older_than: timedelta) -> int:
         """Mark as failed (``INTERRUPTED``) the queued or running jobs that no live

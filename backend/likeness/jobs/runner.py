@@ -58,6 +58,37 @@ class Progress:
             self._last = time.monotonic()
 
 
+def execute(store: JobStore, context: Any, record: JobRecord, *, resume: bool = False) -> None:
+    """Run one job to its end and store the outcome (any runner, any process). A job
+    no longer queued (failed as stale meanwhile) is not run, unless ``resume``: a
+    queue delivered it again after the worker running it died."""
+    progress = Progress(store, record.id)
+    outcome: tuple = ("INTERNAL_ERROR", "The job failed; see the server log.")
+    try:
+        if not store.start(record.id) and not resume:
+            return
+        result = TASKS[record.kind](context, dict(record.params or {}), progress)
+        if result is not None and not isinstance(result, dict):
+            raise TypeError(f"job result is a {type(result).__name__}, not a dict")
+        json.dumps(result)  # stored as JSON: check before the state changes
+        outcome = (result,)
+    except LikenessError as error:
+        outcome = (error.code, error.message)
+    except Exception:  # noqa: BLE001 - a job's bug must not kill the runner
+        log.exception("job failed", extra={"job_id": record.id, "kind": record.kind})
+    try:
+        try:
+            progress.flush()
+        except Exception:  # noqa: BLE001 - the verdict matters more than progress
+            log.exception("job progress not stored", extra={"job_id": record.id})
+        if len(outcome) == 1:
+            store.succeed(record.id, outcome[0])
+        else:
+            store.fail(record.id, *outcome)
+    except Exception:  # noqa: BLE001 - the database failed: the stale check frees it
+        log.exception("job outcome not stored", extra={"job_id": record.id})
+
+
 class InProcessRunner:
     """Runs jobs on ``workers`` background threads of this process. On start, jobs
     left active by a process that stopped beating are marked ``INTERRUPTED``; while
@@ -109,35 +140,8 @@ class InProcessRunner:
         return record
 
     def _run(self, record: JobRecord) -> None:
-        progress = Progress(self.store, record.id)
-        outcome: tuple = ("INTERNAL_ERROR", "The job failed; see the server log.")
         try:
-            if not self.store.start(record.id):  # failed as stale meanwhile: do not run
-                return
-            result = TASKS[record.kind](self.context, dict(record.params or {}), progress)
-            if result is not None and not isinstance(result, dict):
-                raise TypeError(f"job result is a {type(result).__name__}, not a dict")
-            json.dumps(result)  # stored as JSON: check before the state changes
-            outcome = (result,)
-        except LikenessError as error:
-            outcome = (error.code, error.message)
-        except Exception:  # noqa: BLE001 - a job's bug must not kill the runner
-            log.exception("job failed", extra={"job_id": record.id, "kind": record.kind})
-        finally:
-            self._finish(record, progress, outcome)
-
-    def _finish(self, record: JobRecord, progress: Progress, outcome: tuple) -> None:
-        try:
-            try:
-                progress.flush()
-            except Exception:  # noqa: BLE001 - the verdict matters more than progress
-                log.exception("job progress not stored", extra={"job_id": record.id})
-            if len(outcome) == 1:
-                self.store.succeed(record.id, outcome[0])
-            else:
-                self.store.fail(record.id, *outcome)
-        except Exception:  # noqa: BLE001 - the database failed: the stale check frees it
-            log.exception("job outcome not stored", extra={"job_id": record.id})
+            execute(self.store, self.context, record)
         finally:
             with self._lock:
                 self._held.discard(record.id)

@@ -426,6 +426,21 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class JobPart(Base):
+    """One finished part of a job split across workers (a batch of a distributed
+    indexing job): written once per part, again if the part runs again."""
+
+    __tablename__ = "job_parts"
+
+    job_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class FaceExclusion(Base):
     """A user's "not this person": clustering never puts the face in the person."""
 
