@@ -131,6 +131,13 @@ def run_suite(engine, lfw_dir: Path, out: Path, *, cache_dir=None, progress=True
 
         labels = read_groups(groups)
         check_labels(pairset.images, labels)
+    if robust_pairs:  # checked first too: robustness needs two people or more
+        from likeness_eval.robustness import sample_pairs
+
+        chosen = sample_pairs(pairset, robust_pairs, seed)
+        if len({identity_of(pairset.images[pairset.pairs[r, 0]]) for r in chosen}) < 2:
+            raise ValueError("robustness needs pairs of at least two people (raise "
+                             "--robust-pairs or --limit, or 0 to leave it out)")  # fmt: skip
     # identity halves of the whole set (as the quality score's fit drew them), so
     # that --limit does not move people between the halves
     half_a_people = {identity_of(i) for i, a in

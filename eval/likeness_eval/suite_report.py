@@ -405,15 +405,19 @@ def _fairness_lines(fair: dict | None) -> list[str]:
             f"{'-' if g['auc'] is None else format(g['auc'], '.4f')} | "
             f"{format(paper[name.lower()], '.3f') if name.lower() in paper else '-'} |"
         )
-    ratio = fair["fnmr_ratio"]
-    if ratio is None:
+    ratio, least, most = fair["fnmr_ratio"], fair.get("ratio_at_least"), fair.get("ratio_at_most")
+    if least is None:
         verdict = (f"No ratio: fewer than two groups have {MIN_GENUINE} genuine pairs or more "
                    "(a smaller group's FNMR rests on a handful of failures)")  # fmt: skip
     else:
-        shown = f"at least {ratio:.2f}" if fair.get("ratio_is_lower_bound") else f"{ratio:.2f}"
-        verdict = (f"Largest/smallest FNMR over {', '.join(fair['rated_groups'])} = {shown}"
-                   + (f": above {FLAG_RATIO:g}, **a problem**" if fair["flagged"]
-                      else f" (at most {FLAG_RATIO:g}: no flag)"))  # fmt: skip
+        shown = "unbounded (a group has no failure)" if ratio is None else f"{ratio:.2f}"
+        upper = "unbounded" if most is None else f"{most:.2f}"
+        verdict = (f"Largest/smallest FNMR over {', '.join(fair['rated_groups'])} = {shown}; "
+                   f"the groups' 90% intervals (people resampled) allow from {least:.2f} to "
+                   f"{upper}"
+                   + (f": even the lowest is above {FLAG_RATIO:g}, **a problem**"
+                      if fair["flagged"] else
+                      f": not flagged (flagged above {FLAG_RATIO:g})"))  # fmt: skip
     lines += ["", verdict + ".", ""]
     if fair["thin_groups"]:
         lines += [
