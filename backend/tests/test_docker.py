@@ -103,7 +103,10 @@ def test_compose_default_services():
 def test_compose_profiles_eval_and_postgres():
     config = compose_config("eval", "postgres")
     services = config["services"]
-    assert set(services) == {"backend", "web", "purge", "eval", "postgres"}
+    wanted = {"eval", "postgres"}
+    chosen = {n for n, svc in services.items()
+              if not svc.get("profiles") or wanted & set(svc["profiles"])}  # fmt: skip
+    assert chosen == {"backend", "web", "purge", "eval", "postgres"}
     assert services["eval"]["profiles"] == ["eval"]
     assert services["postgres"]["profiles"] == ["postgres"]
     assert services["eval"]["build"]["dockerfile"] == "eval/Dockerfile"
@@ -126,6 +129,32 @@ def test_compose_settings_are_overridable():
     assert mounts(backend)["/models"]["source"] == "/srv/models"
     (port,) = config["services"]["web"]["ports"]
     assert "9090" in json.dumps(port)
+
+
+def test_compose_scale_profile():
+    """Redis, Celery workers and a clustering worker beside the backend replicas;
+    every one of them on the same models, database and queue."""
+    url = "postgresql://likeness:likeness@postgres:5432/likeness"
+    broker = "redis://redis:6379/0"
+    config = compose_config("scale", "postgres", LIKENESS_DATABASE_URL=url,
+                            LIKENESS_BROKER_URL=broker)  # fmt: skip
+    services = config["services"]
+    assert {"redis", "worker", "cluster-worker"} <= set(services)
+    assert active(compose_config()) == {"backend", "web", "purge"}  # scale is opt-in
+    for name in ("backend", "worker", "cluster-worker"):
+        env = services[name]["environment"]
+        assert env["LIKENESS_DATABASE_URL"] == url and env["LIKENESS_BROKER_URL"] == broker
+        assert mounts(services[name])["/models"]["read_only"]
+    assert services["worker"]["command"][:2] == ["likeness", "worker"]
+    cluster = services["cluster-worker"]["command"]
+    assert cluster[cluster.index("--queues") + 1] == "cluster"
+    assert cluster[cluster.index("--concurrency") + 1] == "1"
+    for name in ("backend", "worker"):  # the folder to index, at the same path
+        assert mounts(services[name])["/photos"]["read_only"]
+    assert not any(services[n].get("ports") for n in ("redis", "worker", "cluster-worker"))
+    # without the scale profile the backend runs jobs itself (no broker)
+    assert compose_config()["services"]["backend"]["environment"]["LIKENESS_BROKER_URL"] in (
+        "", None)  # fmt: skip
 
 
 # --- Dockerfiles ------------------------------------------------------------------------
