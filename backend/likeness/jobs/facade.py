@@ -36,6 +36,7 @@ class JobsMixin:
         *,
         source: str | None = None,
         created_by: str | None = None,
+        batch_size: int | None = None,
     ) -> JobRecord:
         """Queue ``files`` for the Celery workers in batches of
         ``settings.index_batch_size``; returns the job at once (``follow`` it). The
@@ -48,7 +49,7 @@ class JobsMixin:
             )
         paths = [str(Path(f).resolve()) for f in files]
         person_ids = self._resolve_persons(persons) if persons is not None else None
-        size = self.settings.index_batch_size
+        size = batch_size or self.settings.index_batch_size
         batches = []
         for start in range(0, len(paths), size):
             batch: dict = {"paths": paths[start : start + size]}
