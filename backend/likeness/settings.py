@@ -7,7 +7,7 @@ import os
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     search_threshold: float | None = None  # overrides the per-pack 1:N threshold
     gallery_exact_max: int = Field(default=250_000, ge=0)  # exact p50 ~18 ms here
     gallery_hnsw_m: int = Field(default=32, ge=4)
+    # How the HNSW index holds its vectors: float32, or float16 (half the memory per
+    # worker; README "Scale-out" has the recall and memory measured)
+    gallery_index_codes: Literal["float32", "float16"] = "float32"
     gallery_hnsw_ef_construction: int = Field(default=80, ge=8)
     gallery_hnsw_ef_search: int = Field(default=128, ge=1)  # recall@10 0.99 at 1M
     gallery_rebuild_deleted_fraction: float = Field(default=0.1, gt=0, le=1)

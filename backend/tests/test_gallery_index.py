@@ -74,6 +74,41 @@ def test_hnsw_removal_erases_the_vector_from_the_saved_file(tmp_path):
     assert vectors[8].tobytes() in path.read_bytes()  # (the check can see vectors)
 
 
+def test_float16_codes_halve_the_vectors_find_the_same_and_erase_as_well(tmp_path):
+    """LIKENESS_GALLERY_INDEX_CODES=float16: the HNSW index holds half-precision
+    vectors (half the memory per worker) and answers as the float32 one does."""
+    centres = unit(300, seed=4)
+    vectors = centres + 0.02 * np.random.default_rng(5).standard_normal(centres.shape)
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    ids = np.arange(1, 301)
+    built = {}
+    for codes in ("float32", "float16"):
+        config = IndexConfig(dim=DIM, exact_max=5, codes=codes)
+        built[codes] = VectorIndex.build(config, ids, vectors)
+        assert built[codes].kind == "hnsw" and built[codes].codes == codes
+    half, full = built["float16"], built["float32"]
+    assert half._stored().nbytes * 2 == full._stored().nbytes
+    scores16, found16 = half.search(centres[:50], 5)
+    scores32, found32 = full.search(centres[:50], 5)
+    assert found16[:, 0].tolist() == found32[:, 0].tolist() == ids[:50].tolist()
+    assert np.allclose(scores16, scores32, atol=2e-3)
+    live, back = half.vectors()
+    assert np.allclose(back, vectors, atol=1e-3) and live.tolist() == ids.tolist()
+    # erasure: the half-precision vector is gone from memory and from the file
+    half.remove([8])
+    path = tmp_path / "g16.faiss"
+    half.save(path)
+    assert not half._stored()[half._labels.tolist().index(8)].any()
+    erased = vectors[7].astype(np.float16).tobytes()  # id 8 (ids start at 1)
+    assert erased not in path.read_bytes()
+    assert vectors[8].astype(np.float16).tobytes() in path.read_bytes()  # the check sees
+    assert 8 not in half.search(centres[7:9], 3)[1]
+    # a file of the other codes is not used: the gallery rebuilds from the database
+    with pytest.raises(IndexNotFoundError, match="float16 vectors"):
+        VectorIndex.load(path, IndexConfig(dim=DIM, exact_max=5, codes="float32"))
+    assert VectorIndex.load(path, half.config).ntotal == 299
+
+
 def test_index_switches_kind_with_size_and_rebuilds_after_many_removals():
     config = IndexConfig(dim=DIM, exact_max=100, rebuild_deleted_fraction=0.1)
     index = VectorIndex.build(config, np.arange(100), unit(100))

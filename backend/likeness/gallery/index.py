@@ -47,6 +47,7 @@ class IndexConfig:
     ef_construction: int = _default("gallery_hnsw_ef_construction")
     ef_search: int = _default("gallery_hnsw_ef_search")
     rebuild_deleted_fraction: float = _default("gallery_rebuild_deleted_fraction")
+    codes: str = _default("gallery_index_codes")  # hnsw vectors: float32 or float16
 
     @classmethod
     def from_settings(cls, settings, dim: int = 512) -> IndexConfig:
@@ -57,6 +58,7 @@ class IndexConfig:
             ef_construction=settings.gallery_hnsw_ef_construction,
             ef_search=settings.gallery_hnsw_ef_search,
             rebuild_deleted_fraction=settings.gallery_rebuild_deleted_fraction,
+            codes=settings.gallery_index_codes,
         )
 
 
@@ -84,6 +86,11 @@ class VectorIndex:
         dim = self.config.dim
         if self.kind == "flat":
             self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        elif self.kind == "hnsw" and self.config.codes == "float16":
+            index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, self.config.hnsw_m,
+                                      faiss.METRIC_INNER_PRODUCT)  # fmt: skip
+            index.hnsw.efConstruction = self.config.ef_construction
+            self._index = index
         elif self.kind == "hnsw":
             index = faiss.IndexHNSWFlat(dim, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = self.config.ef_construction
@@ -100,6 +107,11 @@ class VectorIndex:
             if kind is not None:
                 self.kind = kind
             self._reset()
+
+    @property
+    def codes(self) -> str:
+        """How the vectors are held: float32, or float16 (HNSW with that setting)."""
+        return self.config.codes if self.kind == "hnsw" else "float32"
 
     def kind_for(self, count: int) -> str:
         return "flat" if count <= self.config.exact_max else "hnsw"
@@ -156,9 +168,8 @@ class VectorIndex:
                 xb = faiss.rev_swig_ptr(flat.get_xb(), len(ids) * self.config.dim)
                 return ids, np.array(xb, np.float32).reshape(len(ids), self.config.dim)
             n = int(self._index.ntotal)
-            storage = faiss.downcast_index(self._index.storage)
-            xb = np.array(faiss.rev_swig_ptr(storage.get_xb(), n * self.config.dim), np.float32)
-            xb = xb.reshape(n, self.config.dim)
+            xb = self._index.storage.reconstruct_n(0, n) if n else np.zeros((0, self.config.dim))
+            xb = np.asarray(xb, np.float32).reshape(n, self.config.dim)
             live = np.ones(n, bool)
             if self._deleted:
                 live[list(self._deleted)] = False
@@ -185,20 +196,27 @@ class VectorIndex:
         with self._lock:
             if self.kind == "flat":
                 return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
-            storage = faiss.downcast_index(self._index.storage)
-            n = int(self._index.ntotal)
-            xb = faiss.rev_swig_ptr(storage.get_xb(), n * self.config.dim)
-            xb = xb.reshape(n, self.config.dim)  # a view on FAISS memory
+            xb = self._stored()  # a view on FAISS memory
             # positions of these ids (no per-face Python dict: 1M faces would cost ~100 MB)
             hit = np.isin(self._labels, ids)
             if self._deleted:
                 hit[list(self._deleted)] = False
             positions = np.flatnonzero(hit)
-            xb[positions] = 0.0  # the embeddings themselves are erased now
+            xb[positions] = 0  # the embeddings themselves are erased now (0.0 in both codes)
             self._deleted.update(positions.tolist())
             removed = len(positions)
             self._params = None
             return removed
+
+    def _stored(self) -> np.ndarray:
+        """The HNSW storage's rows as a writable view on FAISS memory: float32
+        vectors, or the float16 codes as raw bytes (caller holds the lock)."""
+        storage = faiss.downcast_index(self._index.storage)
+        n = int(self._index.ntotal)
+        if isinstance(storage, faiss.IndexScalarQuantizer):
+            size = int(storage.code_size)
+            return faiss.rev_swig_ptr(storage.codes.data(), n * size).reshape(n, size)
+        return faiss.rev_swig_ptr(storage.get_xb(), n * self.config.dim).reshape(n, self.config.dim)
 
     @property
     def needs_rebuild(self) -> bool:
@@ -259,7 +277,8 @@ class VectorIndex:
     # -- persistence -----------------------------------------------------------
     def to_bytes(self) -> bytes:
         with self._lock:
-            header = {"format": FORMAT, "kind": self.kind, "meta": self.meta}
+            header = {"format": FORMAT, "kind": self.kind, "meta": self.meta,
+                      "codes": self.codes}  # fmt: skip
             buffer = io.BytesIO()
             np.savez(
                 buffer,
@@ -322,6 +341,11 @@ class VectorIndex:
                 if index._index.d != config.dim:
                     raise IndexNotFoundError(
                         f"{path} holds {index._index.d}-value vectors; {config.dim} are needed."
+                    )
+                if index.kind == "hnsw" and header.get("codes", "float32") != config.codes:
+                    raise IndexNotFoundError(
+                        f"{path} holds {header.get('codes', 'float32')} vectors; "
+                        f"{config.codes} are configured."
                     )
                 if index.kind == "hnsw":
                     index._index.hnsw.efSearch = config.ef_search
