@@ -62,6 +62,13 @@ class ModelIntegrityError(ModelError):
     code = "MODEL_HASH_MISMATCH"
 
 
+class JobQueueUnavailableError(LikenessError):
+    """The job queue (Celery's broker) cannot be reached."""
+
+    code = "JOB_QUEUE_UNAVAILABLE"
+    default_message = "The job queue is unreachable; try again when it is up."
+
+
 class LivenessUnavailableError(ModelError):
     code = "LIVENESS_UNAVAILABLE"
     default_message = "Liveness checks are not available on this server."

@@ -101,9 +101,10 @@ class FaceRecognitionLibrary(ClusteringMixin, ModelsMixin, JobsMixin):
         self.gallery = Gallery(
             store,
             config,
-            self.index_dir / INDEX_FILE,
+            self.index_dir / INDEX_FILE if settings.gallery_index else None,
             autosave=autosave,
             background=settings.gallery_background_rebuild,
+            writer_only=not settings.gallery_index,
         )
         self.gallery.open()
         self.jobs = JobStore(self.database)

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     broker_url: str | None = None  # e.g. redis://127.0.0.1:6379/0
     broker_visibility_timeout: int = Field(default=3600, ge=1)  # s before redelivery
     index_batch_size: int = Field(default=32, ge=1, le=1000)  # files per indexing task
+    # false (Celery workers): this process only writes the gallery, holding no search
+    # index in memory or on disk (nothing to build at start, no erased face to keep)
+    gallery_index: bool = True
     # Gallery (1:N search): exact search up to gallery_exact_max faces, HNSW beyond
     # (chosen by measurement: bench_gallery.py, README "Gallery search speed")
     gallery_thresholds: dict[str, float] = Field(

@@ -95,7 +95,7 @@ def workers(count: int, env: dict, tmp_path: Path, queues: str = "index,jobs"):
     try:
         for k in range(count):
             data = tmp_path / f"worker{k}"
-            data.mkdir()
+            data.mkdir(parents=True)
             worker_env = {**env, "LIKENESS_DATA_DIR": str(data)}
             started.append(Worker(worker_env, tmp_path / f"worker{k}.log", f"w{k}", queues))
         yield [w.ready() for w in started]
@@ -183,6 +183,9 @@ def test_workers_index_exactly_what_the_in_process_indexer_indexes(
         lib.gallery.sync()
         usable = sum(1 for faces in expected.values() for _, u, _ in faces if u)
         assert lib.stats()["index_faces"] == usable > 0
+        # workers only write the gallery: no index in memory, none on disk
+        for k in (0, 1):
+            assert not [p for p in (tmp_path / f"worker{k}").rglob("*") if p.is_file()]
         # the same folder again: every file is known, nothing is added
         again = lib.runner.wait(lib.index_directory(folder, distributed=True).id, 600)
         assert again.result["skipped"] == len(files) and again.result["indexed"] == 0
@@ -219,6 +222,33 @@ def test_a_worker_killed_mid_job_loses_and_duplicates_nothing(
         # the batch worker 0 held when it died was delivered again, to worker 1
         finished = (tmp_path / "worker1.log").read_text()
         assert any(f"[{task}] succeeded" in finished for task in taken), taken
+
+
+def test_a_batch_that_fails_is_retried_and_a_broken_worker_cannot_hang_a_job(
+    model_root, lfw_dir, tmp_path, broker
+):
+    folder = _photos(lfw_dir, tmp_path / "photos", 6)
+    files = sorted(folder.rglob("*.jpg"))
+    # the same photo twice, in batches of one, on two processes: both may pass the
+    # "already indexed?" check, and the later insert raises; its retry skips it
+    shutil.copy(files[0], files[0].with_name("copy of the first.jpg"))
+    with (postgres_schema() as url,
+          workers(2, _env(model_root, url, broker), tmp_path),
+          _library(model_root, tmp_path / "submit", url, broker_url=broker,
+                   index_batch_size=1) as lib):  # fmt: skip
+        done = lib.runner.wait(lib.index_directory(folder, distributed=True).id, timeout=300)
+        assert done.state == "succeeded", done.error
+        assert done.result["indexed"] == len(files) and done.result["skipped"] == 1
+        assert done.result["failed"] == 0 and len(_snapshot(lib)) == len(files)
+    # a worker whose models are missing: its batches fail, are retried, are recorded
+    # as failed: the job ends and says why instead of waiting forever
+    broken = {**_env(tmp_path / "no-models", "", broker)}
+    with (postgres_schema() as url,
+          workers(1, {**broken, "LIKENESS_DATABASE_URL": url}, tmp_path / "b"),
+          _library(model_root, tmp_path / "submit2", url, broker_url=broker) as lib):  # fmt: skip
+        done = lib.runner.wait(lib.index_directory(folder, distributed=True).id, timeout=300)
+        assert done.state == "succeeded" and done.result["failed"] == len(files) + 1
+        assert done.result["failures"][0]["code"] == "MODEL_FILES_MISSING"
 
 
 def test_any_job_kind_runs_on_a_worker(model_root, lfw_dir, tmp_path, broker):

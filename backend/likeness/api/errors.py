@@ -50,6 +50,7 @@ STATUS: dict[type[e.LikenessError], int] = {
     e.CommentTooLongError: 400,
     e.ModelsNotReadyError: 503,
     e.LivenessUnavailableError: 503,
+    e.JobQueueUnavailableError: 503,
     e.ModelError: 500,
     e.ConfigError: 500,
     e.LikenessError: 400,

@@ -118,7 +118,9 @@ class ClusteringMixin:
         """Put newly indexed faces into clusters (``clustering.incremental``) once a
         full run has found anyone; returns what happened, or None when off."""
         clusters = ClusterStore(self.database)
-        if not face_ids or not self.settings.cluster_incremental:
+        if not face_ids or not self.settings.cluster_incremental or self.gallery.writer_only:
+            # a writer-only process (a Celery worker) has no index to find neighbours
+            # in: the faces join clusters at the next run
             return None
         last = next(
             (j for j in self.jobs.list(cluster_tasks.KIND, 20) if j.state == "succeeded"), None

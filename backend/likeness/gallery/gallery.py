@@ -131,8 +131,11 @@ class Gallery:
         index_path: str | Path | None,
         autosave: bool = True,
         background: bool = True,
+        writer_only: bool = False,
     ) -> None:
         self.store = store
+        #: a process that only writes (a Celery worker): no index at all
+        self.writer_only = writer_only
         self.config = config
         self.index_path = Path(index_path) if index_path else None
         self.autosave = autosave
@@ -159,7 +162,9 @@ class Gallery:
     # -- opening / persistence ---------------------------------------------------
     def open(self) -> Gallery:
         """Load the saved index if there is a usable one (and bring it up to date),
-        else build from the database."""
+        else build from the database. A writer-only gallery holds no index."""
+        if self.writer_only:
+            return self
         try:
             self.load()
         except IndexNotFoundError:
@@ -340,6 +345,8 @@ class Gallery:
         changed); start a rebuild if the index then needs one. When the gallery
         switched model version, ``on_model_change(version)`` may load that version
         first (outside the index lock)."""
+        if self.writer_only:  # nothing to bring up to date
+            return {"added": 0, "removed": 0, "generation": -1, "writer_only": True}
         if self.on_model_change is not None:
             version = self.store.position().model_version
             if version and self.store.model_version and version != self.store.model_version:
@@ -447,6 +454,8 @@ class Gallery:
     def apply(self, change: Change, save: bool | None = None) -> None:
         """Patch the index after a committed change: directly when it is the next
         generation, else by replaying the log (another thread or process wrote)."""
+        if self.writer_only:  # the processes that search replay the change log
+            return
         with self._lock:
             direct = change.generation == self.generation + 1
             if direct and change.previous_tag == self.tag:

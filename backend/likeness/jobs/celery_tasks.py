@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 #: failures kept per part in the job's result (the rest are counted)
 FAILURES_PER_PART = 20
 HEARTBEAT_SECONDS = 30.0
+RETRIES = 3  # an indexing batch that raises is tried this many more times
 
 _library = None
 _library_pid = -1
@@ -42,8 +43,13 @@ def worker_library():
             from likeness.settings import load_settings
 
             settings = load_settings(os.environ.get("LIKENESS_CONFIG"))
-            if settings.intra_op_threads == 0:  # scale by processes, not threads
-                settings = settings.model_copy(update={"intra_op_threads": 1})
+            # scale by processes, not threads; a worker only writes the gallery: no
+            # index to build at start, to hold, to save per batch, or to keep an
+            # erased face in
+            update = {"gallery_index": False}
+            if settings.intra_op_threads == 0:
+                update["intra_op_threads"] = 1
+            settings = settings.model_copy(update=update)
             _library = FaceRecognitionLibrary(settings=settings, bulk_workers=1)
             _library_pid = os.getpid()
             log.info("worker library ready", extra={"pid": _library_pid})
@@ -71,39 +77,105 @@ def _heartbeat(store, job_id: str):
         stop.set()
 
 
-@shared_task(name="likeness.run_job")
-def run_job(job_id: str) -> None:
-    lib = worker_library()
-    record = lib.jobs.get(job_id)
+@shared_task(name="likeness.run_job", bind=True, max_retries=None)
+def run_job(self, job_id: str) -> None:
+    from likeness.jobs.records import JobStore
+
+    try:
+        lib = worker_library()
+    except Exception as error:  # noqa: BLE001 - a worker that cannot work says so
+        log.exception("worker cannot run jobs", extra={"job_id": job_id})
+        _fail_from_worker(job_id, error)
+        return
+    store: JobStore = lib.jobs
+    record = store.get(job_id)
     if record.finished:  # delivered again after it finished: nothing to do
         return
-    # delivered again after its worker died: run it again (tasks are idempotent)
-    with _heartbeat(lib.jobs, job_id):
-        execute(lib.jobs, lib, record, resume=record.state == RUNNING)
+    if record.state == RUNNING and not _stale(record):
+        # delivered again while its first run still beats (a job longer than the
+        # visibility timeout): look again later; run it only if that run dies
+        raise self.retry(countdown=2 * HEARTBEAT_SECONDS)
+    with _heartbeat(store, job_id):
+        execute(store, lib, record, resume=record.state == RUNNING)
 
 
-@shared_task(name="likeness.index_batch")
-def index_batch(job_id: str, part: int, batch: dict) -> None:
+@shared_task(name="likeness.index_batch", bind=True, max_retries=RETRIES)
+def index_batch(self, job_id: str, part: int, batch: dict) -> None:
     """Index ``batch["paths"]`` (with ``batch["persons"]``: person ids, one per
-    path) and record the part; the last part finishes the job."""
-    lib = worker_library()
-    record = lib.jobs.get(job_id)
-    if record.finished:
-        return
-    lib.jobs.start(job_id)  # the first part moves the job to running
+    path) and record the part; the last part finishes the job. A batch that raises
+    is tried again (a photo another worker added meanwhile is then skipped); after
+    ``RETRIES`` tries its files are recorded as failed, so the job still ends."""
     paths = batch["paths"]
-    with _heartbeat(lib.jobs, job_id):
-        report = lib.index_batch(paths, persons=batch.get("persons"))
-    result = {
-        "files": len(paths),
-        "indexed": report.indexed,
-        "skipped": report.skipped,
-        "faces": report.faces,
-        "unusable_faces": report.unusable,
-        "failed": len(report.failed),
-        "failures": [f.as_dict() for f in report.failed[:FAILURES_PER_PART]],
-        "seconds": round(report.seconds, 3),
-    }
-    parts_done, files_done = lib.jobs.record_part(job_id, part, len(paths), result)
+    try:
+        lib = worker_library()
+        record = lib.jobs.get(job_id)
+        if record.finished:
+            return
+        lib.jobs.start(job_id)  # the first part moves the job to running
+        with _heartbeat(lib.jobs, job_id):
+            report = lib.index_batch(paths, persons=batch.get("persons"))
+        result = {
+            "files": len(paths),
+            "indexed": report.indexed,
+            "skipped": report.skipped,
+            "faces": report.faces,
+            "unusable_faces": report.unusable,
+            "failed": len(report.failed),
+            "failures": [f.as_dict() for f in report.failed[:FAILURES_PER_PART]],
+            "seconds": round(report.seconds, 3),
+        }
+    except Exception as error:  # noqa: BLE001 - retried, then recorded: never lost
+        if self.request.retries < RETRIES:
+            facts = {"job_id": job_id, "part": part, "error": type(error).__name__}
+            log.warning("index batch failed; trying again", extra=facts)
+            raise self.retry(countdown=2**self.request.retries) from None
+        log.exception("index batch failed for good", extra={"job_id": job_id, "part": part})
+        code = getattr(error, "code", "INTERNAL_ERROR")
+        message = getattr(error, "message", None) or "This batch failed; see the worker log."
+        result = {"files": len(paths), "indexed": 0, "skipped": 0, "faces": 0,
+                  "unusable_faces": 0, "failed": len(paths),
+                  "failures": [{"source": p, "code": code, "message": message}
+                               for p in paths[:FAILURES_PER_PART]]}  # fmt: skip
+    store = _job_store()
+    record = store.get(job_id)
+    parts_done, _ = store.record_part(job_id, part, len(paths), result)
     if parts_done >= int(record.params.get("parts", 0)):
-        lib.jobs.finish_parts(job_id)
+        store.finish_parts(job_id)
+
+
+def _stale(record) -> bool:
+    from datetime import timedelta
+
+    from likeness.storage.models import utcnow
+
+    beat = record.heartbeat_at or record.started_at
+    return beat is None or utcnow() - beat > timedelta(seconds=3 * HEARTBEAT_SECONDS)
+
+
+_stores: dict[int, object] = {}
+
+
+def _job_store():
+    """The job records, also for a worker whose library cannot be built (its models
+    are missing, say): it must still be able to say so on the job."""
+    try:
+        return worker_library().jobs
+    except Exception:  # noqa: BLE001 - fall back to the database alone
+        from likeness.jobs.records import JobStore
+        from likeness.settings import load_settings
+        from likeness.storage import Database
+
+        if os.getpid() not in _stores:
+            settings = load_settings(os.environ.get("LIKENESS_CONFIG"))
+            _stores[os.getpid()] = JobStore(Database(settings.sqlalchemy_url))
+        return _stores[os.getpid()]
+
+
+def _fail_from_worker(job_id: str, error: Exception) -> None:
+    """Record on the job that this worker cannot run it (e.g. its models are
+    missing): better a failed job than one queued forever."""
+    try:
+        message = getattr(error, "message", None) or str(error)
+        _job_store().fail(job_id, "WORKER_UNUSABLE", f"A worker cannot run jobs: {message}")
+    except Exception:  # noqa: BLE001 - nothing more to do than log
+        log.exception("could not record the worker's failure", extra={"job_id": job_id})

@@ -45,6 +45,7 @@ class JobRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    heartbeat_at: datetime | None = None  # last sign of life of whoever runs it
 
     @classmethod
     def of(cls, row: Job) -> JobRecord:
@@ -62,6 +63,7 @@ class JobRecord:
             row.created_at,
             row.started_at,
             row.finished_at,
+            row.heartbeat_at,
         )
 
     @property
