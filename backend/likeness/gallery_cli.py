@@ -85,7 +85,11 @@ def _index_distributed(args: argparse.Namespace) -> int:
             distributed=True,
         )
         print(f"job {job.id}: {job.total} files in {job.params['parts']} batches", file=sys.stderr)
-        job = follow(lib.jobs, job.id, bar=not args.json and sys.stderr.isatty())
+        try:
+            job = follow(lib.jobs, job.id, bar=not args.json and sys.stderr.isatty())
+        except KeyboardInterrupt:
+            print(f"\nThe workers go on with job {job.id}; see `likeness jobs`.", file=sys.stderr)
+            return 130
     body = job.as_dict()
     if args.json:
         print(json.dumps(body, indent=2))

@@ -47,6 +47,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print("likeness worker: set LIKENESS_BROKER_URL (e.g. redis://127.0.0.1:6379/0)",
               file=sys.stderr)  # fmt: skip
         return 2
+    if not settings.broker_url.startswith(("redis://", "rediss://", "amqp://")):
+        print(f"likeness worker: LIKENESS_BROKER_URL must start with redis:// (or rediss://, "
+              f"amqp://), e.g. redis://127.0.0.1:6379/0; it is {settings.broker_url!r}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown or not queues:

@@ -314,3 +314,24 @@ def test_two_api_processes_see_each_others_enrolments(model_root, lfw_dir, tmp_p
         finally:
             a.stop()
             b.stop()
+
+
+def test_a_process_without_a_broker_leaves_queued_distributed_jobs_alone(tmp_path):
+    """A queued indexing job waits for workers as long as it must: a process that
+    starts an in-process runner (no broker) does not take it for abandoned."""
+    from datetime import timedelta
+
+    from likeness.jobs import InProcessRunner, JobStore
+    from likeness.storage import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'jobs.db'}")
+    database.migrate()
+    store = JobStore(database)
+    index = store.create("index", {"parts": 3})
+    cluster = store.create("cluster", {})
+    assert store.fail_stale(timedelta(seconds=-1), ["cluster"]) == 1
+    assert store.get(index.id).state == "queued" and store.get(cluster.id).state == "failed"
+    runner = InProcessRunner(store, None, stale_after=timedelta(seconds=-1))
+    runner.shutdown()
+    assert store.get(index.id).state == "queued"
+    database.dispose()

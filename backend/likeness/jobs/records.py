@@ -253,17 +253,20 @@ class JobStore:
         total["failures"] = failures[:200]
         return self.succeed(job_id, total)
 
-    def fail_stale(self, older_than: timedelta) -> int:
+    def fail_stale(self, older_than: timedelta, kinds: list[str] | None = None) -> int:
         """Mark as failed (``INTERRUPTED``) the queued or running jobs that no live
         process has cared for in ``older_than`` (runners beat every job they hold):
         a stopped process must not hold a lock forever. One statement: a job that
         finishes meanwhile is left alone."""
         cutoff = utcnow() - older_than
         error = {"code": "INTERRUPTED", "message": "The process running this job stopped."}
+        stale = [Job.state.in_(ACTIVE), Job.heartbeat_at < cutoff]
+        if kinds is not None:  # only jobs such a runner could have run
+            stale.append(Job.kind.in_(kinds))
         with self.db.session() as session:
             done = session.execute(
                 update(Job)
-                .where(Job.state.in_(ACTIVE), Job.heartbeat_at < cutoff)
+                .where(*stale)
                 .values(state=FAILED, error=error, finished_at=utcnow(), lock=None)
             )
             return int(done.rowcount or 0)

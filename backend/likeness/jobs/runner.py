@@ -111,7 +111,8 @@ class InProcessRunner:
         self._held: set[str] = set()  # queued or running here: kept alive by the heartbeat
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        interrupted = store.fail_stale(stale_after)
+        # distributed indexing jobs are Celery's alone: never taken for abandoned here
+        interrupted = store.fail_stale(stale_after, sorted(TASKS))
         if interrupted:
             log.warning("jobs interrupted by a stopped process", extra={"jobs": interrupted})
         self._beat = threading.Thread(target=self._heartbeat, daemon=True, name="job-heartbeat")
