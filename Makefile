@@ -18,7 +18,7 @@ LFW_DIR ?= $(SHARED)/datasets/lfw
 
 export LIKENESS_SHARED := $(SHARED)
 
-.PHONY: help install install-train finetune-lowres eval-suite run serve test test-backend lint bench bench-gallery bench-eval bench-checks face-checks models eval up clean
+.PHONY: help install install-train install-docs docs finetune-lowres eval-suite run serve test test-backend lint bench bench-gallery bench-eval bench-checks face-checks models eval up clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,17 @@ $(VENV)/.installed-train: $(VENV)/.installed backend/requirements-train.lock
 
 install-train: $(VENV)/.installed-train ## add PyTorch and onnx2torch for fine-tuning
 
+# The documentation site's tools (MkDocs, mkdocstrings): `make docs`, and its test.
+$(VENV)/.installed-docs: $(VENV)/.installed backend/requirements-docs.lock
+	$(BIN)/pip install --quiet -r backend/requirements-docs.lock
+	touch $@
+
+install-docs: $(VENV)/.installed-docs ## add MkDocs for the documentation site
+
+docs: install-docs ## build the documentation site into site/ (reference generated from the code)
+	LIKENESS_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_MODEL_PACK=buffalo_s \
+	  $(BIN)/mkdocs build --strict -d site
+
 # The web app (frontend/): pinned npm packages, and its production build for `run`.
 frontend/node_modules: frontend/package.json frontend/package-lock.json
 	npm --prefix frontend ci
@@ -62,7 +73,7 @@ run: install frontend/dist ## start the service on LIKENESS_HOST:LIKENESS_PORT (
 	LIKENESS_MODEL_PACK=$(MODEL) LIKENESS_MODEL_ROOT=$(MODEL_ROOT) LIKENESS_STATIC_DIR=$(CURDIR)/frontend/dist \
 	  $(BIN)/gunicorn --config backend/gunicorn.conf.py likeness.api.wsgi:app
 
-test: install install-train frontend/node_modules ## install everything and run every test (needs ../shared)
+test: install install-train install-docs frontend/node_modules ## install everything and run every test (needs ../shared)
 	LIKENESS_TEST_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_TEST_LFW_DIR=$(LFW_DIR) \
 	  npm --prefix frontend test
 	LIKENESS_TEST_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_TEST_LFW_DIR=$(LFW_DIR) \

@@ -128,6 +128,7 @@ class FaceRecognitionLibrary(ClusteringMixin, ModelsMixin, JobsMixin):
 
     @property
     def store(self) -> GalleryStore:
+        """The gallery's database side (persons, images, faces)."""
         return self.gallery.store
 
     @follows_model
@@ -329,6 +330,7 @@ class FaceRecognitionLibrary(ClusteringMixin, ModelsMixin, JobsMixin):
         )
 
     def get_person(self, person_id: int) -> PersonInfo:
+        """One person (``PersonNotFoundError`` if there is none)."""
         return self.store.get_person(person_id)
 
     def exemplars(self, person_id: int) -> list[Exemplar]:
@@ -524,6 +526,7 @@ class FaceRecognitionLibrary(ClusteringMixin, ModelsMixin, JobsMixin):
 
     # -- lifecycle ----------------------------------------------------------------
     def save(self) -> None:
+        """Write the index file now (after catching up with the database)."""
         self.gallery.save()
 
     def load(self) -> dict:
@@ -532,6 +535,7 @@ class FaceRecognitionLibrary(ClusteringMixin, ModelsMixin, JobsMixin):
         return self.gallery.load()
 
     def rebuild(self) -> None:
+        """Build the search index afresh from the database."""
         self.gallery.rebuild()
 
     def clear(self) -> None:
@@ -569,6 +573,7 @@ class FaceRecognitionLibrary(ClusteringMixin, ModelsMixin, JobsMixin):
         return RemovalReport(len(change.removed_ids), change.image_ids, change.person_ids)
 
     def stats(self) -> dict:
+        """Counts of persons, images and faces, and the index's kind and size."""
         return self.gallery.stats()
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -45,6 +45,7 @@ class ClusteringMixin:
         return ClusterStore(self.database).clusters(offset, limit)
 
     def get_cluster(self, cluster_id: int) -> dict:
+        """One cluster: its person, faces and cohesion (``PersonNotFoundError``)."""
         return ClusterStore(self.database).cluster(cluster_id)
 
     def cluster_of(self, face_id: int) -> int | None:

@@ -20,10 +20,12 @@ class ModelsMixin:
 
     @property
     def gate(self) -> FaceGate:
+        """The face checks of the model version in force."""
         return self.model.current.gate
 
     @property
     def thresholds(self) -> ThresholdBook:
+        """The decision thresholds in force for the model version in use."""
         return self.model.current.thresholds
 
     def _follow_version(self, loaded) -> None:
@@ -35,6 +37,7 @@ class ModelsMixin:
         return self.model.registry.list()
 
     def get_model(self, version_id: str) -> ModelVersion:
+        """One registered version (``ModelVersionNotFoundError`` if none)."""
         return self.model.registry.get(version_id)
 
     def activate_model(
