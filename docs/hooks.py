@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import re
 import sys
 import tempfile
@@ -19,40 +20,62 @@ sys.path.insert(0, str(REPO / "backend"))
 MARKER = re.compile(r"<!-- generated: ([a-z-]+) -->")
 
 
+def _type(annotation) -> str:
+    from enum import Enum
+
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return " / ".join(f"`{m.value}`" for m in annotation)
+    if isinstance(annotation, type):
+        return annotation.__name__
+    text = str(annotation).replace("typing.", "").replace("pathlib.", "")
+    return text.replace("|", "or")
+
+
 def _settings() -> str:
+    from enum import Enum
+
     from likeness.settings import Settings
 
-    rows = ["| variable | type | default |", "|---|---|---|"]
+    rows = ["| variable | type or values | default |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        kind = str(field.annotation).replace("typing.", "").replace("|", "or")
         default = (
             field.default if field.default_factory is None else field.default_factory()
         )
-        shown = "none" if default is None else f"`{default}`"
-        rows.append(f"| `LIKENESS_{name.upper()}` | {kind} | {shown} |")
+        if isinstance(default, Enum):
+            default = default.value
+        elif isinstance(default, (dict, list)):  # as the environment takes it: JSON
+            default = json.dumps(default)
+        shown = "none" if default is None else f"`{default}`".replace("|", "\\|")
+        rows.append(
+            f"| `LIKENESS_{name.upper()}` | {_type(field.annotation)} | {shown} |"
+        )
+    rows.append(
+        "\nLists and dictionaries are given as JSON, e.g. "
+        '`LIKENESS_CORS_ORIGINS=["https://example.org"]`.'
+    )
     return "\n".join(rows)
 
 
 def _errors() -> str:
     import likeness.errors as e
-    from likeness.api.errors import STATUS
-
-    def status(cls) -> int:
-        for base in cls.__mro__:
-            if base in STATUS:
-                return STATUS[base]
-        return 500
+    from likeness.api.errors import status_for
 
     rows = ["| code | HTTP | class | meaning |", "|---|---|---|---|"]
-    classes = [c for c in vars(e).values()
-               if isinstance(c, type) and issubclass(c, e.LikenessError)]  # fmt: skip
-    for cls in sorted(classes, key=lambda c: c.code):
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        rows.append(f"| `{cls.code}` | {status(cls)} | `{cls.__name__}` | {doc} |")
+    classes = {c for c in vars(e).values()  # a set: an alias is listed once
+               if isinstance(c, type) and issubclass(c, e.LikenessError)}  # fmt: skip
+    for cls in sorted(classes, key=lambda c: (c.code, c.__name__)):
+        doc = " ".join((cls.__doc__ or cls.default_message).split()).replace("|", "\\|")
+        status = status_for(cls.__new__(cls))
+        rows.append(f"| `{cls.code}` | {status} | `{cls.__name__}` | {doc} |")
+    rows.append("\nBesides these, the API answers `INTERNAL_ERROR` (500) for a failure it "
+                "did not foresee, and HTTP-level errors such as `METHOD_NOT_ALLOWED` (405).")  # fmt: skip
     return "\n".join(rows)
 
 
 def _http() -> str:
+    import logging
+
+    logging.disable(logging.INFO)  # the app's start-up log is not the page's business
     from likeness.api import create_app
     from likeness.api.openapi import build
     from likeness.settings import Settings
@@ -71,6 +94,9 @@ def _http() -> str:
 
 
 def _cli() -> str:
+    import os
+
+    os.environ["COLUMNS"] = "100"  # the same wrapping on every machine
     from likeness.cli import build_parser
 
     parser = build_parser()

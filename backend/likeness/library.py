@@ -56,13 +56,12 @@ from likeness.verification import Verification, embed_source, verify
 
 
 class FaceRecognitionLibrary(ClusteringMixin, ModelsMixin, JobsMixin):
-    """1:1 comparison and 1:N search over an enrolled gallery.
-
-    ``engine``, ``database`` and ``gate`` (or the whole ``model``) may be passed in
-    (tests, the HTTP API) so models and connections are shared; otherwise each is
-    built once from the settings. The model version is the registry's active one,
-    followed while the library runs (``likeness.registry.active``).
-    """
+    """1:1 comparison and 1:N search over an enrolled gallery. Built from ``settings``,
+    else from a YAML file (``config_path``) and the environment, with ``index_dir``
+    (the data folder), ``model_name`` (the pack) and keyword ``overrides`` of any
+    setting. ``engine``, ``database`` and ``gate`` (or the whole ``model``) may be
+    passed in so models and connections are shared. The model version is the
+    registry's active one, followed while the library runs."""
 
     def __init__(
         self,
