@@ -34,6 +34,22 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker_library(config: str | None):
+    """A worker process's library: settings from the environment (and ``config``),
+    ONNX Runtime at one thread unless ``LIKENESS_INTRA_OP_THREADS`` says otherwise
+    (scale by processes), and no search index (a worker only writes the gallery:
+    nothing to build at start, to hold, to save per batch, or to keep an erased face
+    in)."""
+    from likeness.library import FaceRecognitionLibrary
+    from likeness.settings import load_settings
+
+    settings = load_settings(config)
+    update: dict = {"gallery_index": False}
+    if settings.intra_op_threads == 0:
+        update["intra_op_threads"] = 1
+    return FaceRecognitionLibrary(settings=settings.model_copy(update=update), bulk_workers=1)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run a Celery worker on this machine until stopped (Ctrl-C, SIGTERM)."""
     import os
@@ -58,6 +74,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"likeness worker: unknown queue {', '.join(unknown) or '(none)'}; "
               f"choose from {', '.join(QUEUES)}", file=sys.stderr)  # fmt: skip
         return 2
+    from likeness.jobs.celery_tasks import use_context
+
+    use_context(lambda: worker_library(args.config))
     app = make_celery(settings)
     app.worker_main([
         "worker", "--queues", ",".join(queues),

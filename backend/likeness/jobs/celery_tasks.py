@@ -6,16 +6,18 @@
 * ``likeness.index_batch(job_id, part, batch)``: one batch (about 32 files) of a
   distributed indexing job; the part that completes the job writes its result.
 
-Each worker process builds one ``FaceRecognitionLibrary`` on its first task, from
-the environment (``LIKENESS_*``), with ONNX Runtime at one thread unless
-``LIKENESS_INTRA_OP_THREADS`` says otherwise: scale by worker processes."""
+Each worker process builds its context (the library, by the factory ``likeness
+worker`` registers with ``use_context``: this layer imports nothing above it) on its
+first task."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
+from typing import Any
 
 from celery import shared_task
 
@@ -32,6 +34,15 @@ RETRIES = 3  # an indexing batch that raises is tried this many more times
 _library = None
 _library_pid = -1
 _library_lock = threading.Lock()
+#: builds a worker's context (the library); set by the layer above (``likeness
+#: worker`` in ``likeness.jobs_cli``) before the worker forks its processes
+_factory: Callable[[], Any] | None = None
+
+
+def use_context(factory: Callable[[], Any]) -> None:
+    """Say how each worker process builds the context its tasks run with."""
+    global _factory
+    _factory = factory
 
 
 def worker_library():
@@ -39,18 +50,9 @@ def worker_library():
     global _library, _library_pid
     with _library_lock:
         if _library is None or _library_pid != os.getpid():
-            from likeness.library import FaceRecognitionLibrary
-            from likeness.settings import load_settings
-
-            settings = load_settings(os.environ.get("LIKENESS_CONFIG"))
-            # scale by processes, not threads; a worker only writes the gallery: no
-            # index to build at start, to hold, to save per batch, or to keep an
-            # erased face in
-            update = {"gallery_index": False}
-            if settings.intra_op_threads == 0:
-                update["intra_op_threads"] = 1
-            settings = settings.model_copy(update=update)
-            _library = FaceRecognitionLibrary(settings=settings, bulk_workers=1)
+            if _factory is None:
+                raise RuntimeError("no worker context: start workers with `likeness worker`")
+            _library = _factory()
             _library_pid = os.getpid()
             log.info("worker library ready", extra={"pid": _library_pid})
         return _library
