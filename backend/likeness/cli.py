@@ -105,12 +105,40 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     return cmd_models_check(args)
 
 
+class _Help(argparse.HelpFormatter):
+    """Help that states each option's default (unless its text already does)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and not any(default is none for none in (None, False, argparse.SUPPRESS))
+            and "default" not in text
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _with_defaults(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = _Help
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _with_defaults(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="likeness", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="likeness",
+        description="Likeness on the command line: the gallery, clustering, votes, thresholds, "
+        "model versions, keys and workers. Every command reads the LIKENESS_* settings "
+        "(environment, or the YAML file in LIKENESS_CONFIG).",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     doctor = sub.add_parser("doctor", help="check the Python environment")
-    doctor.add_argument("--quiet", action="store_true")
+    doctor.add_argument("--quiet", action="store_true", help="print only problems")
     doctor.set_defaults(func=cmd_doctor)
 
     models = sub.add_parser("models", help="model packs and versions").add_subparsers(
@@ -121,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("fetch", cmd_models_fetch, "download a pack through insightface (internet)"),
     ):
         p = models.add_parser(name, help=text)
-        p.add_argument("--pack", default="buffalo_l")
-        p.add_argument("--root", default="~/.insightface/models")
+        p.add_argument("--pack", default="buffalo_l", help="model pack")
+        p.add_argument("--root", default="~/.insightface/models", help="folder holding the packs")
         p.set_defaults(func=func)
     from likeness import models_cli
 
@@ -136,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                 raise  # a real import error inside an existing module
             continue
         module.register(sub)
+    _with_defaults(parser)
     return parser
 
 

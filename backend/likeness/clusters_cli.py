@@ -7,6 +7,15 @@ import argparse
 import json
 import sys
 
+#: Help of the positional arguments the tidying commands share.
+ARGUMENT_HELP = {
+    "id": "a cluster's id (likeness clusters list)",
+    "name": "its name (unique in the gallery)",
+    "keep": "the cluster that stays",
+    "other": "the cluster whose faces join it",
+    "face": "a face id (likeness clusters show)",
+}
+
 
 def _library(args: argparse.Namespace):
     from likeness.gallery_cli import _library as gallery_library
@@ -147,7 +156,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         dest="clusters_command", required=True
     )
     listing = clusters.add_parser("list", help="clusters, largest first")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=int, default=50, help="how many")
     _common(listing)
     listing.set_defaults(func=cmd_clusters_list)
     for name, func, text, arguments in (
@@ -174,7 +183,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ):
         command = clusters.add_parser(name, help=text)
         for argument, kind in arguments:
-            command.add_argument(argument, type=kind)
+            command.add_argument(argument, type=kind, help=ARGUMENT_HELP[argument])
         if name == "split":
             command.add_argument("faces", type=int, nargs="*", help="face ids to split off")
             command.add_argument(
@@ -183,7 +192,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         _common(command)
         command.set_defaults(func=func)
     export = clusters.add_parser("export", help="one row per face with its cluster")
-    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="file format")
     export.add_argument("--out", help="file to write (default: standard output)")
     _common(export)
     export.set_defaults(func=cmd_clusters_export)

@@ -211,8 +211,8 @@ def _why(rejection) -> str:
 
 def register(subparsers) -> None:
     index = subparsers.add_parser("index", help="index every face of the images in a folder")
-    index.add_argument("directory")
-    index.add_argument("--no-recursive", action="store_true")
+    index.add_argument("directory", help="folder of images (JPEG, PNG, WebP, BMP)")
+    index.add_argument("--no-recursive", action="store_true", help="not the subfolders")
     index.add_argument(
         "--person-from-folder",
         action="store_true",
@@ -228,15 +228,19 @@ def register(subparsers) -> None:
     index.set_defaults(func=cmd_index)
 
     search = subparsers.add_parser("search", help="who is in this image? (1:N search)")
-    search.add_argument("image")
-    search.add_argument("--top-k", type=int, default=5)
-    search.add_argument("--threshold", type=float, default=None)
+    search.add_argument("image", help="the photo to search")
+    search.add_argument("--top-k", type=int, default=5, help="candidates to show")
+    search.add_argument(
+        "--threshold", type=float, default=None, help="1:N threshold (default: the one in force)"
+    )
     _common(search)
     search.set_defaults(func=cmd_search)
 
     enroll = subparsers.add_parser("enroll", help="enrol a person from one or more photos")
-    enroll.add_argument("name")
-    enroll.add_argument("images", nargs="+")
+    enroll.add_argument(
+        "name", help="the person (names are unique: an existing one gets the photos)"
+    )
+    enroll.add_argument("images", nargs="+", help="photos of them, one face each")
     enroll.add_argument("--person-id", type=int, help="add to this existing person")
     enroll.add_argument(
         "--new", action="store_true", help="fail unless the name is new (never add to a person)"
@@ -267,12 +271,12 @@ def register(subparsers) -> None:
     verbs = persons.add_subparsers(dest="verb", required=True)
     listing = verbs.add_parser("list", help="persons, oldest first")
     listing.add_argument("--origin", choices=("enrolled", "auto"), help="only these")
-    listing.add_argument("--offset", type=int, default=0)
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--offset", type=int, default=0, help="skip this many")
+    listing.add_argument("--limit", type=int, default=100, help="how many")
     _common(listing)
     listing.set_defaults(func=cmd_persons_list)
     remove = verbs.add_parser("remove", help="erase a person and every embedding")
-    remove.add_argument("person_id", type=int)
+    remove.add_argument("person_id", type=int, help="the person's id (likeness persons list)")
     _common(remove)
     remove.set_defaults(func=cmd_persons_remove)
 

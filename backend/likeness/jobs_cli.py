@@ -110,7 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "worker process of its own; default index,jobs)")  # fmt: skip
     worker.add_argument("--concurrency", type=_positive, default=None,
                         help="worker processes, one ONNX thread each (default: cores)")  # fmt: skip
-    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--loglevel", default="INFO", help="Celery's log level")
     worker.add_argument("--hostname", help="worker name (default: celery@<host>)")
     worker.add_argument("--config", help="YAML settings file (else LIKENESS_CONFIG / env)")
     worker.set_defaults(func=cmd_worker)

@@ -107,16 +107,21 @@ def register(subparsers) -> None:
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="make a key; it is printed once")
     create.add_argument("--name", required=True, help="who or what uses it")
-    create.add_argument("--scope", choices=SCOPES, required=True)
+    create.add_argument(
+        "--scope",
+        choices=SCOPES,
+        required=True,
+        help="what it may do (each includes the ones before)",
+    )
     create.set_defaults(func=cmd_keys_create)
     listing = actions.add_parser("list", help="every key (no secrets)")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=cmd_keys_list)
     revoke = actions.add_parser("revoke", help="revoke a key by its id")
-    revoke.add_argument("key_id")
+    revoke.add_argument("key_id", help="the key's id (likeness keys list)")
     revoke.set_defaults(func=cmd_keys_revoke)
     audit = subparsers.add_parser("audit", help="the audit log, newest first (JSON lines)")
-    audit.add_argument("--limit", type=int, default=100)
+    audit.add_argument("--limit", type=int, default=100, help="how many entries")
     audit.set_defaults(func=cmd_audit)
     purge = subparsers.add_parser(
         "purge", help="delete biometric data past its retention (LIKENESS_* settings)"

@@ -128,13 +128,13 @@ def register(models: argparse._SubParsersAction) -> None:
     _common(listing)
     listing.set_defaults(func=cmd_list)
     show = models.add_parser("show", help="a version's model card")
-    show.add_argument("id")
+    show.add_argument("id", help="a version id (likeness models list)")
     _common(show)
     show.set_defaults(func=cmd_show)
     activate = models.add_parser(
         "activate", help="re-embed the gallery under a version and switch to it"
     )
-    activate.add_argument("id")
+    activate.add_argument("id", help="a version id (likeness models list)")
     activate.add_argument(
         "--force", action="store_true", help="activate a version the gate did not pass"
     )

@@ -69,7 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "filter",
         help="face checks of images: size, quality, cartoon, liveness",
-        description=__doc__.split("\n\n")[0],
+        description="The face checks of each image's face. Exit status: 0 when every image "
+        "passes, 1 when one is refused or unreadable, 2 when the command cannot run.",
     )
     parser.add_argument("images", nargs="+", help="image files")
     parser.add_argument("--liveness", action="store_true", help="also run passive liveness")

@@ -120,16 +120,18 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--model", help="model pack (default: the settings')")
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: the settings)")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=cmd_thresholds, action=None)
     actions = parser.add_subparsers(dest="action")
     show = actions.add_parser("show", help="the thresholds in force and where they come from")
     history = actions.add_parser("history", help="stored sets, newest first")
-    history.add_argument("--limit", type=int, default=50)
+    history.add_argument("--limit", type=int, default=50, help="how many sets")
     change = actions.add_parser("set", help="store a new set (the service adopts it)")
     restore = actions.add_parser("restore", help="put an earlier set back in force")
     for action in (show, history, change, restore):  # --json after the action works too
-        action.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+        action.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON"
+        )
     for kind in ("verify", "search"):
         change.add_argument(
             f"--{kind}",
@@ -139,4 +141,4 @@ def register(subparsers) -> None:
             help=f"the {'1:1' if kind == 'verify' else '1:N'} threshold ('default': the settings')",
         )
     change.add_argument("--note", help="why (kept in the history)")
-    restore.add_argument("set_id", type=int)
+    restore.add_argument("set_id", type=int, help="a set's id (likeness thresholds history)")

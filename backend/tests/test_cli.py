@@ -29,3 +29,33 @@ def test_models_check_ok_and_missing(model_root, tmp_path):
     assert missing.returncode == 2
     assert "MODEL_FILES_MISSING" in missing.stderr and "det_10g.onnx" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_every_argument_says_what_it_is():
+    """The CLI reference (docs/reference/cli.md) is every command's --help: each
+    option and argument has a help text, options show their defaults, and no
+    description carries reST markup."""
+    import argparse
+
+    from likeness.cli import build_parser
+
+    missing, markup = [], []
+
+    def walk(name: str, parser: argparse.ArgumentParser) -> None:
+        if "``" in (parser.description or ""):
+            markup.append(name)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    walk(f"{name} {sub_name}", sub)
+            elif not action.help:
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+
+    parser = build_parser()
+    walk("likeness", parser)
+    assert not missing, f"arguments without help: {missing}"
+    assert not markup, f"reST markup in descriptions: {markup}"
+    search = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[
+        "search"
+    ]
+    assert "(default: 5)" in search.format_help()

@@ -260,7 +260,7 @@ def register(subparsers) -> None:
     calibrate.add_argument("--model", help="only votes of this model pack")
     calibrate.add_argument("--database-url", help="SQLAlchemy URL (default: the settings)")
     calibrate.add_argument("--rounds", type=int, default=200, help="bootstrap resamples")
-    calibrate.add_argument("--json", action="store_true")
+    calibrate.add_argument("--json", action="store_true", help="print JSON")
     calibrate.add_argument(
         "--adopt", action="store_true", help="store the thresholds; the service takes them"
     )

@@ -132,17 +132,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("train", help="fine-tune the recogniser on a training export")
     p.add_argument("--data", required=True, help="a folder of `likeness feedback export`")
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=5, help="passes over the training pairs")
     p.add_argument("--out", help="run folder (default: DATA_DIR/training/<time>)")
     p.add_argument("--base", help="version to start from (default: the active one)")
     p.add_argument("--lfw-dir", help="LFW View 2 for the gate (default: LIKENESS_LFW_DIR)")
     p.add_argument("--low-res", action="store_true", help="the gate also measures 24-32 px")
     p.add_argument("--batch", type=int, default=64, help="faces per step")
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--trainable-layers", type=int, default=6)
+    p.add_argument("--lr", type=float, default=3e-4, help="learning rate")
+    p.add_argument(
+        "--trainable-layers", type=int, default=6, help="last layers trained (the rest frozen)"
+    )
     p.add_argument("--keep-weight", type=float, default=1.0, help="pull towards the base")
     p.add_argument("--low-res-p", type=float, default=0.5, help="share of low-res augmentation")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--resume", action="store_true", help="go on from --out's last checkpoint")
     p.add_argument("--no-register", action="store_true", help="train and gate only")
     _common(p)
