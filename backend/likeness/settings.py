@@ -40,132 +40,213 @@ DEFAULT_GALLERY_THRESHOLDS: dict[str, float] = {"buffalo_l": 0.36, "buffalo_s": 
 
 
 class Settings(BaseSettings):
-    """Every tunable of the service, the evaluation and the library."""
+    """Every tunable of the service, the evaluation and the library. Each field is
+    the environment variable ``LIKENESS_<NAME>`` (or ``<name>`` in the YAML file);
+    its docstring is what the documentation site shows."""
 
-    model_config = SettingsConfigDict(env_prefix="LIKENESS_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="LIKENESS_", extra="ignore", use_attribute_docstrings=True
+    )
 
     # Models
     model_root: Path = Field(default=Path("~/.insightface/models"))
+    """Folder holding the model packs, one subfolder each (where insightface keeps them)."""
     model_pack: str = "buffalo_l"
+    """The pack in use: ``buffalo_l`` or ``buffalo_s``."""
     verify_model_hashes: bool = True
-    providers: list[str] | None = None  # None: best available (TensorRT, CUDA, CPU)
-    intra_op_threads: int = 0  # 0: cores divided by workers
-    ort_spinning: bool = False  # busy-waiting pool threads: faster alone, far slower shared
+    """Check every model file's SHA-256 at start-up; false for your own ONNX export."""
+    providers: list[str] | None = None
+    """ONNX Runtime providers, e.g. ``["CUDAExecutionProvider"]``; none: the best
+    available (TensorRT, CUDA, CPU)."""
+    intra_op_threads: int = 0
+    """ONNX Runtime threads per process; 0: cores divided by workers."""
+    ort_spinning: bool = False
+    """Busy-waiting pool threads: faster alone, far slower on a shared machine."""
     # Detection
     det_threshold: float = Field(default=0.5, gt=0, lt=1)
+    """Detector score a face must reach."""
     nms_threshold: float = Field(default=0.4, gt=0, lt=1)
+    """Overlap above which the detector keeps only the stronger of two boxes."""
     det_max_size: int = Field(default=640, ge=128)
+    """Longest side the detector sees (larger images are scaled down for detection)."""
     det_min_size: int = Field(default=128, ge=64)
+    """Smallest detector input side (small images are padded up to it)."""
     # Recognition and decisions
     face_policy: FacePolicy = FacePolicy.LARGEST
+    """Face used for 1:1 work: the largest, the most central, or reject photos of
+    several faces (``MULTIPLE_FACES``)."""
     flip_tta: bool = False
+    """Add the mirrored crop's embedding (slower, rarely better)."""
     # Face checks (likeness.quality; README "Face checks"): thresholds calibrated by
     # python -m likeness_eval.facechecks and likeness_eval.cartoon; each check can be
     # switched off. Liveness runs only when a request asks for it.
     check_face_size: bool = True
-    min_face_size: int = Field(default=16, ge=0)  # shorter side of the face box, pixels
-    min_face_area_ratio: float = Field(default=0.0, ge=0, lt=1)  # never applied in bulk
+    """Face check: refuse faces below ``min_face_size`` (``too_small``)."""
+    min_face_size: int = Field(default=16, ge=0)
+    """Shorter side of the face box, in pixels, below which a face is ``too_small``."""
+    min_face_area_ratio: float = Field(default=0.0, ge=0, lt=1)
+    """Also ``too_small`` below this share of the image (0: off; never in bulk indexing)."""
     check_quality: bool = True
-    min_quality: float = Field(default=0.8, ge=0, le=1)  # combined quality score
+    """Face check: refuse faces below ``min_quality`` (``low_quality``)."""
+    min_quality: float = Field(default=0.8, ge=0, le=1)
+    """Combined quality score (sharpness, pose, light, detector score) below which a
+    face is ``low_quality``."""
     check_cartoon: bool = True
-    cartoon_threshold: float = Field(default=0.5, gt=0, lt=1)  # probability of a drawing
-    liveness_threshold: float = Field(default=0.5, gt=0, lt=1)  # averaged "live" probability
-    enrol_face_checks: bool = True  # enrolment refuses faces that fail (callers may opt out)
+    """Face check: refuse drawings (``cartoon``)."""
+    cartoon_threshold: float = Field(default=0.5, gt=0, lt=1)
+    """Probability of a drawing at or above which a face is ``cartoon``."""
+    liveness_threshold: float = Field(default=0.5, gt=0, lt=1)
+    """Averaged "live" probability below which a face is ``spoof`` (liveness runs
+    only when a request asks)."""
+    enrol_face_checks: bool = True
+    """Enrolment refuses faces that fail a check (``FACE_REJECTED``)."""
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
-    match_threshold: float | None = None  # overrides the per-pack threshold
-    # Stored threshold sets (likeness.learning): each process re-reads the newest
-    # set of its model version at most this often (adoption needs no restart)
+    """1:1 cosine thresholds per pack (the defaults, measured on LFW)."""
+    match_threshold: float | None = None
+    """1:1 threshold that overrides the pack's default and any stored set."""
+    # Stored threshold sets (likeness.learning)
     threshold_refresh_seconds: float = Field(default=5.0, ge=0)
-    # Model versions (likeness.registry): each process re-reads the active version
-    # this often and loads a newly activated one beside the running one
+    """How soon each process takes a newly stored threshold set (no restart)."""
+    # Model versions (likeness.registry)
     model_refresh_seconds: float = Field(default=2.0, ge=0)
+    """How soon each process serves a newly activated model version (loaded beside
+    the running one)."""
     # Input limits
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    max_image_pixels: int = Field(default=25_000_000, ge=1)  # 6000x4000 (24 Mpx) fits
-    max_jpeg_scans: int = Field(default=64, ge=1)  # progressive JPEGs have about 10
-    max_large_decodes: int = Field(default=1, ge=1)  # per process, images > 4 Mpx
-    max_decode_seconds: float = Field(default=10.0, gt=0)  # JPEGs of several scans
+    """Largest image, in bytes."""
+    max_image_pixels: int = Field(default=25_000_000, ge=1)
+    """Decompression-bomb guard, checked before decoding (a 6000x4000 photo fits)."""
+    max_jpeg_scans: int = Field(default=64, ge=1)
+    """Progressive JPEG scans, counted before decoding (ordinary ones have about 10)."""
+    max_large_decodes: int = Field(default=1, ge=1)
+    """Images over 4 Mpx one process decodes at once (bounds peak memory)."""
+    max_decode_seconds: float = Field(default=10.0, gt=0)
+    """CPU seconds for decoding a JPEG of many scans over many pixels (in a child
+    process, given up after this)."""
     min_image_side: int = Field(default=16, ge=1)
+    """Smallest image side (``IMAGE_TOO_SMALL`` below)."""
     max_faces: int = Field(default=100, ge=1)
+    """Most faces taken from one image."""
     # Server
     host: str = "127.0.0.1"
+    """Address Gunicorn listens on (loopback only: no key needed unless
+    ``auth_required``)."""
     port: int = 8000
+    """Port Gunicorn listens on."""
     workers: int = Field(default=2, ge=1)
-    # Threads per worker (gthread): a slow client holds one thread, not the worker.
+    """Gunicorn worker processes (each holds the models and the search index)."""
     threads: int = Field(default=4, ge=1)
+    """Threads per worker: a slow client holds one thread, not the worker."""
     timeout: int = Field(default=60, ge=1)
-    read_timeout: float = Field(default=30, gt=0)  # a client silent this long is dropped
-    body_seconds: float = Field(default=120, gt=0)  # the whole request body, at most
+    """Seconds a worker may spend on one request before Gunicorn restarts it."""
+    read_timeout: float = Field(default=30, gt=0)
+    """A client silent this long is dropped."""
+    body_seconds: float = Field(default=120, gt=0)
+    """A request body must arrive within this (``408 REQUEST_TIMEOUT``)."""
     cors_origins: list[str] = Field(default_factory=list)
-    static_dir: Path | None = None  # built SPA to serve at / (make run)
-    # Access (README "Access"): keys are needed unless the server listens only on
-    # loopback and auth_required is off; detect/verify may stay anonymous.
+    """Other origins allowed to call the API from a browser."""
+    static_dir: Path | None = None
+    """The built web app to serve at ``/`` (``make run`` sets it)."""
+    # Access (README "Access")
     auth_required: bool = False
+    """Keys even on a loopback-only server (a shared machine)."""
     anonymous_verify: bool = True
-    bootstrap_admin_key: str | None = None  # an admin key made at start (lk_<id>_<secret>)
-    auth_failures_per_minute: int = Field(default=20, ge=1)  # refused keys per address
-    trusted_hosts: list[str] = Field(default_factory=list)  # empty: loopback names only
-    trusted_proxies: int = Field(default=0, ge=0)  # proxies in front (X-Forwarded-For)
+    """Detect, verify and filter without a key (rate-limited per address)."""
+    bootstrap_admin_key: str | None = None
+    """An admin key made at start, ``lk_<id>_<secret>`` (32 or more random characters)."""
+    auth_failures_per_minute: int = Field(default=20, ge=1)
+    """Refused keys allowed per address and minute."""
+    trusted_hosts: list[str] = Field(default_factory=list)
+    """Host names served, e.g. ``["faces.example.org"]``; empty: loopback names only."""
+    trusted_proxies: int = Field(default=0, ge=0)
+    """Proxies in front whose ``X-Forwarded-For`` gives the client's address."""
     rate_limits: bool = True
-    rate_limit_anonymous: str = "60 per minute"  # per address, callers without a key
-    rate_limit_key: str = "1200 per minute"  # per key
-    rate_limit_storage: str = "memory://"  # per process; redis://host:6379 to share
+    """Rate-limit requests (per address without a key, per key with one)."""
+    rate_limit_anonymous: str = "60 per minute"
+    """Limit per address for callers without a key."""
+    rate_limit_key: str = "1200 per minute"
+    """Limit per key."""
+    rate_limit_storage: str = "memory://"
+    """Where limits are counted: per process, or ``redis://host:6379/1`` to share them
+    across API replicas."""
     # Storage
     data_dir: Path = Field(default=Path("data"))
-    database_url: str | None = None  # default: SQLite file in data_dir
-    # Scale-out (README "Scale-out"): with a broker, jobs run on Celery workers
-    # (likeness worker); without one, in threads of the submitting process
-    broker_url: str | None = None  # e.g. redis://127.0.0.1:6379/0
-    broker_visibility_timeout: int = Field(default=3600, ge=1)  # s before redelivery
-    index_batch_size: int = Field(default=32, ge=1, le=1000)  # files per indexing task
-    # false (Celery workers): this process only writes the gallery, holding no search
-    # index in memory or on disk (nothing to build at start, no erased face to keep)
+    """The SQLite database and each process's gallery index file."""
+    database_url: str | None = None
+    """SQLAlchemy URL, e.g. ``postgresql://user@host/db``; none: SQLite in ``data_dir``."""
+    # Scale-out (README "Scale-out")
+    broker_url: str | None = None
+    """Redis for Celery workers, e.g. ``redis://host:6379/0``; none: jobs run in
+    threads of the process that submits them."""
+    broker_visibility_timeout: int = Field(default=3600, ge=1)
+    """Seconds before a lost worker's task goes to another worker."""
+    index_batch_size: int = Field(default=32, ge=1, le=1000)
+    """Files per distributed indexing task."""
     gallery_index: bool = True
+    """Hold a search index; false on Celery workers, which only write the gallery."""
     # Gallery (1:N search): exact search up to gallery_exact_max faces, HNSW beyond
-    # (chosen by measurement: bench_gallery.py, README "Gallery search speed")
     gallery_thresholds: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_GALLERY_THRESHOLDS)
     )
-    search_threshold: float | None = None  # overrides the per-pack 1:N threshold
-    gallery_exact_max: int = Field(default=250_000, ge=0)  # exact p50 ~18 ms here
+    """1:N thresholds per pack: below it a search answers "unknown"."""
+    search_threshold: float | None = None
+    """1:N threshold that overrides the pack's default and any stored set."""
+    gallery_exact_max: int = Field(default=250_000, ge=0)
+    """Exact search up to this many faces, HNSW beyond (built in the background)."""
     gallery_hnsw_m: int = Field(default=32, ge=4)
-    # How the HNSW index holds its vectors: float32, or float16 (half the memory per
-    # worker; README "Scale-out" has the recall and memory measured)
+    """HNSW graph degree."""
     gallery_index_codes: Literal["float32", "float16"] = "float32"
+    """How the HNSW index holds its vectors; ``float16``: about half the memory in
+    every process, no recall lost (measured)."""
     gallery_hnsw_ef_construction: int = Field(default=80, ge=8)
-    gallery_hnsw_ef_search: int = Field(default=128, ge=1)  # recall@10 0.99 at 1M
+    """HNSW build depth."""
+    gallery_hnsw_ef_search: int = Field(default=128, ge=1)
+    """HNSW search depth: higher is slower and closer to exact."""
     gallery_rebuild_deleted_fraction: float = Field(default=0.1, gt=0, le=1)
-    gallery_background_rebuild: bool = True  # False: rebuild inside the write that needs it
-    # Keep each gallery face's aligned 112x112 crop (JPEG, ~4 KB) for thumbnails and
-    # re-embedding; erased with the face. Off: thumbnails answer CROP_NOT_STORED.
+    """Rebuild the HNSW index once this share of it is erased faces."""
+    gallery_background_rebuild: bool = True
+    """Rebuild in a background thread; false: inside the write that needs it."""
     gallery_store_crops: bool = True
-    # Enrolment over HTTP may force faces that do not match the person (allow_mismatch)
-    # only when this is on: until API keys with an admin scope exist, anyone could.
+    """Keep each gallery face's aligned 112x112 crop (JPEG, ~4 KB) for thumbnails and
+    re-embedding; erased with the face."""
     enrol_allow_mismatch: bool = False
-    # Consent: enrolment over HTTP must say on what basis (recorded with the person);
-    # consent_bases lists the allowed wordings (empty: free text).
+    """Let every HTTP caller, not only admin keys, force a non-matching face into a
+    person (``allow_mismatch``) or a face that fails the checks."""
     consent_bases: list[str] = Field(default_factory=list)
-    # Clustering (likeness.clustering; README "Clustering"): constrained threshold
-    # components on the k-nearest-neighbour graph, chosen by likeness_eval.clustering
-    cluster_threshold: float = Field(default=0.40, gt=-1, lt=1)  # cosine to join faces
-    cluster_k: int = Field(default=10, ge=1, le=100)  # neighbours per face in the graph
-    cluster_min_size: int = Field(default=2, ge=1)  # smaller clusters wait, unassigned
-    cluster_incremental: bool = True  # once clustered, new faces join as they are indexed
-    # Templates that learn (likeness.learning.templates): a thumbs up on a search
-    # result adds the searched face to the person's template, at most this many
+    """The only consent wordings an enrolment over HTTP may give; empty: free text."""
+    # Clustering (likeness.clustering; README "Clustering")
+    cluster_threshold: float = Field(default=0.40, gt=-1, lt=1)
+    """Cosine similarity at which faces join one cluster."""
+    cluster_k: int = Field(default=10, ge=1, le=100)
+    """Neighbours per face in the clustering graph."""
+    cluster_min_size: int = Field(default=2, ge=1)
+    """Smaller clusters wait, unassigned, for more evidence."""
+    cluster_incremental: bool = True
+    """Once clustered, new faces join their people as they are indexed."""
+    # Templates that learn (likeness.learning.templates)
     template_learning: bool = True
+    """A thumbs up on a search result adds the searched face to the person's template."""
     template_exemplars_max: int = Field(default=20, ge=1)
-    # Feedback (votes on verifications)
-    feedback_comment_max: int = Field(default=1000, ge=0)  # characters
-    store_feedback_crops: bool = False  # keep the two aligned 112x112 face crops (JPEG)
-    # Retention (likeness purge): None keeps forever
-    verification_embedding_hours: float | None = Field(default=24, ge=0)  # unvoted ones
+    """Most faces learned that way per person."""
+    # Feedback (votes)
+    feedback_comment_max: int = Field(default=1000, ge=0)
+    """Longest vote comment, in characters."""
+    store_feedback_crops: bool = False
+    """Keep the two aligned face crops of each voted verification (training data)."""
+    # Retention (likeness purge): none keeps forever
+    verification_embedding_hours: float | None = Field(default=24, ge=0)
+    """Hours an unvoted verification or search keeps its embeddings."""
     verification_max_days: float | None = Field(default=30, ge=0)
+    """Days a verification record is kept."""
     feedback_crops_max_days: float | None = Field(default=90, ge=0)
-    gallery_max_age_days: float | None = Field(default=None, ge=0)  # persons not seen since
+    """Days the face crops of a vote are kept."""
+    gallery_max_age_days: float | None = Field(default=None, ge=0)
+    """Erase persons neither enrolled nor recognised for this many days (none: off)."""
     # Logging
     log_level: str = "INFO"
+    """Python logging level."""
     log_json: bool = True
+    """One JSON line per request (never images or embeddings)."""
 
     @field_validator("model_root", "data_dir", mode="after")
     @classmethod
