@@ -18,7 +18,7 @@ LFW_DIR ?= $(SHARED)/datasets/lfw
 
 export LIKENESS_SHARED := $(SHARED)
 
-.PHONY: help install install-train install-docs docs finetune-lowres eval-suite run serve test test-backend lint bench bench-gallery bench-eval bench-checks face-checks models eval up clean
+.PHONY: help install install-train install-docs docs docs-serve finetune-lowres eval-suite run serve test test-backend lint bench bench-gallery bench-eval bench-checks face-checks models eval up clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,8 +56,10 @@ $(VENV)/.installed-docs: $(VENV)/.installed backend/requirements-docs.lock
 install-docs: $(VENV)/.installed-docs ## add MkDocs for the documentation site
 
 docs: install-docs ## build the documentation site into site/ (reference generated from the code)
-	LIKENESS_MODEL_ROOT=$(TEST_MODEL_ROOT) LIKENESS_MODEL_PACK=buffalo_s \
-	  $(BIN)/mkdocs build --strict -d site
+	$(BIN)/mkdocs build --strict -d site
+
+docs-serve: install-docs ## browse the documentation site live on http://127.0.0.1:8001
+	$(BIN)/mkdocs serve -a 127.0.0.1:8001
 
 # The web app (frontend/): pinned npm packages, and its production build for `run`.
 frontend/node_modules: frontend/package.json frontend/package-lock.json

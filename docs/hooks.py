@@ -1,7 +1,7 @@
 """MkDocs hooks: the reference pages' generated parts, built from the code at build
-time (``<!-- generated: NAME -->`` markers). The HTTP page needs the models
-(``LIKENESS_MODEL_ROOT``, ``LIKENESS_MODEL_PACK``): the server builds its OpenAPI
-document from its own routes."""
+time (``<!-- generated: NAME -->`` markers). The HTTP page is the OpenAPI document
+the server builds from its own routes (``likeness.api.route_app``: no models or
+database needed)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import io
 import json
 import re
 import sys
-import tempfile
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -36,7 +35,7 @@ def _settings() -> str:
 
     from likeness.settings import Settings
 
-    rows = ["| variable | type or values | default |", "|---|---|---|"]
+    rows = ["| variable | meaning | type or values | default |", "|---|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = (
             field.default if field.default_factory is None else field.default_factory()
@@ -46,8 +45,13 @@ def _settings() -> str:
         elif isinstance(default, (dict, list)):  # as the environment takes it: JSON
             default = json.dumps(default)
         shown = "none" if default is None else f"`{default}`".replace("|", "\\|")
+        if not field.description:
+            raise ValueError(f"setting {name} has no docstring (settings.py)")
+        meaning = (
+            " ".join(field.description.split()).replace("``", "`").replace("|", "\\|")
+        )
         rows.append(
-            f"| `LIKENESS_{name.upper()}` | {_type(field.annotation)} | {shown} |"
+            f"| `LIKENESS_{name.upper()}` | {meaning} | {_type(field.annotation)} | {shown} |"
         )
     rows.append(
         "\nLists and dictionaries are given as JSON, e.g. "
@@ -64,7 +68,8 @@ def _errors() -> str:
     classes = {c for c in vars(e).values()  # a set: an alias is listed once
                if isinstance(c, type) and issubclass(c, e.LikenessError)}  # fmt: skip
     for cls in sorted(classes, key=lambda c: (c.code, c.__name__)):
-        doc = " ".join((cls.__doc__ or cls.default_message).split()).replace("|", "\\|")
+        doc = " ".join((cls.__doc__ or cls.default_message).split())
+        doc = doc.replace("``", "`").replace("|", "\\|")
         status = status_for(cls.__new__(cls))
         rows.append(f"| `{cls.code}` | {status} | `{cls.__name__}` | {doc} |")
     rows.append("\nBesides these, the API answers `INTERNAL_ERROR` (500) for a failure it "
@@ -73,24 +78,136 @@ def _errors() -> str:
 
 
 def _http() -> str:
-    import logging
+    import warnings
 
-    logging.disable(logging.INFO)  # the app's start-up log is not the page's business
-    from likeness.api import create_app
+    from likeness.api import route_app
     from likeness.api.openapi import build
-    from likeness.settings import Settings
 
-    with tempfile.TemporaryDirectory() as data:
-        app = create_app(Settings(data_dir=Path(data)))
-        with app.app_context():
-            spec = build(app)
-    lines = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. apispec's "schema added twice"
+        spec = build(route_app())
+    out = ["## Endpoints\n"]
     for path, operations in sorted(spec["paths"].items()):
         for method, op in operations.items():
-            statuses = ", ".join(sorted(op.get("responses", {})))
-            lines.append(f"### `{method.upper()} {path}`\n\n{op.get('summary', '')}\n\n"
-                         f"Answers: {statuses}.\n")  # fmt: skip
-    return "\n".join(lines)
+            out.append(_operation(method, path, op))
+    out.append("## Schemas\n\nWhat the answers hold (and the JSON bodies refer to).\n")
+    for name, schema in sorted(spec["components"]["schemas"].items()):
+        out.append(f"### {name}\n")
+        out.append(_fields(schema) or "Any JSON object.\n")
+    return "\n".join(out)
+
+
+def _schema_type(schema: dict) -> str:
+    """A property's type in a few words, schema references as links."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return f"[{name}](#{name.lower()})"
+    if "anyOf" in schema or "oneOf" in schema:
+        options = [
+            o
+            for o in schema.get("anyOf", schema.get("oneOf"))
+            if o != {"type": "object", "nullable": True}
+        ]
+        text = " or ".join(_schema_type(o) for o in options)
+        return (
+            f"{text} or null"
+            if len(options) < len(schema.get("anyOf", schema.get("oneOf")))
+            else text
+        )
+    kind = schema.get("type", "any")
+    if kind == "array":
+        text = f"array of {_schema_type(schema.get('items', {}))}"
+    elif kind == "string" and schema.get("format") == "binary":
+        text = "file"
+    else:
+        text = kind
+    if "enum" in schema:
+        text = " / ".join(f"`{v}`" for v in schema["enum"] if v is not None)
+    bounds = [f"{k[:3]} {schema[k]}" for k in ("minimum", "maximum") if k in schema]
+    if bounds:
+        text += f" ({', '.join(bounds)})"
+    if schema.get("nullable"):
+        text += " or null"
+    return text
+
+
+def _fields(schema: dict, body: bool = False) -> str:
+    props = schema.get("properties") or {}
+    if not props:
+        return ""
+    required = set(schema.get("required", []))
+    head = (
+        "| field | type | required | default | meaning |\n|---|---|---|---|---|"
+        if body
+        else "| field | type | meaning |\n|---|---|---|"
+    )
+    rows = [head]
+    for name, prop in props.items():
+        meaning = " ".join(prop.get("description", "").split()).replace("|", "\\|")
+        kind = _schema_type(prop).replace("|", "\\|")
+        if body:
+            default = prop.get("default")
+            shown = "" if default is None else f"`{json.dumps(default)}`"
+            rows.append(
+                f"| `{name}` | {kind} | {'yes' if name in required else ''} | {shown} | {meaning} |"
+            )
+        else:
+            rows.append(f"| `{name}` | {kind} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+def _operation(method: str, path: str, op: dict) -> str:
+    summary = op.get("summary", "")
+    summary += "" if summary.endswith(("?", ".", "!")) else "."
+    parts = [f"### `{method.upper()} {path}`\n", f"{summary}\n"]
+    if op.get("description"):
+        parts.append(f"{op['description']}\n")
+    params = op.get("parameters") or []
+    if params:
+        rows = [
+            "| parameter | in | type | required | meaning |",
+            "|---|---|---|---|---|",
+        ]
+        for p in params:
+            meaning = " ".join(p.get("description", "").split())
+            rows.append(f"| `{p['name']}` | {p['in']} | {_schema_type(p.get('schema', {}))} | "
+                        f"{'yes' if p.get('required') else ''} | {meaning} |")  # fmt: skip
+        parts.append("\n".join(rows) + "\n")
+    for media, content in (op.get("requestBody") or {}).get("content", {}).items():
+        schema = content.get("schema", {})
+        table = _fields(schema, body=True)
+        if "$ref" in schema:
+            table = f"A {_schema_type(schema)}.\n"
+        parts.append(f"Body (`{media}`):\n\n{table or 'any JSON object.'}\n")
+    answers, errors = [], []
+    for status, response in sorted(op.get("responses", {}).items()):
+        schema = (
+            (response.get("content") or {})
+            .get("application/json", {})
+            .get("schema", {})
+        )
+        if status.startswith(("2", "3")) or "ErrorResponse" not in schema.get(
+            "$ref", "ErrorResponse"
+        ):
+            schema = (
+                (response.get("content") or {})
+                .get("application/json", {})
+                .get("schema")
+            )
+            kinds = ", ".join(f"`{m}`" for m in (response.get("content") or {}))
+            what = (
+                _schema_type(schema)
+                if schema
+                else (kinds or response.get("description", ""))
+            )
+            answers.append(f"{status}: {what}")
+        else:
+            errors.append(f"{status} `{response.get('description', '')}`")
+    if answers:
+        parts.append("Answers " + "; ".join(answers) + ".\n")
+    if errors:
+        parts.append("Errors: " + ", ".join(errors) + ".\n")
+    return "\n".join(parts)
 
 
 def _cli() -> str:

@@ -115,3 +115,24 @@ def create_app(
     app.register_blueprint(routes_thresholds.bp)
     app.register_blueprint(routes_models.bp)
     return app
+
+
+def route_app(settings: Settings | None = None) -> Flask:
+    """Every route of the API on a bare app (no models, no database), for the
+    OpenAPI document without a server: the documentation site builds its HTTP
+    reference from it. A test checks it documents what ``create_app`` serves."""
+    app = Flask(__name__, static_folder=None)
+    app.config["LIKENESS"] = settings or Settings()
+    for blueprint in (
+        routes_system.bp,
+        routes_faces.bp,
+        openapi.bp,
+        routes_feedback.bp,
+        routes_gallery.bp,
+        routes_jobs.bp,
+        routes_clusters.bp,
+        routes_thresholds.bp,
+        routes_models.bp,
+    ):
+        app.register_blueprint(blueprint)
+    return app

@@ -46,7 +46,7 @@ SCOPE_TEXT = {
 def document(
     *,
     summary: str,
-    response: type[Schema] | Schema | None = None,
+    response: type[Schema] | Schema | tuple[type[Schema], ...] | None = None,
     status: int = 200,
     json_body: type[Schema] | Schema | None = None,
     files: tuple[str, ...] = (),
@@ -81,7 +81,10 @@ def document(
 
 
 def _schema(spec: APISpec, schema) -> dict | str:
-    """A reference to the component of a schema class or instance."""
+    """A reference to the component of a schema class or instance (a tuple: any of
+    them, e.g. a route whose answer depends on the request's form)."""
+    if isinstance(schema, tuple):
+        return {"anyOf": [_schema(spec, one) for one in schema]}
     cls = schema if isinstance(schema, type) else type(schema)
     name = cls.__name__
     if name not in spec.components.schemas:
@@ -210,8 +213,9 @@ def build(app: Flask) -> dict:
                 answer.setdefault("content", {})[media] = {"schema": {"type": "string"}}
             if doc["example"] is not None and "content" in answer:
                 answer["content"][doc["media_type"]]["example"] = doc["example"]
-            for status in (doc["status"], *doc["other_statuses"]):
-                operation["responses"][str(status)] = answer
+            operation["responses"][str(doc["status"])] = answer
+            for status in doc["other_statuses"]:  # the same body, e.g. 422: none accepted
+                operation["responses"][str(status)] = {**answer, "description": "the same body"}
             statuses = set(doc["errors"]) | ({429} if scope != PUBLIC else set())
             if scope != PUBLIC:
                 statuses |= {401, 403}

@@ -130,7 +130,7 @@ def get_cluster(cluster_id: int):
 @document(
     summary="Name a cluster (it keeps its id and name across runs; names are unique)",
     json_body=ClusterName,
-    response=ClusterSchema,
+    response=ClusterResponse,
     errors=(404, 409, 415),
 )
 def name_cluster(cluster_id: int):

@@ -96,7 +96,7 @@ def _load(schema, data) -> dict:
     json_body=PersonCreate,
     files=("image",),
     form=PersonCreateForm,
-    response=PersonSchema,
+    response=(PersonSchema, EnrolResponse),  # JSON: the person; with photos: the enrolment
     status=201,
     other_statuses=(422,),
     errors=(409, 413, 415),

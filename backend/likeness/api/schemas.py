@@ -67,6 +67,7 @@ class VerifyOptions(Schema):
         load_default=(),
         metadata={
             "type": "string",
+            "default": "false",
             "enum": ["false", "true", "image1", "image2"],
             "description": "passive liveness on every image (true) or only on the camera "
             "shot (image1 or image2: a reference photo is a photo, and may look like one); "
