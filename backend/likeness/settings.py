@@ -232,14 +232,19 @@ class Settings(BaseSettings):
     feedback_comment_max: int = Field(default=1000, ge=0)
     """Longest vote comment, in characters."""
     store_feedback_crops: bool = False
-    """Keep the two aligned face crops of each voted verification (training data)."""
-    # Retention (likeness purge): none keeps forever
+    """Keep the two aligned face crops of each verification for the voting window
+    (``verification_embedding_hours``); a vote keeps its copy (training data)."""
+    # Retention (likeness purge): none keeps forever (``none`` or an empty value in
+    # the environment, ``null`` in YAML)
     verification_embedding_hours: float | None = Field(default=24, ge=0)
     """Hours an unvoted verification or search keeps its embeddings."""
     verification_max_days: float | None = Field(default=30, ge=0)
     """Days a verification record is kept."""
     feedback_crops_max_days: float | None = Field(default=90, ge=0)
     """Days the face crops of a vote are kept."""
+    feedback_max_days: float | None = Field(default=None, ge=0)
+    """Days a vote on a verification is kept, with its two embeddings (none: kept,
+    as training and calibration data; votes on search results go with the face)."""
     gallery_max_age_days: float | None = Field(default=None, ge=0)
     """Erase persons neither enrolled nor recognised for this many days (none: off)."""
     # Logging
@@ -247,6 +252,24 @@ class Settings(BaseSettings):
     """Python logging level."""
     log_json: bool = True
     """One JSON line per request (never images or embeddings)."""
+
+    @field_validator(
+        "match_threshold",
+        "search_threshold",
+        "verification_embedding_hours",
+        "verification_max_days",
+        "feedback_crops_max_days",
+        "feedback_max_days",
+        "gallery_max_age_days",
+        mode="before",
+    )
+    @classmethod
+    def _none_from_text(cls, value: Any) -> Any:
+        """``none``, ``null`` or an empty value turns an optional number off: the
+        environment (and so Docker Compose) has no other way to say it."""
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "null"):
+            return None
+        return value
 
     @field_validator("model_root", "data_dir", mode="after")
     @classmethod

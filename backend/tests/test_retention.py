@@ -17,7 +17,7 @@ from likeness.settings import Settings
 from likeness.storage import Database
 from likeness.storage.audit import AuditLog
 from likeness.storage.feedback import FeedbackStore
-from likeness.storage.models import Search, Verification, VerificationCrops, utcnow
+from likeness.storage.models import Feedback, Search, Verification, VerificationCrops, utcnow
 from likeness.storage.retention import purge
 from likeness.storage.search_feedback import SearchRecords
 
@@ -61,7 +61,8 @@ def test_purge_follows_the_retention_settings(db_url):
         "embeddings_cleared": 3,  # "unvoted", "crops" and "old" (unvoted, past 24 h)
         "verifications_deleted": 1,  # "old" (past 30 days)
         "searches_deleted": 1,  # kept only to be voted on, for 24 h
-        "crops_deleted": 2,  # "crops" and "old" (past 7 days)
+        "crops_deleted": 2,  # "crops" and "old": past the voting window
+        "votes_deleted": 0,  # votes are kept unless feedback_max_days says otherwise
     }
     with db.session() as session:
         assert [s.id for s in session.scalars(select(Search))] == [fresh_search]
@@ -79,6 +80,7 @@ def test_purge_follows_the_retention_settings(db_url):
         "verifications_deleted": 0,
         "searches_deleted": 0,
         "crops_deleted": 0,
+        "votes_deleted": 0,
     }
     # with no voting window, searches still go at the records' maximum age
     long_ago = records.record(np.ones((1, 4), np.float32), 0.4, [[]])
@@ -150,4 +152,26 @@ def test_templates_of_people_not_seen_are_erased_everywhere(db_url, tmp_path):
     assert vectors[0].tobytes() not in (data / "gallery.faiss").read_bytes()
     hits = gallery.search(vectors[0], top_k=5)  # the other process catches up
     assert all(h.person_name != "gone" for h in hits)
+    db.dispose()
+
+
+def test_crops_go_with_the_voting_window_and_votes_at_their_age(db_url):
+    """Crops kept with every verification (store_feedback_crops) last only as long
+    as it can be voted on, whatever the crops' own age limit; a vote keeps its copy
+    until feedback_max_days."""
+    db = Database(db_url)
+    add_verification(db, "young", timedelta(hours=2), crops=True)
+    add_verification(db, "unvoted", timedelta(hours=30), crops=True)
+    add_verification(db, "voted", timedelta(hours=30), crops=True)
+    FeedbackStore(db).submit("voted", "up")
+    report = purge(db, Settings(feedback_crops_max_days=None, verification_max_days=None))
+    assert report.crops_deleted == 2 and report.votes_deleted == 0
+    with db.session() as session:
+        assert [c.verification_id for c in session.scalars(select(VerificationCrops))] == ["young"]
+    assert FeedbackStore(db).get("voted").crop1 == b"j"  # the vote's own copy
+    with db.session() as session:
+        vote = session.scalars(select(Feedback)).one()
+        vote.created_at = utcnow() - timedelta(days=400)
+    assert purge(db, Settings(feedback_max_days=365)).votes_deleted == 1
+    assert FeedbackStore(db).get("voted") is None
     db.dispose()

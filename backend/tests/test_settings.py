@@ -61,3 +61,19 @@ def test_invalid_values_and_missing_file(tmp_path):
         Settings(det_threshold=1.5)
     with pytest.raises(errors.ConfigError):
         load_settings(tmp_path / "missing.yaml")
+
+
+def test_an_optional_period_can_be_turned_off_from_the_environment(monkeypatch):
+    """Compose passes only environment variables: ``none``, ``null`` or an empty
+    value is None (keep forever) for the optional numbers."""
+    from likeness.settings import Settings
+
+    monkeypatch.setenv("LIKENESS_VERIFICATION_MAX_DAYS", "none")
+    monkeypatch.setenv("LIKENESS_FEEDBACK_CROPS_MAX_DAYS", "")
+    monkeypatch.setenv("LIKENESS_SEARCH_THRESHOLD", "NULL")
+    monkeypatch.setenv("LIKENESS_FEEDBACK_MAX_DAYS", "365")
+    settings = Settings()
+    assert settings.verification_max_days is None
+    assert settings.feedback_crops_max_days is None
+    assert settings.search_threshold is None
+    assert settings.feedback_max_days == 365

@@ -1,10 +1,13 @@
 """How long biometric data is kept (issue 10), and the purge that enforces it.
 
 * An unvoted verification keeps its two embeddings ``verification_embedding_hours``
-  (24 by default): long enough to vote on it; then they are cleared. A vote copies
-  what it needs into its own record. A search's record (its query embeddings) is
-  deleted after the same time.
-* Verification records, and feedback crops, are deleted after their maximum age.
+  (24 by default): long enough to vote on it; then they are cleared, and any face
+  crops kept with it (``store_feedback_crops``) are deleted. A vote copies what it
+  needs into its own record. A search's record (its query embeddings) is deleted
+  after the same time.
+* Verification records, and the crops of votes, are deleted after their maximum
+  age; votes on verifications after ``feedback_max_days`` (kept by default: they
+  are the training and calibration data, and name no person).
 
 ``likeness purge`` runs it (Compose runs it daily); every purge is audited.
 """
@@ -30,6 +33,7 @@ class PurgeReport:
     verifications_deleted: int = 0
     searches_deleted: int = 0
     crops_deleted: int = 0
+    votes_deleted: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -51,6 +55,12 @@ def purge(db: Database, settings, now: datetime | None = None, actor: str = "pur
                 .values(embedding1=CLEARED, embedding2=CLEARED)
             )
             report.embeddings_cleared = int(result.rowcount or 0)
+            # the faces themselves: past the voting window, a vote has its own copy
+            old = select(Verification.id).where(Verification.created_at < cutoff)
+            result = session.execute(
+                delete(VerificationCrops).where(VerificationCrops.verification_id.in_(old))
+            )
+            report.crops_deleted += int(result.rowcount or 0)
         # a search is kept only to be voted on (a vote copies what it needs): for
         # the voting window, and never past the records' maximum age
         cutoffs = [
@@ -72,7 +82,7 @@ def purge(db: Database, settings, now: datetime | None = None, actor: str = "pur
             result = session.execute(
                 delete(VerificationCrops).where(VerificationCrops.verification_id.in_(old))
             )
-            report.crops_deleted = int(result.rowcount or 0)
+            report.crops_deleted += int(result.rowcount or 0)
             session.execute(
                 update(Feedback)
                 .where(Feedback.created_at < cutoff)
@@ -90,6 +100,10 @@ def purge(db: Database, settings, now: datetime | None = None, actor: str = "pur
             )
             result = session.execute(delete(Verification).where(Verification.created_at < cutoff))
             report.verifications_deleted = int(result.rowcount or 0)
+        if getattr(settings, "feedback_max_days", None) is not None:
+            cutoff = now - timedelta(days=settings.feedback_max_days)
+            result = session.execute(delete(Feedback).where(Feedback.created_at < cutoff))
+            report.votes_deleted = int(result.rowcount or 0)
     if any(asdict(report).values()):
         AuditLog(db).record(actor, "retention.purge", None, report.as_dict())
     return report
