@@ -63,6 +63,15 @@ def _print_balance(report: dict, out: str) -> None:
         say(f"  {side}: {rows}; {c['faces']} faces of {c['identities']} identities\n")
 
 
+def _audit(db, args: argparse.Namespace, count: int) -> None:
+    """Every export of votes (embeddings: biometric data) is in the audit log."""
+    from likeness.storage.audit import AuditLog
+
+    where = "standard output" if args.out == "-" else Path(args.out).name
+    details = {"format": args.format, "records": count, "to": where}
+    AuditLog(db).record("cli", "feedback.export", None, details)
+
+
 def cmd_feedback_export(args: argparse.Namespace) -> int:
     from likeness.storage.feedback import export_feedback
 
@@ -82,6 +91,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
                 val_share=args.val_share,
                 seed=args.seed,
             )
+            _audit(db, args, report["rows"])
         finally:
             db.dispose()
         _print_balance(report, args.out)
@@ -93,6 +103,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
         else:
             with open(args.out, "w", encoding="utf-8", newline="") as out:
                 count = export_feedback(db, args.format, out)
+        _audit(db, args, count)
     finally:
         db.dispose()
     print(f"exported {count} feedback records ({args.format})", file=sys.stderr)

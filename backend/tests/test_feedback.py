@@ -284,3 +284,14 @@ def test_cli_feedback_export(client, lfw, tmp_path, capsys):
     assert "exported 1 feedback records (csv)" in capsys.readouterr().err
     assert main(["feedback", "export", "--database-url", url]) == 0  # jsonl to stdout
     assert json.loads(capsys.readouterr().out)["verification_id"] == vid
+    from likeness.storage import Database
+    from likeness.storage.audit import AuditLog
+
+    db = Database(url)
+    exports = [e for e in AuditLog(db).entries() if e["action"] == "feedback.export"]
+    db.dispose()
+    assert [(e["actor"], e["details"]["format"]) for e in exports] == [
+        ("cli", "jsonl"),
+        ("cli", "csv"),
+    ]  # newest first: every export of embeddings is audited
+    assert exports[1]["details"] == {"format": "csv", "records": 1, "to": "feedback.csv"}
