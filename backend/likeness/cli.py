@@ -67,9 +67,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _pack_args(args: argparse.Namespace) -> None:
+    """``--pack`` / ``--root`` default to the settings (LIKENESS_MODEL_PACK/ROOT)."""
+    if args.pack is None or args.root is None:
+        from likeness.settings import get_settings
+
+        settings = get_settings()
+        args.pack = args.pack or settings.model_pack
+        args.root = args.root or str(settings.model_root)
+
+
 def cmd_models_check(args: argparse.Namespace) -> int:
     from likeness.engine.modelpack import resolve_pack
 
+    _pack_args(args)
     det, rec = resolve_pack(Path(args.root).expanduser(), args.pack, verify=True)
     for f in (det, rec):
         print(f"{f.spec.task:12s} {f.path}  sha256 {f.sha256}  ok")
@@ -80,6 +91,7 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     """Download a pack through insightface (needs internet), then verify it."""
     from likeness.engine.modelpack import resolve_pack
 
+    _pack_args(args)
     root = Path(args.root).expanduser()
     try:
         resolve_pack(root, args.pack, verify=True)
@@ -149,8 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("fetch", cmd_models_fetch, "download a pack through insightface (internet)"),
     ):
         p = models.add_parser(name, help=text)
-        p.add_argument("--pack", default="buffalo_l", help="model pack")
-        p.add_argument("--root", default="~/.insightface/models", help="folder holding the packs")
+        p.add_argument("--pack", help="model pack (default: LIKENESS_MODEL_PACK, buffalo_l)")
+        p.add_argument(
+            "--root",
+            help="folder holding the packs (default: LIKENESS_MODEL_ROOT, ~/.insightface/models)",
+        )
         p.set_defaults(func=func)
     from likeness import models_cli
 

@@ -15,7 +15,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--index-dir", help="folder of the gallery database and index (default: data_dir)"
     )
-    parser.add_argument("--model", help="model pack (default: settings, buffalo_l)")
+    parser.add_argument("--model", help="model pack (default: LIKENESS_MODEL_PACK, buffalo_l)")
     parser.add_argument("--model-root", help="folder holding the model packs")
     parser.add_argument("--json", action="store_true", help="print JSON")
 

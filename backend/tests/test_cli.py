@@ -29,6 +29,15 @@ def test_models_check_ok_and_missing(model_root, tmp_path):
     assert missing.returncode == 2
     assert "MODEL_FILES_MISSING" in missing.stderr and "det_10g.onnx" in missing.stderr
     assert "Traceback" not in missing.stderr
+    import os
+
+    env = {**os.environ, "LIKENESS_MODEL_PACK": TEST_PACK, "LIKENESS_MODEL_ROOT": str(model_root)}
+    from_settings = subprocess.run(
+        [sys.executable, "-m", "likeness.cli", "models", "check"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert from_settings.returncode == 0, from_settings.stderr  # pack and root: the settings'
+    assert f"{TEST_PACK}/w600k_mbf.onnx" in from_settings.stdout
 
 
 def test_every_argument_says_what_it_is():

@@ -230,7 +230,7 @@ def register(subparsers) -> None:
         help="thresholds at a target FMR (1:1) and FPIR (1:N), from evaluation data and votes",
     )
     calibrate.add_argument(
-        "--target-fmr", type=float, default=1e-3, help="1:1 false-match rate to aim at (1e-3)"
+        "--target-fmr", type=float, default=1e-3, help="1:1 false-match rate to aim at"
     )
     calibrate.add_argument(
         "--target-fpir",
