@@ -131,6 +131,33 @@ def test_compose_settings_are_overridable():
     assert "9090" in json.dumps(port)
 
 
+#: Settings a container fixes for itself (its address, mounts, no web app).
+CONTAINER_FIXED = {"host", "port", "model_root", "data_dir", "static_dir", "gallery_index"}
+
+
+def test_every_setting_reaches_the_containers():
+    """Any LIKENESS_* setting set in the shell (or .env) reaches the backend, the
+    workers and the daily purge; one not set stays unset (the settings' default)."""
+    from likeness.settings import Settings
+
+    config = compose_config(
+        "scale", LIKENESS_VERIFICATION_MAX_DAYS="7", LIKENESS_ANONYMOUS_VERIFY="false"
+    )
+    for name in ("backend", "worker", "cluster-worker", "purge"):
+        env = config["services"][name]["environment"]
+        assert env["LIKENESS_VERIFICATION_MAX_DAYS"] == "7", name
+        assert env["LIKENESS_ANONYMOUS_VERIFY"] == "false", name
+        assert env.get("LIKENESS_MIN_QUALITY") in (None, ""), name  # not set: unset
+    declared = yaml.safe_load(COMPOSE_FILE.read_text())
+    passed = set(declared["x-shared-env"]) | set(declared["services"]["backend"]["environment"])
+    missing = [
+        f"LIKENESS_{n.upper()}"
+        for n in Settings.model_fields
+        if n not in CONTAINER_FIXED and f"LIKENESS_{n.upper()}" not in passed
+    ]
+    assert not missing, f"settings docker-compose.yml does not pass through: {missing}"
+
+
 def test_compose_scale_profile():
     """Redis, Celery workers and a clustering worker beside the backend replicas;
     every one of them on the same models, database and queue."""
