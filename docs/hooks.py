@@ -6,6 +6,7 @@ database needed)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import re
@@ -14,20 +15,41 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "backend"))
+sys.path[:0] = [str(REPO / "backend"), str(REPO / "eval")]
 
 MARKER = re.compile(r"<!-- generated: ([a-z-]+) -->")
 
 
 def _type(annotation) -> str:
     from enum import Enum
+    from typing import Literal, get_args, get_origin
 
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return " / ".join(f"`{m.value}`" for m in annotation)
+    if get_origin(annotation) is Literal:
+        return " / ".join(f"`{v}`" for v in get_args(annotation))
     if isinstance(annotation, type):
-        return annotation.__name__
+        return {"bool": "`true` / `false`", "str": "text", "float": "number",
+                "int": "integer", "Path": "path"}.get(annotation.__name__, annotation.__name__)  # fmt: skip
     text = str(annotation).replace("typing.", "").replace("pathlib.", "")
-    return text.replace("|", "or")
+    for python, shown in (("list[str]", "JSON list of text"), ("dict[str, float]", "JSON object"),
+                          ("float", "number"), ("str", "text"), ("int", "integer"),
+                          ("Path", "path"), (" | None", " or none")):  # fmt: skip
+        text = text.replace(python, shown)
+    return text
+
+
+def _setting_names(text: str, fields) -> str:
+    """``name`` of another setting -> `LIKENESS_NAME`; other ``code`` -> `code`."""
+    return re.sub(
+        r"``([a-z_]+)``",
+        lambda m: (
+            f"`LIKENESS_{m.group(1).upper()}`"
+            if m.group(1) in fields
+            else f"`{m.group(1)}`"
+        ),
+        text,
+    ).replace("``", "`")
 
 
 def _settings() -> str:
@@ -35,45 +57,59 @@ def _settings() -> str:
 
     from likeness.settings import Settings
 
+    fields = Settings.model_fields
     rows = ["| variable | meaning | type or values | default |", "|---|---|---|---|"]
-    for name, field in Settings.model_fields.items():
+    for name, field in fields.items():
         default = (
             field.default if field.default_factory is None else field.default_factory()
         )
         if isinstance(default, Enum):
             default = default.value
-        elif isinstance(default, (dict, list)):  # as the environment takes it: JSON
+        elif isinstance(
+            default, (dict, list, bool)
+        ):  # as the environment takes it: JSON
             default = json.dumps(default)
         shown = "none" if default is None else f"`{default}`".replace("|", "\\|")
         if not field.description:
             raise ValueError(f"setting {name} has no docstring (settings.py)")
-        meaning = (
-            " ".join(field.description.split()).replace("``", "`").replace("|", "\\|")
-        )
+        meaning = _setting_names(" ".join(field.description.split()), fields)
         rows.append(
-            f"| `LIKENESS_{name.upper()}` | {meaning} | {_type(field.annotation)} | {shown} |"
+            f"| `LIKENESS_{name.upper()}` | {meaning.replace('|', chr(92) + '|')} | "
+            f"{_type(field.annotation)} | {shown} |"
         )
     rows.append(
         "\nLists and dictionaries are given as JSON, e.g. "
-        '`LIKENESS_CORS_ORIGINS=["https://example.org"]`.'
+        '`LIKENESS_CORS_ORIGINS=["https://example.org"]`. An optional number (a '
+        "period, a threshold) is turned off with `none` or an empty value, or `null` in "
+        "the YAML file. A relative path is taken from the working directory."
     )
     return "\n".join(rows)
 
 
 def _errors() -> str:
     import likeness.errors as e
-    from likeness.api.errors import status_for
+    from likeness.api.errors import HTTP_CODES, status_for
+    from likeness.settings import Settings
 
     rows = ["| code | HTTP | class | meaning |", "|---|---|---|---|"]
     classes = {c for c in vars(e).values()  # a set: an alias is listed once
                if isinstance(c, type) and issubclass(c, e.LikenessError)}  # fmt: skip
     for cls in sorted(classes, key=lambda c: (c.code, c.__name__)):
         doc = " ".join((cls.__doc__ or cls.default_message).split())
-        doc = doc.replace("``", "`").replace("|", "\\|")
+        doc = _setting_names(doc, Settings.model_fields)
+        children = sorted(c.__name__ for c in classes if cls in c.__bases__)
+        if children:
+            doc += " Base class of " + ", ".join(f"`{c}`" for c in children) + "."
         status = status_for(cls.__new__(cls))
-        rows.append(f"| `{cls.code}` | {status} | `{cls.__name__}` | {doc} |")
-    rows.append("\nBesides these, the API answers `INTERNAL_ERROR` (500) for a failure it "
-                "did not foresee, and HTTP-level errors such as `METHOD_NOT_ALLOWED` (405).")  # fmt: skip
+        rows.append(
+            f"| `{cls.code}` | {status} | `{cls.__name__}` | {doc.replace('|', chr(92) + '|')} |"
+        )
+    rows.append("\nBesides these, the API answers `INTERNAL_ERROR` (500) for a failure it did "
+                "not foresee (its message carries a request id to find in the log), and "
+                "HTTP-level errors without a class: "
+                + ", ".join(f"`{code}` ({status})" for status, code in sorted(HTTP_CODES.items()))
+                + ". `METHOD_NOT_ALLOWED` also answers an API path used with the wrong "
+                "method while the web app is served.")  # fmt: skip
     return "\n".join(rows)
 
 
@@ -89,7 +125,7 @@ def _http() -> str:
     out = ["## Endpoints\n"]
     for path, operations in sorted(spec["paths"].items()):
         for method, op in operations.items():
-            out.append(_operation(method, path, op))
+            out.append(_operation(method, path, op, spec))
     out.append("## Schemas\n\nWhat the answers hold (and the JSON bodies refer to).\n")
     for name, schema in sorted(spec["components"]["schemas"].items()):
         out.append(f"### {name}\n")
@@ -131,7 +167,9 @@ def _schema_type(schema: dict) -> str:
     return text
 
 
-def _fields(schema: dict, body: bool = False) -> str:
+def _fields(schema: dict, body: bool = False, spec: dict | None = None) -> str:
+    if "$ref" in schema and spec is not None:  # a named body: its fields, in place
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
     props = schema.get("properties") or {}
     if not props:
         return ""
@@ -143,7 +181,8 @@ def _fields(schema: dict, body: bool = False) -> str:
     )
     rows = [head]
     for name, prop in props.items():
-        meaning = " ".join(prop.get("description", "").split()).replace("|", "\\|")
+        meaning = " ".join(prop.get("description", "").split()).replace("``", "`")
+        meaning = meaning.replace("|", "\\|")
         kind = _schema_type(prop).replace("|", "\\|")
         if body:
             default = prop.get("default")
@@ -156,7 +195,14 @@ def _fields(schema: dict, body: bool = False) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _operation(method: str, path: str, op: dict) -> str:
+def _is_error(response: dict) -> bool:
+    schema = (
+        (response.get("content") or {}).get("application/json", {}).get("schema", {})
+    )
+    return schema.get("$ref", "").endswith("/ErrorResponse")
+
+
+def _operation(method: str, path: str, op: dict, spec: dict) -> str:
     summary = op.get("summary", "")
     summary += "" if summary.endswith(("?", ".", "!")) else "."
     parts = [f"### `{method.upper()} {path}`\n", f"{summary}\n"]
@@ -165,48 +211,39 @@ def _operation(method: str, path: str, op: dict) -> str:
     params = op.get("parameters") or []
     if params:
         rows = [
-            "| parameter | in | type | required | meaning |",
-            "|---|---|---|---|---|",
+            "| parameter | in | type | required | default | meaning |",
+            "|---|---|---|---|---|---|",
         ]
         for p in params:
-            meaning = " ".join(p.get("description", "").split())
-            rows.append(f"| `{p['name']}` | {p['in']} | {_schema_type(p.get('schema', {}))} | "
-                        f"{'yes' if p.get('required') else ''} | {meaning} |")  # fmt: skip
+            schema = p.get("schema", {})
+            meaning = " ".join(
+                (p.get("description") or schema.get("description", "")).split()
+            )
+            default = schema.get("default")
+            shown = "" if default is None else f"`{json.dumps(default)}`"
+            rows.append(f"| `{p['name']}` | {p['in']} | {_schema_type(schema)} | "
+                        f"{'yes' if p.get('required') else ''} | {shown} | {meaning} |")  # fmt: skip
         parts.append("\n".join(rows) + "\n")
     for media, content in (op.get("requestBody") or {}).get("content", {}).items():
-        schema = content.get("schema", {})
-        table = _fields(schema, body=True)
-        if "$ref" in schema:
-            table = f"A {_schema_type(schema)}.\n"
+        table = _fields(content.get("schema", {}), body=True, spec=spec)
         parts.append(f"Body (`{media}`):\n\n{table or 'any JSON object.'}\n")
     answers, errors = [], []
     for status, response in sorted(op.get("responses", {}).items()):
-        schema = (
-            (response.get("content") or {})
-            .get("application/json", {})
-            .get("schema", {})
-        )
-        if status.startswith(("2", "3")) or "ErrorResponse" not in schema.get(
-            "$ref", "ErrorResponse"
-        ):
-            schema = (
-                (response.get("content") or {})
-                .get("application/json", {})
-                .get("schema")
-            )
-            kinds = ", ".join(f"`{m}`" for m in (response.get("content") or {}))
-            what = (
-                _schema_type(schema)
-                if schema
-                else (kinds or response.get("description", ""))
-            )
-            answers.append(f"{status}: {what}")
-        else:
-            errors.append(f"{status} `{response.get('description', '')}`")
+        if _is_error(response):
+            errors.append(status)
+            continue
+        content = response.get("content") or {}
+        schema = content.get("application/json", {}).get("schema")
+        what = _schema_type(schema) if schema else ", ".join(f"`{m}`" for m in content)
+        note = response.get("description", "")
+        note = f" ({note})" if note and note != "OK" else ""
+        answers.append(f"{status}: {what or 'no body'}{note}")
     if answers:
         parts.append("Answers " + "; ".join(answers) + ".\n")
     if errors:
-        parts.append("Errors: " + ", ".join(errors) + ".\n")
+        parts.append(
+            f"Errors: {', '.join(errors)} (every code and when: [Errors](errors.md)).\n"
+        )
     return "\n".join(parts)
 
 
@@ -228,23 +265,27 @@ def _cli() -> str:
                             (f"likeness {name} {n}", s)
                             for n, s in inner.choices.items()
                         ]
+    from likeness_eval.cli import parser as eval_parser
+
+    parts.append(("likeness-eval", eval_parser()))
     out = []
     for name, sub in parts:
         buffer = io.StringIO()
         with redirect_stdout(buffer):
             sub.print_help()
         out.append(f"## `{name}`\n\n```text\n{buffer.getvalue().strip()}\n```\n")
+    from likeness_eval import suite
+
+    buffer = io.StringIO()
+    with redirect_stdout(buffer), contextlib.suppress(SystemExit):
+        suite.main(["--help"])
+    out.append(
+        f"## `likeness-eval suite`\n\n```text\n{buffer.getvalue().strip()}\n```\n"
+    )
     return "\n".join(out)
 
 
-def _readme_commands() -> str:
-    text = (REPO / "README.md").read_text()
-    block = re.search(r"```bash\n(.*?)```", text, re.DOTALL)
-    return f"```bash\n{block.group(1)}```" if block else ""
-
-
-GENERATORS = {"settings": _settings, "errors": _errors, "http": _http, "cli": _cli,
-              "readme-commands": _readme_commands}  # fmt: skip
+GENERATORS = {"settings": _settings, "errors": _errors, "http": _http, "cli": _cli}  # fmt: skip
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:

@@ -117,7 +117,7 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     return cmd_models_check(args)
 
 
-class _Help(argparse.HelpFormatter):
+class DefaultsHelp(argparse.HelpFormatter):
     """Help that states each option's default (unless its text already does)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
@@ -133,7 +133,7 @@ class _Help(argparse.HelpFormatter):
 
 
 def _with_defaults(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = _Help
+    parser.formatter_class = DefaultsHelp
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():

@@ -82,3 +82,14 @@ def test_the_settings_page_yaml_example_loads(tmp_path):
     assert settings.model_pack == "buffalo_s"
     assert settings.verification_max_days is None
     assert settings.trusted_hosts == ["faces.example.org"]
+
+
+def test_the_quick_start_gives_the_readme_commands():
+    """The quick start shows the README's two commands as text (readable on GitHub
+    too), and they are the README's."""
+    import re
+
+    first = re.compile(r"```bash\n(.*?)```", re.S)
+    readme = first.search((REPO / "README.md").read_text()).group(1)
+    quickstart = first.search((REPO / "docs" / "guides" / "quickstart.md").read_text()).group(1)
+    assert quickstart == readme

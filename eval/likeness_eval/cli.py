@@ -190,6 +190,7 @@ def parser() -> argparse.ArgumentParser:
         "--model-root",
         type=Path,
         default=Path(os.environ.get("LIKENESS_MODEL_ROOT", "~/.insightface/models")).expanduser(),
+        help="folder holding the model packs (default: LIKENESS_MODEL_ROOT, ~/.insightface/models)",
     )
     p.add_argument("--out", type=Path, help="output folder (default eval/out/<dataset>-<model>)")
     p.add_argument("--flip", action="store_true", help="flip test-time augmentation")
@@ -199,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--decode-threads", type=int, default=0, help="images in flight (0: one per core)"
     )
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 

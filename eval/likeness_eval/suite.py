@@ -242,21 +242,24 @@ def _rounds(text: str) -> int:
 
 
 def main(argv: list[str]) -> int:
+    from likeness.cli import DefaultsHelp
     from likeness.errors import LikenessError
 
     from likeness_eval.cli import build_engine, default_cache_dir
 
     p = argparse.ArgumentParser(
-        prog="likeness-eval suite", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )  # fmt: skip
+        prog="likeness-eval suite",
+        description="Every measure of the reference paper, its figure beside ours, on LFW "
+        "View 2, from the same engine and embedding cache as likeness-eval.",
+        formatter_class=DefaultsHelp,
+    )
     p.add_argument("--data-dir", type=Path, required=True, help="LFW: pairs.txt and images")
     p.add_argument("--model", default="buffalo_l", help="model pack")
-    p.add_argument("--model-root", type=Path, default=Path("~/.insightface/models").expanduser(),
+    p.add_argument("--model-root", type=Path, default=Path("~/.insightface/models"),
                    help="folder holding <pack>/")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("eval/out/suite"), help="report folder")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--limit", type=_count, default=0,
                    help="about N View 2 pairs, for a quick look (0: all)")  # fmt: skip
     p.add_argument("--no-ablation", action="store_true", help="skip the alignment ablation")

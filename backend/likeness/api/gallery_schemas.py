@@ -25,8 +25,16 @@ class ConsentSchema(Schema):
 
 
 class PersonListQuery(Schema):
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2_147_483_647))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=2_147_483_647),
+        metadata={"description": "skip this many"},
+    )
+    limit = fields.Integer(
+        load_default=100,
+        validate=validate.Range(min=1, max=1000),
+        metadata={"description": "at most this many"},
+    )
     origin = fields.String(
         load_default=None,
         validate=validate.OneOf(["enrolled", "auto"]),
@@ -37,8 +45,20 @@ class PersonListQuery(Schema):
 class SearchOptions(Schema):
     """Options beside the ``image`` field of ``POST /api/search``."""
 
-    top_k = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100))
-    threshold = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-1, 1))
+    top_k = fields.Integer(
+        load_default=5,
+        validate=validate.Range(min=1, max=100),
+        metadata={"description": "candidates to return"},
+    )
+    threshold = fields.Float(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(-1, 1),
+        metadata={
+            "description": "a stricter 1:N threshold for this search (lower than the "
+            "server's: admin key only, else THRESHOLD_TOO_LOW)"
+        },
+    )
     every_face = fields.Boolean(
         load_default=False,
         metadata={"description": "search each face of a group photo (one result list each)"},
@@ -54,14 +74,26 @@ class SearchFeedbackRequest(Schema):
         validate=validate.Range(min=0, max=10_000),
         metadata={"description": "the face's index in the search's ``faces``"},
     )
-    person_id = fields.Integer(load_default=None, allow_none=True)
-    face_id = fields.Integer(
-        load_default=None, allow_none=True, metadata={"description": "an unlabelled face"}
+    person_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "a person the search showed (400 for one it did not)"},
     )
-    vote = fields.String(required=True, validate=validate.OneOf(["up", "down"]))
+    face_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "or an unlabelled face the search showed"},
+    )
+    vote = fields.String(
+        required=True,
+        validate=validate.OneOf(["up", "down"]),
+        metadata={"description": "up on a match teaches the person's template the face"},
+    )
 
 
 class SearchFeedbackResponse(Schema):
+    """201 for a new vote, 200 when an earlier vote was changed."""
+
     id = fields.Integer()
     search_id = fields.String(allow_none=True)
     face = fields.Integer()
@@ -173,25 +205,40 @@ class HitSchema(Schema):
     person_id = fields.Integer(allow_none=True)
     name = fields.String(allow_none=True)
     score = fields.Float(metadata={"description": "cosine similarity of the best face"})
-    centroid_score = fields.Float(allow_none=True)
+    centroid_score = fields.Float(
+        allow_none=True, metadata={"description": "cosine similarity to the person's template"}
+    )
     exemplar_score = fields.Float(
         allow_none=True,
         metadata={"description": "best score among faces users confirmed (the score if higher)"},
     )
-    is_match = fields.Boolean()
-    face_id = fields.Integer()
+    is_match = fields.Boolean(metadata={"description": "score at or above the threshold"})
+    face_id = fields.Integer(
+        metadata={"description": "the gallery face shown (its crop: /api/faces/<id>/crop)"}
+    )
     image_id = fields.String()
-    source = fields.String(allow_none=True)
-    box = fields.List(fields.Float())
+    source = fields.String(
+        allow_none=True, metadata={"description": "the file the photo came from (no folder)"}
+    )
+    box = fields.List(fields.Float(), metadata={"description": "x1, y1, x2, y2 in that photo"})
 
 
 class FaceSearchSchema(Schema):
-    unknown = fields.Boolean()
-    identity = fields.Nested(HitSchema, allow_none=True)
-    threshold = fields.Float()
-    matches = fields.List(fields.Nested(HitSchema))
-    candidates = fields.List(fields.Nested(HitSchema))
-    face = fields.Nested(FaceSchema, allow_none=True)
+    unknown = fields.Boolean(metadata={"description": "nobody reached the threshold"})
+    identity = fields.Nested(
+        HitSchema, allow_none=True, metadata={"description": "the best match, or null"}
+    )
+    threshold = fields.Float(metadata={"description": "the 1:N threshold this search used"})
+    matches = fields.List(
+        fields.Nested(HitSchema), metadata={"description": "candidates at or above the threshold"}
+    )
+    candidates = fields.List(
+        fields.Nested(HitSchema),
+        metadata={"description": "the best face of each person, and unnamed faces, ranked"},
+    )
+    face = fields.Nested(
+        FaceSchema, allow_none=True, metadata={"description": "the searched face in the photo"}
+    )
 
 
 class SearchResponse(FaceSearchSchema):

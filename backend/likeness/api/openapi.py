@@ -49,13 +49,13 @@ def document(
     response: type[Schema] | Schema | tuple[type[Schema], ...] | None = None,
     status: int = 200,
     json_body: type[Schema] | Schema | None = None,
-    files: tuple[str, ...] = (),
+    files: tuple[str, ...] | dict[str, str] = (),
     form: type[Schema] | Schema | None = None,
     query: type[Schema] | Schema | None = None,
     errors: tuple[int, ...] = (),
     media_type: str = "application/json",
     also: tuple[str, ...] = (),
-    other_statuses: tuple[int, ...] = (),
+    other_statuses: tuple[int | tuple[int, type[Schema] | None, str], ...] = (),
     example: dict | None = None,
 ) -> Callable:
     """Describe a route for the OpenAPI document (see the module docstring)."""
@@ -101,13 +101,21 @@ def _request_body(spec: APISpec, doc: dict, plugin: MarshmallowPlugin) -> dict |
     content = {}
     if doc["files"] or doc["form"]:
         properties: dict = {}
+        required = list(doc["files"])
+        described = doc["files"] if isinstance(doc["files"], dict) else {}
         for name in doc["files"]:
-            properties[name] = {"type": "string", "format": "binary"}
+            properties[name] = {
+                "type": "string",
+                "format": "binary",
+                "description": described.get(name, "an image (JPEG, PNG, WebP or BMP)"),
+            }
         if doc["form"]:
             for name, field in _fields_of(doc["form"]).items():
                 properties[name] = plugin.converter.field2property(field)
+                if field.required:
+                    required.append(name)
         content["multipart/form-data"] = {
-            "schema": {"type": "object", "properties": properties, "required": list(doc["files"])}
+            "schema": {"type": "object", "properties": properties, "required": required}
         }
         if doc["files"]:  # the same request as JSON, images as base64 strings
             json_properties = {
@@ -116,11 +124,7 @@ def _request_body(spec: APISpec, doc: dict, plugin: MarshmallowPlugin) -> dict |
             }
             json_properties.update({k: v for k, v in properties.items() if k not in doc["files"]})
             content["application/json"] = {
-                "schema": {
-                    "type": "object",
-                    "properties": json_properties,
-                    "required": list(doc["files"]),
-                }
+                "schema": {"type": "object", "properties": json_properties, "required": required}
             }
     if doc["json_body"] is not None:
         content["application/json"] = {"schema": _schema(spec, doc["json_body"])}
@@ -214,8 +218,12 @@ def build(app: Flask) -> dict:
             if doc["example"] is not None and "content" in answer:
                 answer["content"][doc["media_type"]]["example"] = doc["example"]
             operation["responses"][str(doc["status"])] = answer
-            for status in doc["other_statuses"]:  # the same body, e.g. 422: none accepted
-                operation["responses"][str(status)] = {**answer, "description": "the same body"}
+            for other in doc["other_statuses"]:  # 200 for a changed vote; 422: none accepted
+                status, schema, note = other if isinstance(other, tuple) else (other, None, "")
+                answer_too = {**answer, "description": note or "the same body"}
+                if schema is not None:
+                    answer_too["content"] = {"application/json": {"schema": _schema(spec, schema)}}
+                operation["responses"][str(status)] = answer_too
             statuses = set(doc["errors"]) | ({429} if scope != PUBLIC else set())
             if scope != PUBLIC:
                 statuses |= {401, 403}

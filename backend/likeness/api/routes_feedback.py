@@ -55,7 +55,7 @@ def _load(schema, data) -> dict:
     json_body=FeedbackRequest,
     response=FeedbackResponse,
     status=201,
-    other_statuses=(200,),
+    other_statuses=((200, None, "an earlier vote was changed"),),
     errors=(404, 415),
 )
 def submit_feedback():

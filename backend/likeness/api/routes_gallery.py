@@ -68,6 +68,10 @@ LIBRARY = "likeness.library"
 #: At most this many photos per enrolment request.
 MAX_ENROL_PHOTOS = 10
 
+#: The photos of an enrolment, as the OpenAPI document describes them.
+ENROL_FILES = {
+    "image": f"photos of the person (repeat the field: one or more, up to {MAX_ENROL_PHOTOS})"
+}
 bp = Blueprint("gallery", __name__, url_prefix="/api")
 
 _person_create, _person_list_query = PersonCreate(), PersonListQuery()
@@ -94,11 +98,11 @@ def _load(schema, data) -> dict:
 @document(
     summary="Create a person (JSON), or a person with its first photos (multipart)",
     json_body=PersonCreate,
-    files=("image",),
+    files=ENROL_FILES,
     form=PersonCreateForm,
     response=(PersonSchema, EnrolResponse),  # JSON: the person; with photos: the enrolment
     status=201,
-    other_statuses=(422,),
+    other_statuses=((422, EnrolResponse, "no photo accepted: nothing stored"),),
     errors=(409, 413, 415),
 )
 def create_person():
@@ -208,7 +212,7 @@ def delete_image(image_id: str):
 @bp.get("/faces/<int:face_id>/crop")
 @requires("write")
 @document(
-    summary="A gallery face's aligned 112x112 crop (JPEG), for thumbnails",
+    summary="A gallery face's aligned 112x112 crop (JPEG), for thumbnails; never cached",
     media_type="image/jpeg",
     errors=(404,),
 )
@@ -279,12 +283,12 @@ def _enrol_images(max_bytes: int, form) -> tuple[list[bytes], dict]:
 @requires("write")
 @document(
     summary="Enrol photos of a person (a reason for each refused one)",
-    files=("image",),
+    files=ENROL_FILES,
     form=EnrolOptions,
     json_body=EnrolJson,
     response=EnrolResponse,
     status=201,
-    other_statuses=(422,),
+    other_statuses=((422, None, "no photo accepted: nothing stored"),),
     errors=(404, 409, 413, 415),
 )
 def enrol_faces(person_id: int):
@@ -404,7 +408,7 @@ def search():
     json_body=SearchFeedbackRequest,
     response=SearchFeedbackResponse,
     status=201,
-    other_statuses=(200,),
+    other_statuses=((200, None, "an earlier vote was changed"),),
     errors=(404, 415),
 )
 def search_feedback():

@@ -51,7 +51,11 @@ class DetectOptions(Schema):
 class VerifyOptions(Schema):
     """Options beside ``image1`` and ``image2`` of ``POST /api/verify``."""
 
-    face_policy = fields.String(validate=validate.OneOf(POLICIES), load_default=None)
+    face_policy = fields.String(
+        validate=validate.OneOf(POLICIES),
+        load_default=None,
+        metadata={"description": "which face when a photo shows several (default: the server's)"},
+    )
     face1 = fields.Integer(
         load_default=None,
         validate=validate.Range(min=0, max=1000),
@@ -79,7 +83,11 @@ class VerifyOptions(Schema):
 class FilterOptions(Schema):
     """Options beside the ``image`` field of ``POST /api/filter``."""
 
-    face_policy = fields.String(validate=validate.OneOf(POLICIES), load_default=None)
+    face_policy = fields.String(
+        validate=validate.OneOf(POLICIES),
+        load_default=None,
+        metadata={"description": "which face when a photo shows several (default: the server's)"},
+    )
     liveness = _liveness_option()
 
 
