@@ -44,7 +44,10 @@ class LikenessError(Exception):
 
 
 class ConfigError(LikenessError):
-    """A setting or the YAML file is invalid (a server refuses to start with it)."""
+    """A configuration Likeness cannot use: a missing YAML file, a weak bootstrap key,
+    ``*`` among the CORS origins while keys are needed, a web app folder without its
+    build (a server refuses to start with it). A setting of the wrong type fails
+    earlier, with pydantic's validation error."""
 
     code = "CONFIG_ERROR"
     default_message = "Invalid configuration."
@@ -298,7 +301,7 @@ class NotFoundError(LikenessError):
 
 
 class IndexNotFoundError(NotFoundError):
-    """No saved gallery index file was found."""
+    """No saved gallery index file was found, or the file belongs to another gallery."""
 
     code = "INDEX_NOT_FOUND"
     default_message = "No saved index was found."
@@ -476,8 +479,10 @@ class ModelVersionNotFoundError(NotFoundError):
 
 
 class ModelNotActivatableError(ConflictError):
-    """A candidate the gate refused (or never gated), a version of another
-    embedding size, or a switch that cannot re-embed every face."""
+    """A version that cannot be made active: a candidate the gate refused or never
+    gated (without ``force``), the active one already, one whose file is missing or
+    altered, one of another embedding size, a switch that cannot re-embed every face
+    (faces without a stored crop), or a rollback with no earlier version."""
 
     code = "MODEL_NOT_ACTIVATABLE"
     default_message = "This model version cannot be activated."

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     det_max_size: int = Field(default=640, ge=128)
     """Longest side the detector sees (larger images are scaled down for detection)."""
     det_min_size: int = Field(default=128, ge=64)
-    """Smallest detector input side (small images are padded up to it)."""
+    """Smallest detector input side (smaller images are scaled up to it)."""
     # Recognition and decisions
     face_policy: FacePolicy = FacePolicy.LARGEST
     """Face used for 1:1 work: the largest, the most central, or reject photos of
@@ -138,7 +138,8 @@ class Settings(BaseSettings):
     threads: int = Field(default=4, ge=1)
     """Threads per worker: a slow client holds one thread, not the worker."""
     timeout: int = Field(default=60, ge=1)
-    """Seconds a worker may spend on one request before Gunicorn restarts it."""
+    """Gunicorn's worker timeout: a worker process that stops answering its master this
+    long is restarted (with threads, one long request does not count)."""
     read_timeout: float = Field(default=30, gt=0)
     """A client silent this long is dropped."""
     body_seconds: float = Field(default=120, gt=0)
@@ -246,7 +247,8 @@ class Settings(BaseSettings):
     """Days a vote on a verification is kept, with its two embeddings (none: kept,
     as training and calibration data; votes on search results go with the face)."""
     gallery_max_age_days: float | None = Field(default=None, ge=0)
-    """Erase persons neither enrolled nor recognised for this many days (none: off)."""
+    """Erase enrolled persons neither enrolled into nor recognised for this many days
+    (none: off; clusters are not expired)."""
     # Logging
     log_level: str = "INFO"
     """Python logging level."""
