@@ -1,12 +1,16 @@
 """The guides (``docs/guides/*.md``) run as written: every ``python`` and ``bash``
-block of a guide, in order, against the shared models and LFW photos, in a fresh
-folder with a real Gunicorn when the guide talks to ``http://127.0.0.1:8000``.
+block of a guide, in order, against the shared models and LFW photos, with a real
+Gunicorn when the guide talks to ``http://127.0.0.1:8000``. Each guide runs alone in
+a fresh folder, and all of them run once more one after another in one folder and
+one gallery, as a reader following them in order would.
 
 A block is left out only when the line before it says why
 (``<!-- not run: reason -->``): a command that needs a Docker engine or a GPU, or
 that runs until stopped. Other fences (``text``, ``json``, ``yaml``) show output or
-files and are not run. So that the examples read as a user would type them, these
-strings are replaced before running (nothing else is):
+files and are not run; any other fence fails the test. A guide whose server needs
+settings says so (``<!-- server: LIKENESS_X=value ... -->``). So that the examples
+read as a user would type them, these strings are replaced before running (nothing
+else is):
 
 - ``http://127.0.0.1:8000``: the test's server (``make run``'s address);
 - ``../shared/models``, ``../shared/datasets/lfw``: the shared models and LFW
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dbtargets import postgres_schema
 from paths import LFW_DIR, MODEL_ROOT, REPO, TEST_PACK
@@ -39,7 +44,9 @@ from support import GunicornServer
 
 GUIDES = sorted((REPO / "docs" / "guides").glob("*.md"))
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
+ANY_FENCE = re.compile(r"^[ \t]*(```|~~~)", re.M)
 NOT_RUN = re.compile(r"<!--\s*not run:\s*(\S.*?)\s*-->\s*$")
+SERVER_SETTINGS = re.compile(r"<!--\s*server:\s*(.+?)\s*-->")
 RUN = {"python", "bash"}
 SHOWN = {"text", "json", "yaml"}
 SERVER = "http://127.0.0.1:8000"
@@ -74,6 +81,23 @@ def blocks(path: Path) -> list[Block]:
     return found
 
 
+def in_nav_order() -> list[Path]:
+    """The guides as the site lists them (the order a reader follows)."""
+    nav = yaml.safe_load((REPO / "mkdocs.yml").read_text())["nav"]
+    pages = []
+
+    def walk(items):
+        for item in items:
+            for value in item.values() if isinstance(item, dict) else [item]:
+                if isinstance(value, list):
+                    walk(value)
+                elif isinstance(value, str) and value.startswith("guides/"):
+                    pages.append(REPO / "docs" / value)
+
+    walk(nav)
+    return pages
+
+
 def substitute(code: str, server: str, pg_url: str) -> str:
     for old, new in (
         (SERVER, server),
@@ -84,47 +108,41 @@ def substitute(code: str, server: str, pg_url: str) -> str:
     ):
         code = code.replace(old, new)
     assert "../shared" not in code, "a path into ../shared the test cannot map"
+    assert not re.search(r"(127\.0\.0\.1|localhost):8000", code), "a server address not mapped"
     return code
 
 
-def test_every_guide_is_in_the_site_navigation():
-    nav = (REPO / "mkdocs.yml").read_text()
-    assert GUIDES, "no guides found"
-    for guide in GUIDES:
-        assert f"guides/{guide.name}" in nav, f"{guide.name} is not in mkdocs.yml's nav"
-
-
-@pytest.mark.parametrize("guide", GUIDES, ids=[g.stem for g in GUIDES])
-def test_fences_are_run_or_say_why_not(guide):
-    for block in blocks(guide):
-        where = f"{guide.name}:{block.line}"
-        assert block.lang in RUN | SHOWN, f"{where}: fence language {block.lang!r}"
-        if block.lang in SHOWN:
-            assert block.not_run is None, f"{where}: a {block.lang} block is never run"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("guide", GUIDES, ids=[g.stem for g in GUIDES])
-def test_guide_runs_as_written(guide, model_root, lfw_dir, tmp_path, monkeypatch):
-    runnable = [b for b in blocks(guide) if b.lang in RUN and b.not_run is None]
-    text = guide.read_text()
+def guide_env(model_root: Path) -> dict[str, str]:
+    """A reader's shell: the server's model settings, nothing else of ours; the
+    package imported from this tree (an absolute path: the blocks run elsewhere)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIKENESS_")}
     env.update(LIKENESS_MODEL_ROOT=str(model_root), LIKENESS_MODEL_PACK=TEST_PACK)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "backend"), str(REPO / "eval")])
+    return env
+
+
+def run_guide(guide: Path, folder: Path, model_root: Path, monkeypatch) -> None:
+    """Every runnable block of ``guide``, in order, in ``folder`` (its ``data``
+    holds the gallery the server and the blocks share)."""
+    text = guide.read_text()
+    env = guide_env(model_root)
     for key in [k for k in os.environ if k.startswith("LIKENESS_")]:
         monkeypatch.delenv(key)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
+    for key in ("LIKENESS_MODEL_ROOT", "LIKENESS_MODEL_PACK"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.chdir(folder)
     namespace: dict = {"__name__": "__guide__"}
     with contextlib.ExitStack() as stack:
         server = SERVER
         if SERVER in text:
-            live = GunicornServer(model_root, tmp_path / "data", workers=1).start()
+            wanted = SERVER_SETTINGS.search(text)
+            settings = dict(kv.split("=", 1) for kv in wanted.group(1).split()) if wanted else {}
+            live = GunicornServer(model_root, folder / "data", workers=1, **settings).start()
             stack.callback(live.stop)
             server = live.url
         pg_url = stack.enter_context(postgres_schema()) if PG_EXAMPLE in text else PG_EXAMPLE
         stack.callback(_close_libraries, namespace)
-        for block in runnable:
+        for block in (b for b in blocks(guide) if b.lang in RUN and b.not_run is None):
             code = substitute(block.code, server, pg_url)
             where = f"{guide.name}:{block.line}"
             if block.lang == "python":
@@ -132,7 +150,7 @@ def test_guide_runs_as_written(guide, model_root, lfw_dir, tmp_path, monkeypatch
                 continue
             done = subprocess.run(
                 ["bash", "-c", BASH_PRELUDE + code],
-                cwd=tmp_path,
+                cwd=folder,
                 env=env,
                 capture_output=True,
                 text=True,
@@ -151,3 +169,34 @@ def _close_libraries(namespace: dict) -> None:
     for value in namespace.values():
         if isinstance(value, FaceRecognitionLibrary):
             value.close()
+
+
+def test_every_guide_is_in_the_site_navigation():
+    assert GUIDES, "no guides found"
+    assert sorted(in_nav_order()) == GUIDES, "mkdocs.yml's nav and docs/guides differ"
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=[g.stem for g in GUIDES])
+def test_fences_are_run_or_say_why_not(guide):
+    found = blocks(guide)
+    fences = len(ANY_FENCE.findall(guide.read_text()))
+    assert fences == 2 * len(found), f"{guide.name}: a fence the test cannot read (~~~, indented)"
+    for block in found:
+        where = f"{guide.name}:{block.line}"
+        assert block.lang in RUN | SHOWN, f"{where}: fence language {block.lang!r}"
+        if block.lang in SHOWN:
+            assert block.not_run is None, f"{where}: a {block.lang} block is never run"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("guide", GUIDES, ids=[g.stem for g in GUIDES])
+def test_guide_runs_as_written(guide, model_root, lfw_dir, tmp_path, monkeypatch):
+    run_guide(guide, tmp_path, model_root, monkeypatch)
+
+
+@pytest.mark.slow
+def test_the_guides_run_one_after_another(model_root, lfw_dir, tmp_path, monkeypatch):
+    """A reader following the guides in order keeps one gallery throughout (and
+    restarts the service where a guide asks for other settings)."""
+    for guide in in_nav_order():
+        run_guide(guide, tmp_path, model_root, monkeypatch)
