@@ -132,17 +132,19 @@ def run_guide(guide: Path, folder: Path, model_root: Path, monkeypatch) -> None:
         monkeypatch.setenv(key, env[key])
     monkeypatch.chdir(folder)
     namespace: dict = {"__name__": "__guide__"}
+    runnable = [b for b in blocks(guide) if b.lang in RUN and b.not_run is None]
     with contextlib.ExitStack() as stack:
         server = SERVER
-        if SERVER in text:
+        if any(SERVER in b.code for b in runnable):
             wanted = SERVER_SETTINGS.search(text)
             settings = dict(kv.split("=", 1) for kv in wanted.group(1).split()) if wanted else {}
             live = GunicornServer(model_root, folder / "data", workers=1, **settings).start()
             stack.callback(live.stop)
             server = live.url
-        pg_url = stack.enter_context(postgres_schema()) if PG_EXAMPLE in text else PG_EXAMPLE
+        wanted_pg = any(PG_EXAMPLE in b.code for b in runnable)
+        pg_url = stack.enter_context(postgres_schema()) if wanted_pg else PG_EXAMPLE
         stack.callback(_close_libraries, namespace)
-        for block in (b for b in blocks(guide) if b.lang in RUN and b.not_run is None):
+        for block in runnable:
             code = substitute(block.code, server, pg_url)
             where = f"{guide.name}:{block.line}"
             if block.lang == "python":
