@@ -44,9 +44,12 @@ class Settings(BaseSettings):
     the environment variable ``LIKENESS_<NAME>`` (or ``<name>`` in the YAML file);
     its docstring is what the documentation site shows."""
 
+    # An empty variable counts as unset (the default): a blank line in a Compose .env
+    # must not switch a privacy period off.
     model_config = SettingsConfigDict(
-        env_prefix="LIKENESS_", extra="ignore", use_attribute_docstrings=True
-    )
+        env_prefix="LIKENESS_", extra="ignore", use_attribute_docstrings=True,
+        env_ignore_empty=True,
+    )  # fmt: skip
 
     # Models
     model_root: Path = Field(default=Path("~/.insightface/models"))
@@ -235,8 +238,8 @@ class Settings(BaseSettings):
     store_feedback_crops: bool = False
     """Keep the two aligned face crops of each verification for the voting window
     (``verification_embedding_hours``); a vote keeps its copy (training data)."""
-    # Retention (likeness purge): none keeps forever (``none`` or an empty value in
-    # the environment, ``null`` in YAML)
+    # Retention (likeness purge): none keeps forever (``none`` in the environment,
+    # ``null`` in YAML)
     verification_embedding_hours: float | None = Field(default=24, ge=0)
     """Hours an unvoted verification or search keeps its embeddings."""
     verification_max_days: float | None = Field(default=30, ge=0)
@@ -244,8 +247,9 @@ class Settings(BaseSettings):
     feedback_crops_max_days: float | None = Field(default=90, ge=0)
     """Days the face crops of a vote are kept."""
     feedback_max_days: float | None = Field(default=None, ge=0)
-    """Days a vote on a verification is kept, with its two embeddings (none: kept,
-    as training and calibration data; votes on search results go with the face)."""
+    """Days a vote (on a verification or a search result) is kept, with its two
+    embeddings (none: kept, as calibration and training data; a face a search vote
+    taught a person's template stays until the person is erased)."""
     gallery_max_age_days: float | None = Field(default=None, ge=0)
     """Erase enrolled persons neither enrolled into nor recognised for this many days
     (none: off; clusters are not expired)."""
@@ -267,9 +271,9 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _none_from_text(cls, value: Any) -> Any:
-        """``none``, ``null`` or an empty value turns an optional number off: the
-        environment (and so Docker Compose) has no other way to say it."""
-        if isinstance(value, str) and value.strip().lower() in ("", "none", "null"):
+        """``none`` or ``null`` turns an optional number off: the environment (and so
+        Docker Compose) has no other way to say it."""
+        if isinstance(value, str) and value.strip().lower() in ("none", "null"):
             return None
         return value
 
@@ -318,6 +322,10 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = os.environ.get("LIKENESS_CONFIG")
+        if config_file and not Path(config_file).expanduser().is_file():
+            from likeness.errors import ConfigError  # a file named but missing: say so
+
+            raise ConfigError(f"LIKENESS_CONFIG names {config_file}, which is not a file")
         if config_file:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
         return tuple(sources)

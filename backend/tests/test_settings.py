@@ -64,8 +64,9 @@ def test_invalid_values_and_missing_file(tmp_path):
 
 
 def test_an_optional_period_can_be_turned_off_from_the_environment(monkeypatch):
-    """Compose passes only environment variables: ``none``, ``null`` or an empty
-    value is None (keep forever) for the optional numbers."""
+    """Compose passes only environment variables: ``none`` or ``null`` is None (keep
+    forever) for the optional numbers; an empty value is unset (the default), so a
+    blank line never turns a privacy period off."""
     from likeness.settings import Settings
 
     monkeypatch.setenv("LIKENESS_VERIFICATION_MAX_DAYS", "none")
@@ -74,6 +75,15 @@ def test_an_optional_period_can_be_turned_off_from_the_environment(monkeypatch):
     monkeypatch.setenv("LIKENESS_FEEDBACK_MAX_DAYS", "365")
     settings = Settings()
     assert settings.verification_max_days is None
-    assert settings.feedback_crops_max_days is None
+    assert settings.feedback_crops_max_days == 90  # empty: the default
     assert settings.search_threshold is None
     assert settings.feedback_max_days == 365
+
+
+def test_a_missing_config_file_is_an_error(monkeypatch, tmp_path):
+    from likeness.errors import ConfigError
+    from likeness.settings import Settings
+
+    monkeypatch.setenv("LIKENESS_CONFIG", str(tmp_path / "nowhere.yaml"))
+    with pytest.raises(ConfigError, match="nowhere.yaml"):
+        Settings()
