@@ -175,3 +175,43 @@ def test_crops_go_with_the_voting_window_and_votes_at_their_age(db_url):
     assert purge(db, Settings(feedback_max_days=365)).votes_deleted == 1
     assert FeedbackStore(db).get("voted") is None
     db.dispose()
+
+
+def test_old_search_votes_go_and_what_they_taught_stays(db_url):
+    """feedback_max_days deletes search votes too (their query embedding may be a
+    stranger's); a face one taught a person's template stays with the person."""
+    from likeness.storage.models import GalleryPerson, PersonExemplar, SearchFeedback
+
+    db = Database(db_url)
+    old = utcnow() - timedelta(days=400)
+    with db.session() as session:
+        person = GalleryPerson(name="Ada", name_key="ada")
+        session.add(person)
+        session.flush()
+        votes = [
+            SearchFeedback(
+                face_index=0,
+                target=f"person:{person.id}:{n}",
+                person_id=person.id,
+                created_at=when,
+                updated_at=when,
+                model_pack="buffalo_s",
+                model_version="v",
+                score=0.6,
+                threshold=0.36,
+                vote="up",
+                query_embedding=b"q",
+                result_embedding=b"r",
+            )  # fmt: skip
+            for n, when in enumerate((old, utcnow()))
+        ]
+        session.add_all(votes)
+        session.flush()
+        session.add(PersonExemplar(person_id=person.id, vote_id=votes[0].id, embedding=b"e"))
+    report = purge(db, Settings(feedback_max_days=365))
+    assert report.votes_deleted == 1
+    with db.session() as session:
+        assert [v.created_at > old for v in session.scalars(select(SearchFeedback))] == [True]
+        (exemplar,) = session.scalars(select(PersonExemplar)).all()
+        assert exemplar.vote_id is None and exemplar.embedding == b"e"
+    db.dispose()

@@ -6,8 +6,9 @@
   needs into its own record. A search's record (its query embeddings) is deleted
   after the same time.
 * Verification records, and the crops of votes, are deleted after their maximum
-  age; votes on verifications after ``feedback_max_days`` (kept by default: they
-  are the training and calibration data, and name no person).
+  age; votes (on verifications and on search results) after ``feedback_max_days``
+  (kept by default: they are the training and calibration data). A face a search
+  vote taught a person's template stays there until the person is erased.
 
 ``likeness purge`` runs it (Compose runs it daily); every purge is audited.
 """
@@ -21,7 +22,14 @@ from sqlalchemy import delete, select, update
 
 from likeness.storage.audit import AuditLog
 from likeness.storage.db import Database
-from likeness.storage.models import Feedback, Search, Verification, VerificationCrops
+from likeness.storage.models import (
+    Feedback,
+    PersonExemplar,
+    Search,
+    SearchFeedback,
+    Verification,
+    VerificationCrops,
+)
 
 #: What a cleared embedding holds.
 CLEARED = b""
@@ -83,12 +91,13 @@ def purge(db: Database, settings, now: datetime | None = None, actor: str = "pur
                 delete(VerificationCrops).where(VerificationCrops.verification_id.in_(old))
             )
             report.crops_deleted += int(result.rowcount or 0)
-            session.execute(
+            result = session.execute(
                 update(Feedback)
                 .where(Feedback.created_at < cutoff)
                 .where(Feedback.crop1.is_not(None))
                 .values(crop1=None, crop2=None)
             )
+            report.crops_deleted += int(result.rowcount or 0)
         if settings.verification_max_days is not None:
             cutoff = now - timedelta(days=settings.verification_max_days)
             session.execute(
@@ -104,6 +113,18 @@ def purge(db: Database, settings, now: datetime | None = None, actor: str = "pur
             cutoff = now - timedelta(days=settings.feedback_max_days)
             result = session.execute(delete(Feedback).where(Feedback.created_at < cutoff))
             report.votes_deleted = int(result.rowcount or 0)
+            # a face a search vote taught a person stays in the person's template (it
+            # goes with the person); only the vote record, with the query's embedding, goes
+            old_votes = select(SearchFeedback.id).where(SearchFeedback.created_at < cutoff)
+            session.execute(
+                update(PersonExemplar)
+                .where(PersonExemplar.vote_id.in_(old_votes))
+                .values(vote_id=None)
+            )
+            result = session.execute(
+                delete(SearchFeedback).where(SearchFeedback.created_at < cutoff)
+            )
+            report.votes_deleted += int(result.rowcount or 0)
     if any(asdict(report).values()):
         AuditLog(db).record(actor, "retention.purge", None, report.as_dict())
     return report
