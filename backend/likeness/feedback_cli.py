@@ -12,8 +12,9 @@ WHERE = "set LIKENESS_DATA_DIR or LIKENESS_DATABASE_URL, or pass --database-url"
 
 
 def open_votes(database_url: str | None):
-    """The existing database holding the votes, for reading: nothing is created (no
-    stray SQLite file), and no schema is changed (no tables: a clear error)."""
+    """The existing database holding the votes: nothing is created (no stray SQLite
+    file), and no schema is changed (no tables: a clear error). Only the audit entry
+    of the export is written."""
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
 
@@ -63,13 +64,14 @@ def _print_balance(report: dict, out: str) -> None:
         say(f"  {side}: {rows}; {c['faces']} faces of {c['identities']} identities\n")
 
 
-def _audit(db, args: argparse.Namespace, count: int) -> None:
-    """Every export of votes (embeddings: biometric data) is in the audit log."""
+def _audit(db, args: argparse.Namespace) -> None:
+    """Every export of votes (embeddings: biometric data) is in the audit log, written
+    before the first byte leaves (as the HTTP export does): so the export needs
+    INSERT on ``audit_log``, besides reading the votes."""
     from likeness.storage.audit import AuditLog
 
     where = "standard output" if args.out == "-" else Path(args.out).name
-    details = {"format": args.format, "records": count, "to": where}
-    AuditLog(db).record("cli", "feedback.export", None, details)
+    AuditLog(db).record("cli", "feedback.export", None, {"format": args.format, "to": where})
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
@@ -83,6 +85,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
             return 2
         db = open_votes(args.database_url)
         try:
+            _audit(db, args)
             report = export_training(
                 db,
                 args.out,
@@ -91,19 +94,18 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
                 val_share=args.val_share,
                 seed=args.seed,
             )
-            _audit(db, args, report["rows"])
         finally:
             db.dispose()
         _print_balance(report, args.out)
         return 0
     db = open_votes(args.database_url)
     try:
+        _audit(db, args)
         if args.out == "-":
             count = export_feedback(db, args.format, sys.stdout)
         else:
             with open(args.out, "w", encoding="utf-8", newline="") as out:
                 count = export_feedback(db, args.format, out)
-        _audit(db, args, count)
     finally:
         db.dispose()
     print(f"exported {count} feedback records ({args.format})", file=sys.stderr)

@@ -294,4 +294,4 @@ def test_cli_feedback_export(client, lfw, tmp_path, capsys):
         ("cli", "jsonl"),
         ("cli", "csv"),
     ]  # newest first: every export of embeddings is audited
-    assert exports[1]["details"] == {"format": "csv", "records": 1, "to": "feedback.csv"}
+    assert exports[1]["details"] == {"format": "csv", "to": "feedback.csv"}
