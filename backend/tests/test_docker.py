@@ -131,29 +131,40 @@ def test_compose_settings_are_overridable():
     assert "9090" in json.dumps(port)
 
 
-#: Settings a container fixes for itself (its address, mounts, no web app).
+#: Settings the containers fix for themselves (address, mounts, no web app, a
+#: writer-only gallery on workers) and the proxy count nginx needs on the backend.
 CONTAINER_FIXED = {"host", "port", "model_root", "data_dir", "static_dir", "gallery_index"}
+BACKEND_FIXED = {"LIKENESS_TRUSTED_PROXIES"}
 
 
 def test_every_setting_reaches_the_containers():
     """Any LIKENESS_* setting set in the shell (or .env) reaches the backend, the
-    workers and the daily purge; one not set stays unset (the settings' default)."""
+    workers and the daily purge; one not set stays unset (the settings' default);
+    LIKENESS_CONFIG (a path on the host) does not."""
     from likeness.settings import Settings
 
     config = compose_config(
-        "scale", LIKENESS_VERIFICATION_MAX_DAYS="7", LIKENESS_ANONYMOUS_VERIFY="false"
+        "scale",
+        LIKENESS_VERIFICATION_MAX_DAYS="7",
+        LIKENESS_ANONYMOUS_VERIFY="false",
+        LIKENESS_LOG_LEVEL="DEBUG",
+        LIKENESS_CONFIG="/home/someone/likeness.yaml",
     )
     for name in ("backend", "worker", "cluster-worker", "purge"):
         env = config["services"][name]["environment"]
         assert env["LIKENESS_VERIFICATION_MAX_DAYS"] == "7", name
         assert env["LIKENESS_ANONYMOUS_VERIFY"] == "false", name
-        assert env.get("LIKENESS_MIN_QUALITY") in (None, ""), name  # not set: unset
+        assert env["LIKENESS_LOG_LEVEL"] == "DEBUG", name
+        assert env.get("LIKENESS_MIN_QUALITY") is None, name  # not set: left unset
+        assert "LIKENESS_CONFIG" not in env, name
     declared = yaml.safe_load(COMPOSE_FILE.read_text())
-    passed = set(declared["x-shared-env"]) | set(declared["services"]["backend"]["environment"])
+    shared = set(declared["x-shared-env"])
+    backend_own = set(declared["services"]["backend"]["environment"]) - shared  # merged in
+    assert backend_own == BACKEND_FIXED, "a setting only the backend gets"
     missing = [
         f"LIKENESS_{n.upper()}"
         for n in Settings.model_fields
-        if n not in CONTAINER_FIXED and f"LIKENESS_{n.upper()}" not in passed
+        if n not in CONTAINER_FIXED and f"LIKENESS_{n.upper()}" not in shared | BACKEND_FIXED
     ]
     assert not missing, f"settings docker-compose.yml does not pass through: {missing}"
 
