@@ -16,13 +16,15 @@ else is):
 - ``../shared/models``, ``../shared/datasets/lfw``: the shared models and LFW
   (``LIKENESS_SHARED``, as the other tests);
 - ``.venv/bin/``: the virtualenv running the tests;
-- ``postgresql://likeness@127.0.0.1:5432/likeness``: a fresh schema of the test
-  PostgreSQL.
+- ``postgresql://likeness:secret@127.0.0.1:5432/likeness``: a fresh schema of the
+  test PostgreSQL.
 
 Python blocks share one namespace per guide and run in this process (chdir'd to
-the guide's folder, with its environment); bash blocks run with ``set -euo
+the guide's folder, with its environment); bash blocks run as one reader's shell
+(exports and the working folder carry from block to block), with ``set -euo
 pipefail`` and a ``curl`` that fails on an HTTP error, so an example that stops
-working fails the test.
+working fails the test. A guide's server settings must appear in the command the
+guide shows for starting it.
 """
 
 from __future__ import annotations
@@ -50,9 +52,17 @@ SERVER_SETTINGS = re.compile(r"<!--\s*server:\s*(.+?)\s*-->")
 RUN = {"python", "bash"}
 SHOWN = {"text", "json", "yaml"}
 SERVER = "http://127.0.0.1:8000"
-PG_EXAMPLE = "postgresql://likeness@127.0.0.1:5432/likeness"
-BASH_PRELUDE = (
-    'set -euo pipefail\ncurl() { command curl --silent --show-error --fail-with-body "$@"; }\n'
+PG_EXAMPLE = "postgresql://likeness:secret@127.0.0.1:5432/likeness"
+#: One reader's shell across a guide's bash blocks: what a block exports, and the
+#: folder it ends in, hold for the next (``STATE`` names the file that carries them).
+BASH_PRELUDE = "\n".join(
+    [
+        '[ -f "$STATE" ] && source "$STATE"',
+        """trap 'export -p > "$STATE"; echo "cd $(printf %q "$PWD")" >> "$STATE"' EXIT""",
+        "set -euo pipefail",
+        'curl() { command curl --silent --show-error --fail-with-body "$@"; }',
+        "",
+    ]
 )
 
 
@@ -125,7 +135,7 @@ def run_guide(guide: Path, folder: Path, model_root: Path, monkeypatch) -> None:
     """Every runnable block of ``guide``, in order, in ``folder`` (its ``data``
     holds the gallery the server and the blocks share)."""
     text = guide.read_text()
-    env = guide_env(model_root)
+    env = {**guide_env(model_root), "STATE": str(folder / f".shell-{guide.stem}")}
     for key in [k for k in os.environ if k.startswith("LIKENESS_")]:
         monkeypatch.delenv(key)
     for key in ("LIKENESS_MODEL_ROOT", "LIKENESS_MODEL_PACK"):
@@ -188,6 +198,13 @@ def test_fences_are_run_or_say_why_not(guide):
         assert block.lang in RUN | SHOWN, f"{where}: fence language {block.lang!r}"
         if block.lang in SHOWN:
             assert block.not_run is None, f"{where}: a {block.lang} block is never run"
+    text = guide.read_text()
+    marker = SERVER_SETTINGS.search(text)
+    if marker:  # the reader starts the server the test starts
+        line = text.count("\n", 0, marker.start()) + 1
+        shown = next(b for b in found if b.line > line)
+        for setting in marker.group(1).split():
+            assert setting in shown.code, f"{guide.name}:{shown.line} does not show {setting}"
 
 
 @pytest.mark.slow
