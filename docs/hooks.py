@@ -80,8 +80,9 @@ def _settings() -> str:
     rows.append(
         "\nLists and dictionaries are given as JSON, e.g. "
         '`LIKENESS_CORS_ORIGINS=["https://example.org"]`. An optional number (a '
-        "period, a threshold) is turned off with `none` or an empty value, or `null` in "
-        "the YAML file. A relative path is taken from the working directory."
+        "period, a threshold) is turned off with `none`, or `null` in the YAML file; an "
+        "empty value means the default. A relative path is taken from the working "
+        "directory."
     )
     return "\n".join(rows)
 

@@ -248,8 +248,8 @@ class Settings(BaseSettings):
     """Days the face crops of a vote are kept."""
     feedback_max_days: float | None = Field(default=None, ge=0)
     """Days a vote (on a verification or a search result) is kept, with its two
-    embeddings (none: kept, as calibration and training data; a face a search vote
-    taught a person's template stays until the person is erased)."""
+    embeddings (none: kept, as calibration and training data). A search vote that
+    taught a person's template goes with the person or the face it was on."""
     gallery_max_age_days: float | None = Field(default=None, ge=0)
     """Erase enrolled persons neither enrolled into nor recognised for this many days
     (none: off; clusters are not expired)."""
@@ -325,7 +325,8 @@ class Settings(BaseSettings):
         if config_file and not Path(config_file).expanduser().is_file():
             from likeness.errors import ConfigError  # a file named but missing: say so
 
-            raise ConfigError(f"LIKENESS_CONFIG names {config_file}, which is not a file")
+            where = Path(config_file).expanduser().resolve()
+            raise ConfigError(f"LIKENESS_CONFIG names {where}, which is not a file")
         if config_file:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
         return tuple(sources)
@@ -339,7 +340,7 @@ def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides
     previous = os.environ.get("LIKENESS_CONFIG")
     os.environ["LIKENESS_CONFIG"] = str(config_path)
     try:
-        if not Path(config_path).is_file():
+        if not Path(config_path).expanduser().is_file():
             from likeness.errors import ConfigError
 
             raise ConfigError(f"config file not found: {config_path}")

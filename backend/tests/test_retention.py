@@ -179,7 +179,9 @@ def test_crops_go_with_the_voting_window_and_votes_at_their_age(db_url):
 
 def test_old_search_votes_go_and_what_they_taught_stays(db_url):
     """feedback_max_days deletes search votes too (their query embedding may be a
-    stranger's); a face one taught a person's template stays with the person."""
+    stranger's), except one that taught a person's template: it holds no more than
+    the template, and links the taught face to the face shown (erasing that face
+    must still take the taught face along)."""
     from likeness.storage.models import GalleryPerson, PersonExemplar, SearchFeedback
 
     db = Database(db_url)
@@ -203,15 +205,16 @@ def test_old_search_votes_go_and_what_they_taught_stays(db_url):
                 query_embedding=b"q",
                 result_embedding=b"r",
             )  # fmt: skip
-            for n, when in enumerate((old, utcnow()))
+            for n, when in enumerate((old, old, utcnow()))
         ]
         session.add_all(votes)
         session.flush()
         session.add(PersonExemplar(person_id=person.id, vote_id=votes[0].id, embedding=b"e"))
     report = purge(db, Settings(feedback_max_days=365))
-    assert report.votes_deleted == 1
+    assert report.votes_deleted == 1  # the old vote that taught nothing
     with db.session() as session:
-        assert [v.created_at > old for v in session.scalars(select(SearchFeedback))] == [True]
+        kept = sorted(v.id for v in session.scalars(select(SearchFeedback)))
+        assert kept == sorted([votes[0].id, votes[2].id])
         (exemplar,) = session.scalars(select(PersonExemplar)).all()
-        assert exemplar.vote_id is None and exemplar.embedding == b"e"
+        assert exemplar.vote_id == votes[0].id and exemplar.embedding == b"e"
     db.dispose()

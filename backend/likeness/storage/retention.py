@@ -7,8 +7,9 @@
   after the same time.
 * Verification records, and the crops of votes, are deleted after their maximum
   age; votes (on verifications and on search results) after ``feedback_max_days``
-  (kept by default: they are the training and calibration data). A face a search
-  vote taught a person's template stays there until the person is erased.
+  (kept by default: they are the training and calibration data), except a search
+  vote that taught a person's template: it holds no more than the template does,
+  and goes with the person or the face it was on.
 
 ``likeness purge`` runs it (Compose runs it daily); every purge is audited.
 """
@@ -113,16 +114,14 @@ def purge(db: Database, settings, now: datetime | None = None, actor: str = "pur
             cutoff = now - timedelta(days=settings.feedback_max_days)
             result = session.execute(delete(Feedback).where(Feedback.created_at < cutoff))
             report.votes_deleted = int(result.rowcount or 0)
-            # a face a search vote taught a person stays in the person's template (it
-            # goes with the person); only the vote record, with the query's embedding, goes
-            old_votes = select(SearchFeedback.id).where(SearchFeedback.created_at < cutoff)
-            session.execute(
-                update(PersonExemplar)
-                .where(PersonExemplar.vote_id.in_(old_votes))
-                .values(vote_id=None)
-            )
+            # A search vote that taught a person's template stays: its query embedding
+            # is the template's face anyway, and it links that face to the gallery face
+            # shown, so erasing either (or the person) still takes the face along.
+            taught = select(PersonExemplar.vote_id).where(PersonExemplar.vote_id.is_not(None))
             result = session.execute(
-                delete(SearchFeedback).where(SearchFeedback.created_at < cutoff)
+                delete(SearchFeedback)
+                .where(SearchFeedback.created_at < cutoff)
+                .where(SearchFeedback.id.not_in(taught))
             )
             report.votes_deleted += int(result.rowcount or 0)
     if any(asdict(report).values()):
