@@ -75,6 +75,9 @@ def _audit(db, args: argparse.Namespace) -> None:
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
+    """The audit entry is written once the export can go ahead (its destination
+    opened or checked) and before any vote is read out."""
+    from likeness.errors import ConflictError, ValidationError
     from likeness.storage.feedback import export_feedback
 
     if args.format in ("pairs", "triplets"):  # training data: a folder (floor 3's export)
@@ -83,6 +86,10 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
         if args.out == "-":
             print("error: --format pairs|triplets writes a folder: give --out DIR", file=sys.stderr)
             return 2
+        if Path(args.out).exists():
+            raise ConflictError(f"{args.out} exists already: export into a new folder")
+        if not 0 <= args.val_share < 1:
+            raise ValidationError("the validation share is at least 0 and below 1")
         db = open_votes(args.database_url)
         try:
             _audit(db, args)
@@ -100,11 +107,12 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
         return 0
     db = open_votes(args.database_url)
     try:
-        _audit(db, args)
         if args.out == "-":
+            _audit(db, args)
             count = export_feedback(db, args.format, sys.stdout)
         else:
             with open(args.out, "w", encoding="utf-8", newline="") as out:
+                _audit(db, args)
                 count = export_feedback(db, args.format, out)
     finally:
         db.dispose()

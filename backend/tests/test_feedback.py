@@ -295,3 +295,23 @@ def test_cli_feedback_export(client, lfw, tmp_path, capsys):
         ("cli", "csv"),
     ]  # newest first: every export of embeddings is audited
     assert exports[1]["details"] == {"format": "csv", "to": "feedback.csv"}
+
+
+def test_a_refused_cli_export_is_not_audited(client, lfw, tmp_path):
+    """An export that cannot go ahead (its folder exists, its file cannot be made)
+    leaves no audit entry; one that goes ahead has one."""
+    from likeness.cli import main
+    from likeness.storage import Database
+    from likeness.storage.audit import AuditLog
+
+    url = client.application.extensions[DATABASE].url
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    common = ["feedback", "export", "--database-url", url]
+    assert main([*common, "--format", "pairs", "--out", str(taken)]) == 2
+    assert main([*common, "--format", "csv", "--out", str(tmp_path / "no" / "x.csv")]) != 0
+    db = Database(url)
+    assert [e for e in AuditLog(db).entries() if e["action"] == "feedback.export"] == []
+    assert main([*common, "--format", "csv", "--out", str(tmp_path / "votes.csv")]) == 0
+    assert [e["details"]["to"] for e in AuditLog(db).entries()] == ["votes.csv"]
+    db.dispose()
