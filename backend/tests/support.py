@@ -113,12 +113,22 @@ class GunicornServer:
         return pids
 
     def stop(self) -> None:
+        """Stop Gunicorn; a worker still there once its master is gone (one that hung
+        on its way out) is killed rather than left orphaned."""
         if self.process and self.process.poll() is None:
+            workers = self.worker_pids()
             self.process.terminate()
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+            import signal
+
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError, FileNotFoundError):
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    if b"gunicorn" in cmdline:  # still ours, not a reused pid
+                        os.kill(pid, signal.SIGKILL)
         if hasattr(self, "_log"):
             self._log.close()
