@@ -135,6 +135,8 @@ def test_compose_settings_are_overridable():
 #: writer-only gallery on workers) and the proxy count nginx needs on the backend.
 CONTAINER_FIXED = {"host", "port", "model_root", "data_dir", "static_dir", "gallery_index"}
 BACKEND_FIXED = {"LIKENESS_TRUSTED_PROXIES"}
+#: Secrets only the API reads stay out of the workers' and the purge's environment.
+BACKEND_ONLY = {"LIKENESS_BOOTSTRAP_ADMIN_KEY"}
 
 
 def test_every_setting_reaches_the_containers():
@@ -160,11 +162,14 @@ def test_every_setting_reaches_the_containers():
     declared = yaml.safe_load(COMPOSE_FILE.read_text())
     shared = set(declared["x-shared-env"])
     backend_own = set(declared["services"]["backend"]["environment"]) - shared  # merged in
-    assert backend_own == BACKEND_FIXED, "a setting only the backend gets"
+    assert backend_own == BACKEND_FIXED | BACKEND_ONLY, "a setting only the backend gets"
+    for name in ("worker", "cluster-worker", "purge"):
+        assert not BACKEND_ONLY & set(config["services"][name]["environment"]), name
     missing = [
         f"LIKENESS_{n.upper()}"
         for n in Settings.model_fields
-        if n not in CONTAINER_FIXED and f"LIKENESS_{n.upper()}" not in shared | BACKEND_FIXED
+        if n not in CONTAINER_FIXED
+        and f"LIKENESS_{n.upper()}" not in shared | BACKEND_FIXED | BACKEND_ONLY
     ]
     assert not missing, f"settings docker-compose.yml does not pass through: {missing}"
 
